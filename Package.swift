@@ -1,0 +1,22 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "xfer",
+    products: [
+        .library(name: "Framing", targets: ["Framing"]),
+        .library(name: "Transfer", targets: ["Transfer"]),
+        .executable(name: "xfer", targets: ["xfer"]),
+    ],
+    targets: [
+        // CRC-32C (hardware and table) and XXH64 in C: the portable way to reach the
+        // SSE 4.2 / ARMv8 CRC instructions without `unsafeFlags`.
+        .target(name: "CXferChecksums"),
+        .target(name: "Framing", dependencies: ["CXferChecksums"]),
+        .target(name: "Transfer", dependencies: ["Framing"]),
+        .executableTarget(name: "xfer", dependencies: ["Transfer"]),
+        .executableTarget(name: "FramingBenchmark", dependencies: ["Framing"]),
+        .testTarget(name: "FramingTests", dependencies: ["Framing"]),
+        .testTarget(name: "XferTests", dependencies: ["Transfer", "xfer"]),
+    ]
+)

@@ -1,0 +1,164 @@
+// The payload layout of each record kind (SPEC.md §6–§7), both directions.
+
+extension Record {
+    /// The header's flag byte for this record.
+    var flags: UInt8 {
+        switch self {
+        case .offer(let offer): return offer.awaitAnswer ? Offer.Flags.awaitAnswer : 0
+        case .ack(let ack): return ack.durable ? Ack.Flags.durable : 0
+        case .error(let error): return error.fatal ? ErrorRecord.Flags.fatal : 0
+        case .unknown(_, let flags, _): return flags
+        default: return 0
+        }
+    }
+
+    /// Appends the payload bytes (without header) to `buffer`.
+    func appendPayload(to buffer: inout [UInt8]) {
+        switch self {
+        case .hello(let hello): appendParameters(hello.parameters, to: &buffer)
+        case .welcome(let welcome): appendParameters(welcome.parameters, to: &buffer)
+        case .offer(let offer):
+            buffer.append(contentsOf: offer.transferID.bytes)
+            buffer.appendBigEndian(offer.size ?? Offer.unknownSize)
+            buffer.appendBigEndian(offer.offset)
+            buffer.appendBigEndian(offer.mode)
+            buffer.appendBigEndian(offer.modificationTime.seconds)
+            buffer.appendBigEndian(offer.modificationTime.nanoseconds)
+            buffer.appendString16(offer.name)
+        case .answer(let answer):
+            buffer.append(contentsOf: answer.transferID.bytes)
+            buffer.append(answer.decision.rawValue)
+            buffer.appendBigEndian(answer.offset)
+            buffer.appendBigEndian(answer.code.rawValue)
+            buffer.appendString16(answer.message)
+        case .data(let bytes): buffer.append(contentsOf: bytes)
+        case .end(let end):
+            buffer.appendBigEndian(end.totalLength)
+            buffer.appendBigEndian(end.digest)
+        case .cancel(let cancel):
+            buffer.appendBigEndian(cancel.code.rawValue)
+            buffer.appendString16(cancel.message)
+        case .progress(let progress):
+            buffer.append(contentsOf: progress.transferID.bytes)
+            buffer.appendBigEndian(progress.received)
+            buffer.appendBigEndian(progress.durable)
+        case .ack(let ack):
+            buffer.append(contentsOf: ack.transferID.bytes)
+            buffer.appendBigEndian(ack.committedLength)
+            buffer.appendBigEndian(ack.digest)
+        case .error(let error):
+            buffer.appendBigEndian(error.code.rawValue)
+            buffer.append(contentsOf: error.transferID.bytes)
+            buffer.appendString16(error.message)
+        case .goodbye: break
+        case .unknown(_, _, let payload): buffer.append(contentsOf: payload)
+        }
+    }
+
+    /// Decodes a payload whose CRC has been checked.
+    static func decode(kind: RecordKind, flags: UInt8, payload: ArraySlice<UInt8>) throws(FramingError) -> Record {
+        if flags & ~kind.definedFlags != 0 && !kind.isIgnorable {
+            throw .unknownFlags(kind: kind, flags: flags & ~kind.definedFlags)
+        }
+        var reader = PayloadReader(payload, kind: kind)
+        let record: Record
+        switch kind {
+        case .hello: record = .hello(Hello(parameters: try readParameters(&reader, kind: kind)))
+        case .welcome: record = .welcome(Welcome(parameters: try readParameters(&reader, kind: kind)))
+        case .offer:
+            let id = try readTransferID(&reader)
+            let size = try reader.read(UInt64.self, "size")
+            let offset = try reader.read(UInt64.self, "offset")
+            let mode = try reader.read(UInt32.self, "mode")
+            let seconds = try reader.read(Int64.self, "mtime seconds")
+            let nanoseconds = try reader.read(UInt32.self, "mtime nanoseconds")
+            let name = try reader.readString16("name", limit: ProtocolLimits.maxNameBytes)
+            guard nanoseconds < 1_000_000_000 else {
+                throw .invalidField(kind: kind, field: "mtime nanoseconds", reason: "\(nanoseconds) ≥ 10^9")
+            }
+            if size != Offer.unknownSize && offset > size {
+                throw .invalidField(kind: kind, field: "offset", reason: "\(offset) is past the size \(size)")
+            }
+            record = .offer(
+                Offer(
+                    transferID: id, size: size == Offer.unknownSize ? nil : size, offset: offset, mode: mode,
+                    modificationTime: Timestamp(seconds: seconds, nanoseconds: nanoseconds), name: name,
+                    awaitAnswer: flags & Offer.Flags.awaitAnswer != 0))
+        case .answer:
+            let id = try readTransferID(&reader)
+            let rawDecision = try reader.read(UInt8.self, "decision")
+            guard let decision = Answer.Decision(rawValue: rawDecision) else {
+                throw .invalidField(kind: kind, field: "decision", reason: "unknown value \(rawDecision)")
+            }
+            let offset = try reader.read(UInt64.self, "offset")
+            let code = ErrorCode(rawValue: try reader.read(UInt16.self, "code"))
+            let message = try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes)
+            record = .answer(Answer(transferID: id, decision: decision, offset: offset, code: code, message: message))
+        case .data:
+            guard !payload.isEmpty else { throw .invalidField(kind: kind, field: "payload", reason: "DATA must not be empty") }
+            return .data(payload)
+        case .end:
+            record = .end(
+                End(totalLength: try reader.read(UInt64.self, "total length"), digest: try reader.read(UInt64.self, "digest")))
+        case .cancel:
+            let code = ErrorCode(rawValue: try reader.read(UInt16.self, "code"))
+            record = .cancel(Cancel(code: code, message: try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes)))
+        case .progress:
+            let id = try readTransferID(&reader)
+            let received = try reader.read(UInt64.self, "received")
+            let durable = try reader.read(UInt64.self, "durable")
+            guard durable <= received else {
+                throw .invalidField(kind: kind, field: "durable", reason: "\(durable) is more than received \(received)")
+            }
+            record = .progress(Progress(transferID: id, received: received, durable: durable))
+        case .ack:
+            let id = try readTransferID(&reader)
+            let length = try reader.read(UInt64.self, "committed length")
+            let digest = try reader.read(UInt64.self, "digest")
+            record = .ack(Ack(transferID: id, committedLength: length, digest: digest, durable: flags & Ack.Flags.durable != 0))
+        case .error:
+            let code = ErrorCode(rawValue: try reader.read(UInt16.self, "code"))
+            let id = try readTransferID(&reader)
+            let message = try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes)
+            record = .error(ErrorRecord(code: code, transferID: id, fatal: flags & ErrorRecord.Flags.fatal != 0, message: message))
+        case .goodbye: record = .goodbye
+        default:
+            guard kind.isIgnorable else { throw .unknownKind(kind) }
+            return .unknown(kind: kind, flags: flags, payload: Array(payload))
+        }
+        try reader.finish()
+        return record
+    }
+}
+
+private func appendParameters(_ parameters: [Parameter], to buffer: inout [UInt8]) {
+    buffer.appendBigEndian(UInt16(truncatingIfNeeded: parameters.count))
+    for parameter in parameters {
+        buffer.appendBigEndian(parameter.id)
+        buffer.appendBigEndian(UInt16(truncatingIfNeeded: parameter.value.count))
+        buffer.append(contentsOf: parameter.value)
+    }
+}
+
+private func readParameters(_ reader: inout PayloadReader, kind: RecordKind) throws(FramingError) -> [Parameter] {
+    let count = Int(try reader.read(UInt16.self, "parameter count"))
+    guard count <= ProtocolLimits.maxParameters else {
+        throw .invalidField(kind: kind, field: "parameter count", reason: "\(count), over the limit of \(ProtocolLimits.maxParameters)")
+    }
+    var parameters: [Parameter] = []
+    for _ in 0..<count {
+        let id = try reader.read(UInt16.self, "parameter id")
+        let length = Int(try reader.read(UInt16.self, "parameter length"))
+        guard length <= ProtocolLimits.maxParameterValueBytes else {
+            throw .invalidField(
+                kind: kind, field: "parameter length",
+                reason: "\(length), over the limit of \(ProtocolLimits.maxParameterValueBytes)")
+        }
+        parameters.append(Parameter(id: id, value: Array(try reader.readBytes(length, "parameter value"))))
+    }
+    return parameters
+}
+
+private func readTransferID(_ reader: inout PayloadReader) throws(FramingError) -> TransferID {
+    TransferID(unchecked: Array(try reader.readBytes(16, "transfer id")))
+}

@@ -1,0 +1,236 @@
+/// One decoded record (SPEC.md §5–§7).
+public enum Record: Hashable, Sendable {
+    case hello(Hello)
+    case welcome(Welcome)
+    case offer(Offer)
+    case answer(Answer)
+    /// The next bytes of the current stream. When it comes from ``RecordDecoder`` the slice
+    /// shares the decoder's buffer: drop it before the next call to the decoder, or the
+    /// decoder's next write copies its whole buffer.
+    case data(ArraySlice<UInt8>)
+    case end(End)
+    case cancel(Cancel)
+    case progress(Progress)
+    case ack(Ack)
+    case error(ErrorRecord)
+    case goodbye
+    /// An ignorable kind (0x80–0xFF) this version does not know; its CRC was checked.
+    case unknown(kind: RecordKind, flags: UInt8, payload: [UInt8])
+
+    /// The record's kind byte.
+    public var kind: RecordKind {
+        switch self {
+        case .hello: return .hello
+        case .welcome: return .welcome
+        case .offer: return .offer
+        case .answer: return .answer
+        case .data: return .data
+        case .end: return .end
+        case .cancel: return .cancel
+        case .progress: return .progress
+        case .ack: return .ack
+        case .error: return .error
+        case .goodbye: return .goodbye
+        case .unknown(let kind, _, _): return kind
+        }
+    }
+}
+
+/// One capability or setting in a HELLO or WELCOME: a 16-bit id and an opaque value.
+/// Unknown ids are ignored, which is how later versions add capabilities (and
+/// authentication) without breaking older peers.
+public struct Parameter: Hashable, Sendable {
+    public var id: UInt16
+    public var value: [UInt8]
+
+    public init(id: UInt16, value: [UInt8]) {
+        self.id = id
+        self.value = value
+    }
+
+    /// Id 1: the implementation's name and version, UTF-8, informational only.
+    public static let agentID: UInt16 = 1
+
+    /// An agent parameter (id 1) with the given text.
+    public static func agent(_ text: String) -> Parameter { Parameter(id: agentID, value: Array(text.utf8)) }
+}
+
+extension Array where Element == Parameter {
+    /// The text of the agent parameter, if present and valid UTF-8.
+    public var agent: String? {
+        guard let value = first(where: { $0.id == Parameter.agentID })?.value else { return nil }
+        return String(validating: value, as: UTF8.self)
+    }
+}
+
+/// HELLO (0x01), client → server: the client's parameters.
+public struct Hello: Hashable, Sendable {
+    public var parameters: [Parameter]
+    public init(parameters: [Parameter] = []) { self.parameters = parameters }
+}
+
+/// WELCOME (0x02), server → client: the server's parameters.
+public struct Welcome: Hashable, Sendable {
+    public var parameters: [Parameter]
+    public init(parameters: [Parameter] = []) { self.parameters = parameters }
+}
+
+/// A POSIX time: seconds since 1970-01-01 UTC and nanoseconds (0–999,999,999).
+public struct Timestamp: Hashable, Sendable {
+    public var seconds: Int64
+    public var nanoseconds: UInt32
+    public init(seconds: Int64, nanoseconds: UInt32 = 0) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+}
+
+/// OFFER (0x03), sender → receiver: announces one file or stream. Unless `awaitAnswer` is
+/// set, DATA records for it follow at once, without waiting for the ANSWER.
+public struct Offer: Hashable, Sendable {
+    public enum Flags {
+        /// The sender sends no DATA for this offer before it reads the ANSWER.
+        public static let awaitAnswer: UInt8 = 0x01
+    }
+
+    /// Wire value of `size` for a stream of unknown length.
+    public static let unknownSize = UInt64.max
+
+    public var transferID: TransferID
+    /// Total bytes of the stream, or `nil` when unknown (stdin).
+    public var size: UInt64?
+    /// The stream offset of the first DATA byte that follows (0, or a resume point).
+    public var offset: UInt64
+    /// POSIX permission bits (only 0o777 are applied by xfer's receiver).
+    public var mode: UInt32
+    public var modificationTime: Timestamp
+    /// Relative path with `/` separators, UTF-8 (SPEC.md §9 says what a receiver accepts).
+    public var name: String
+    public var awaitAnswer: Bool
+
+    public init(
+        transferID: TransferID, size: UInt64?, offset: UInt64 = 0, mode: UInt32 = 0o644,
+        modificationTime: Timestamp = Timestamp(seconds: 0), name: String, awaitAnswer: Bool = false
+    ) {
+        self.transferID = transferID
+        self.size = size
+        self.offset = offset
+        self.mode = mode
+        self.modificationTime = modificationTime
+        self.name = name
+        self.awaitAnswer = awaitAnswer
+    }
+}
+
+/// ANSWER (0x04), receiver → sender: what the receiver does with an offer.
+public struct Answer: Hashable, Sendable {
+    public enum Decision: UInt8, Sendable {
+        /// DATA from the offer's offset is welcome.
+        case accept = 0
+        /// Send again from `offset` (the receiver holds that much, verified).
+        case resume = 1
+        /// Already committed under this transfer ID; an ACK follows; send nothing.
+        case alreadyCommitted = 2
+        /// Not accepted; `code` and `message` say why.
+        case refuse = 3
+    }
+
+    public var transferID: TransferID
+    public var decision: Decision
+    /// accept: the offer's offset; resume: where to start; alreadyCommitted: the length.
+    public var offset: UInt64
+    public var code: ErrorCode
+    public var message: String
+
+    public init(
+        transferID: TransferID, decision: Decision, offset: UInt64 = 0, code: ErrorCode = .none, message: String = ""
+    ) {
+        self.transferID = transferID
+        self.decision = decision
+        self.offset = offset
+        self.code = code
+        self.message = message
+    }
+}
+
+/// END (0x06), sender → receiver: the current stream is complete.
+public struct End: Hashable, Sendable {
+    /// Length of the whole stream from offset 0.
+    public var totalLength: UInt64
+    /// ``StreamDigest`` of the whole stream from offset 0.
+    public var digest: UInt64
+    public init(totalLength: UInt64, digest: UInt64) {
+        self.totalLength = totalLength
+        self.digest = digest
+    }
+}
+
+/// CANCEL (0x07), sender → receiver: the sender abandons the current stream.
+public struct Cancel: Hashable, Sendable {
+    public var code: ErrorCode
+    public var message: String
+    public init(code: ErrorCode, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// PROGRESS (0x08), receiver → sender: how far the receiver is; also a keep-alive while
+/// it syncs a large file, so the sender is never left waiting in silence.
+public struct Progress: Hashable, Sendable {
+    public var transferID: TransferID
+    /// Bytes of the stream received and checked (from offset 0).
+    public var received: UInt64
+    /// Bytes of the stream whose write-back to storage has completed (from offset 0).
+    /// Informational: only an ACK with the durable flag promises durability.
+    public var durable: UInt64
+    public init(transferID: TransferID, received: UInt64, durable: UInt64) {
+        self.transferID = transferID
+        self.received = received
+        self.durable = durable
+    }
+}
+
+/// ACK (0x09), receiver → sender: the final, application-level acknowledgement of one
+/// stream: it is complete, verified and (with `durable`) on stable storage under its name.
+public struct Ack: Hashable, Sendable {
+    public enum Flags {
+        /// The file and its directory entry were synced to stable storage.
+        public static let durable: UInt8 = 0x01
+    }
+
+    public var transferID: TransferID
+    /// Bytes committed (the whole stream).
+    public var committedLength: UInt64
+    /// The digest the receiver computed over the bytes it committed.
+    public var digest: UInt64
+    public var durable: Bool
+
+    public init(transferID: TransferID, committedLength: UInt64, digest: UInt64, durable: Bool) {
+        self.transferID = transferID
+        self.committedLength = committedLength
+        self.digest = digest
+        self.durable = durable
+    }
+}
+
+/// ERROR (0x0A), either direction.
+public struct ErrorRecord: Hashable, Sendable {
+    public enum Flags {
+        /// The connection ends after this record; otherwise only `transferID` failed.
+        public static let fatal: UInt8 = 0x01
+    }
+
+    public var code: ErrorCode
+    /// The transfer that failed, or ``TransferID/none`` for the whole connection.
+    public var transferID: TransferID
+    public var fatal: Bool
+    public var message: String
+
+    public init(code: ErrorCode, transferID: TransferID = .none, fatal: Bool, message: String) {
+        self.code = code
+        self.transferID = transferID
+        self.fatal = fatal
+        self.message = message
+    }
+}

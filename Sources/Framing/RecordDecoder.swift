@@ -1,0 +1,180 @@
+/// An incremental decoder for one direction of an xfer connection (SPEC.md §3–§4).
+///
+/// Feed it bytes in pieces of any size — down to one byte at a time — and pull complete
+/// messages out; `nil` means it needs more bytes. It owns one buffer of
+/// ``ProtocolLimits/headerSize`` + ``ProtocolLimits/maxPayload`` bytes and never holds more:
+/// a header whose length is over the limit is rejected as soon as its 10 bytes are in,
+/// before anything is buffered for it.
+///
+/// ```swift
+/// var decoder = RecordDecoder()
+/// let count = try decoder.readFrom { space in try socket.read(into: space) }  // no copy
+/// while let message = try decoder.next() { ... }
+/// ```
+///
+/// After an error the stream cannot be resynchronised: every later call throws the same
+/// error. At end of input, call ``finish()``: a record cut short is an error, never a
+/// silent success.
+public struct RecordDecoder: Sendable {
+    /// What the decoder yields.
+    public enum Message: Hashable, Sendable {
+        /// The connection's first 8 bytes.
+        case preamble(Preamble)
+        /// A record whose length, checksum and fields were checked.
+        case record(Record)
+    }
+
+    private enum State: Sendable {
+        case awaitingPreamble
+        case awaitingHeader
+        case awaitingPayload(kind: RecordKind, flags: UInt8, length: Int, crc: UInt32)
+        case failed(FramingError)
+    }
+
+    private static let capacity = ProtocolLimits.headerSize + ProtocolLimits.maxPayload
+    /// Reads are offered at least this much room, so a socket read is never tiny.
+    private static let minimumReadRoom = 64 * 1024
+
+    private var storage: [UInt8]
+    private var readIndex = 0
+    private var writeIndex = 0
+    private var state: State
+
+    /// Creates a decoder.
+    /// - Parameter expectingPreamble: Whether the input starts with the 8-byte preamble
+    ///   (true for a whole connection; false to decode bare records).
+    public init(expectingPreamble: Bool = true) {
+        storage = [UInt8](repeating: 0, count: RecordDecoder.capacity)
+        state = expectingPreamble ? .awaitingPreamble : .awaitingHeader
+    }
+
+    /// Bytes received but not yet returned as part of a message.
+    public var bufferedByteCount: Int { writeIndex - readIndex }
+
+    /// Lets `body` write new input straight into the decoder's buffer, with no copy.
+    /// - Parameter body: Receives free space (never empty) and returns how many bytes it
+    ///   wrote there (0 for end of input).
+    /// - Returns: What `body` returned.
+    public mutating func readFrom(_ body: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Int {
+        makeRoom()
+        let start = writeIndex
+        let written = try storage.withUnsafeMutableBytes { bytes in
+            let space = UnsafeMutableRawBufferPointer(rebasing: bytes[start...])
+            let count = try body(space)
+            precondition(count >= 0 && count <= space.count, "readFrom body reported more bytes than it had room for")
+            return count
+        }
+        writeIndex += written
+        return written
+    }
+
+    /// Copies `bytes` in and calls `onMessage` for each complete message, buffering only
+    /// the incomplete tail.
+    public mutating func feed<Bytes: Collection<UInt8>>(
+        _ bytes: Bytes, onMessage: (Message) throws -> Void
+    ) throws {
+        var rest = bytes[...]
+        while true {
+            while let message = try next() { try onMessage(message) }
+            guard !rest.isEmpty else { return }
+            let taken = readFrom { space in
+                let count = min(space.count, rest.count)
+                _ = space.initializeMemory(as: UInt8.self, from: rest.prefix(count))
+                return count
+            }
+            rest = rest.dropFirst(taken)
+        }
+    }
+
+    /// The next complete message, or `nil` when more input is needed.
+    ///
+    /// A returned ``Record/data(_:)`` slice shares this decoder's buffer; drop it before the
+    /// next call that adds input, or that call copies the buffer.
+    /// - Throws: ``FramingError`` when the bytes are not a valid message; the decoder is
+    ///   then finished and throws the same error again.
+    public mutating func next() throws(FramingError) -> Message? {
+        do {
+            return try decodeNext()
+        } catch {
+            state = .failed(error)
+            throw error
+        }
+    }
+
+    /// Declares the end of input.
+    /// - Throws: ``FramingError/truncatedInput(buffered:)`` if bytes of an incomplete
+    ///   preamble or record are left, or the error that already stopped the decoder.
+    public func finish() throws(FramingError) {
+        if case .failed(let error) = state { throw error }
+        guard bufferedByteCount == 0 else { throw .truncatedInput(buffered: bufferedByteCount) }
+    }
+
+    private mutating func decodeNext() throws(FramingError) -> Message? {
+        switch state {
+        case .failed(let error):
+            throw error
+        case .awaitingPreamble:
+            guard bufferedByteCount >= ProtocolLimits.preambleSize else { return nil }
+            let preamble = try Preamble(decoding: storage[readIndex..<readIndex + ProtocolLimits.preambleSize])
+            readIndex += ProtocolLimits.preambleSize
+            state = .awaitingHeader
+            return .preamble(preamble)
+        case .awaitingHeader:
+            guard bufferedByteCount >= ProtocolLimits.headerSize else { return nil }
+            let kind = RecordKind(rawValue: storage[readIndex])
+            let flags = storage[readIndex + 1]
+            let length = readUInt32(at: readIndex + 2)
+            let crc = readUInt32(at: readIndex + 6)
+            guard RecordKind.allVersion1.contains(kind) || kind.isIgnorable else { throw .unknownKind(kind) }
+            guard let payloadLength = Int(exactly: length), payloadLength <= ProtocolLimits.maxPayload else {
+                throw .payloadTooLarge(kind: kind, length: length, limit: ProtocolLimits.maxPayload)
+            }
+            state = .awaitingPayload(kind: kind, flags: flags, length: payloadLength, crc: crc)
+            return try decodeNext()
+        case .awaitingPayload(let kind, let flags, let length, let expected):
+            guard bufferedByteCount >= ProtocolLimits.headerSize + length else { return nil }
+            let payloadStart = readIndex + ProtocolLimits.headerSize
+            let actual = storage.withUnsafeBytes { bytes in
+                let header = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[readIndex..<readIndex + 6]))
+                return CRC32C.checksum(
+                    UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length]), continuing: header)
+            }
+            guard actual == expected else { throw .checksumMismatch(kind: kind, expected: expected, actual: actual) }
+            readIndex = payloadStart + length
+            state = .awaitingHeader
+            return .record(try Record.decode(kind: kind, flags: flags, payload: storage[payloadStart..<payloadStart + length]))
+        }
+    }
+
+    private func readUInt32(at index: Int) -> UInt32 {
+        UInt32(storage[index]) << 24 | UInt32(storage[index + 1]) << 16 | UInt32(storage[index + 2]) << 8
+            | UInt32(storage[index + 3])
+    }
+
+    /// Moves buffered bytes to the front when the current message could not otherwise
+    /// fit, or when too little room is left for an efficient read.
+    private mutating func makeRoom() {
+        if readIndex == writeIndex {
+            readIndex = 0
+            writeIndex = 0
+            return
+        }
+        let needed: Int
+        switch state {
+        case .awaitingPayload(_, _, let length, _): needed = ProtocolLimits.headerSize + length
+        case .awaitingPreamble: needed = ProtocolLimits.preambleSize
+        default: needed = ProtocolLimits.headerSize
+        }
+        let room = RecordDecoder.capacity - writeIndex
+        guard readIndex > 0, readIndex + needed > RecordDecoder.capacity || room < RecordDecoder.minimumReadRoom else {
+            return
+        }
+        let count = bufferedByteCount
+        let from = readIndex
+        storage.withUnsafeMutableBytes { bytes in
+            bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + from, byteCount: count)
+        }
+        readIndex = 0
+        writeIndex = count
+    }
+}
