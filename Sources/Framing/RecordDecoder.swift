@@ -1,8 +1,8 @@
 /// An incremental decoder for one direction of an xfer connection (SPEC.md §3–§4).
 ///
 /// Feed it bytes in pieces of any size — down to one byte at a time — and pull complete
-/// messages out; `nil` means it needs more bytes. It owns one buffer of
-/// ``ProtocolLimits/headerSize`` + ``ProtocolLimits/maxPayload`` bytes and never holds more:
+/// messages out; `nil` means it needs more bytes. Its one buffer grows with the records it
+/// meets, never beyond ``ProtocolLimits/headerSize`` + ``ProtocolLimits/maxPayload`` bytes:
 /// a header whose length is over the limit is rejected as soon as its 10 bytes are in,
 /// before anything is buffered for it.
 ///
@@ -31,7 +31,8 @@ public struct RecordDecoder: Sendable {
         case failed(FramingError)
     }
 
-    private static let capacity = ProtocolLimits.headerSize + ProtocolLimits.maxPayload
+    /// The most the buffer ever holds: one record and its header.
+    public static let capacity = ProtocolLimits.headerSize + ProtocolLimits.maxPayload
     /// Reads are offered at least this much room, so a socket read is never tiny.
     private static let minimumReadRoom = 64 * 1024
 
@@ -44,7 +45,7 @@ public struct RecordDecoder: Sendable {
     /// - Parameter expectingPreamble: Whether the input starts with the 8-byte preamble
     ///   (true for a whole connection; false to decode bare records).
     public init(expectingPreamble: Bool = true) {
-        storage = [UInt8](repeating: 0, count: RecordDecoder.capacity)
+        storage = []
         state = expectingPreamble ? .awaitingPreamble : .awaitingHeader
     }
 
@@ -151,13 +152,14 @@ public struct RecordDecoder: Sendable {
             | UInt32(storage[index + 3])
     }
 
-    /// Moves buffered bytes to the front when the current message could not otherwise
-    /// fit, or when too little room is left for an efficient read.
+    /// Makes room for the next read: moves buffered bytes to the front when the current
+    /// message could not otherwise fit, or when too little room is left for an efficient
+    /// read, and grows the buffer up to the size of the current message (already checked
+    /// against the limit), never beyond ``ProtocolLimits/headerSize`` + ``ProtocolLimits/maxPayload``.
     private mutating func makeRoom() {
         if readIndex == writeIndex {
             readIndex = 0
             writeIndex = 0
-            return
         }
         let needed: Int
         switch state {
@@ -165,16 +167,18 @@ public struct RecordDecoder: Sendable {
         case .awaitingPreamble: needed = ProtocolLimits.preambleSize
         default: needed = ProtocolLimits.headerSize
         }
-        let room = RecordDecoder.capacity - writeIndex
-        guard readIndex > 0, readIndex + needed > RecordDecoder.capacity || room < RecordDecoder.minimumReadRoom else {
-            return
+        if readIndex > 0, readIndex + needed > storage.count || storage.count - writeIndex < RecordDecoder.minimumReadRoom {
+            let count = bufferedByteCount
+            let from = readIndex
+            storage.withUnsafeMutableBytes { bytes in
+                bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + from, byteCount: count)
+            }
+            readIndex = 0
+            writeIndex = count
         }
-        let count = bufferedByteCount
-        let from = readIndex
-        storage.withUnsafeMutableBytes { bytes in
-            bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + from, byteCount: count)
+        if storage.count < needed || storage.count - writeIndex < RecordDecoder.minimumReadRoom {
+            let grown = min(RecordDecoder.capacity, max(needed, storage.count * 2, RecordDecoder.minimumReadRoom))
+            if grown > storage.count { storage += [UInt8](repeating: 0, count: grown - storage.count) }
         }
-        readIndex = 0
-        writeIndex = count
     }
 }

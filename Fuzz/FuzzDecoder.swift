@@ -1,0 +1,56 @@
+// libFuzzer entry point for RecordDecoder: any bytes, fed whole and in pieces whose sizes
+// come from the input itself, must yield the same messages or the same error, never a
+// crash, and re-encoding a decoded record must give back the bytes it came from.
+// Built and run by scripts/fuzz.sh.
+
+#if !FUZZ_ONE_MODULE  // scripts/fuzz.sh compiles Framing's sources into this module
+    import Framing
+#endif
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzDecoder(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: start, count: count))
+    let preamble = bytes.first.map { $0 & 1 == 0 } ?? false
+    let input = Array(bytes.dropFirst())
+    let whole = decode(input, preamble: preamble, piece: .max)
+    let pieces = decode(input, preamble: preamble, piece: Int(bytes.last ?? 1) % 17 + 1)
+    precondition(whole.messages == pieces.messages, "split input decoded differently")
+    precondition(whole.error == pieces.error, "split input failed differently")
+    for message in whole.messages {
+        guard case .record(let record) = message else { continue }
+        var encoded: [UInt8] = []
+        do {
+            try RecordEncoder.append(record, to: &encoded)
+        } catch {
+            preconditionFailure("a decoded record does not encode: \(error)")
+        }
+        let again = decode(encoded, preamble: false, piece: .max)
+        precondition(again.messages == [message] && again.error == nil, "re-encoded record decodes differently")
+    }
+    return 0
+}
+
+private func decode(_ bytes: [UInt8], preamble: Bool, piece: Int) -> (messages: [RecordDecoder.Message], error: FramingError?) {
+    var decoder = RecordDecoder(expectingPreamble: preamble)
+    var messages: [RecordDecoder.Message] = []
+    var index = 0
+    do {
+        repeat {
+            let end = index + min(piece, bytes.count - index)
+            try decoder.feed(bytes[index..<end]) { message in
+                if case .record(.data(let slice)) = message {
+                    messages.append(.record(.data(Array(slice)[...])))
+                } else {
+                    messages.append(message)
+                }
+            }
+            index = end
+        } while index < bytes.count
+        try decoder.finish()
+        return (messages, nil)
+    } catch let error as FramingError {
+        return (messages, error)
+    } catch {
+        preconditionFailure("unexpected error type \(error)")
+    }
+}
