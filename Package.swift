@@ -13,7 +13,9 @@ let package = Package(
         // SSE 4.2 / ARMv8 CRC instructions without `unsafeFlags`.
         .target(name: "CXferChecksums"),
         .target(name: "Framing", dependencies: ["CXferChecksums"]),
-        .target(name: "Transfer", dependencies: ["Framing"]),
+        // Linux GNU extensions (sync_file_range, syncfs) that Glibc's Swift module hides.
+        .target(name: "CXferSystem"),
+        .target(name: "Transfer", dependencies: ["Framing", "CXferSystem"]),
         .executableTarget(name: "xfer", dependencies: ["Transfer"]),
         .executableTarget(name: "FramingBenchmark", dependencies: ["Framing"]),
         .testTarget(name: "FramingTests", dependencies: ["Framing"]),

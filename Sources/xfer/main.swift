@@ -1,1 +1,83 @@
-print("xfer")
+import Transfer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let rootHelp = """
+    OVERVIEW: Move files and byte streams over TCP so that the sender knows they arrived:
+    `xfer send` exits 0 only when the receiving application has confirmed that every byte
+    arrived intact and is durable on its disk.
+
+    USAGE: xfer <command> [options]
+
+    COMMANDS:
+      send PATH... HOST[:PORT]    Send files, directories, or - (standard input).
+      receive [--listen HOST:PORT] [--dir DIR] [--once]
+                                  Receive into a directory.
+      demo                        Run a real transfer on loopback and show the result.
+
+    OPTIONS:
+      -h, --help                  Show help (also: xfer <command> --help).
+      --version                   Show the version.
+
+    EXIT STATUS:
+    \(ExitCode.table)
+
+    Protocol: SPEC.md. Default port: \(Endpoint.defaultPort).
+    """
+
+/// Runs the command line and returns the exit status.
+func main(_ arguments: [String]) -> ExitCode {
+    guard let command = arguments.first else {
+        printError(rootHelp)
+        return .usage
+    }
+    let rest = Array(arguments.dropFirst())
+    let wantsHelp = rest.contains("--help") || rest.contains("-h")
+    do throws(UsageError) {
+        switch command {
+        case "-h", "--help", "help":
+            print(rootHelp)
+            return .confirmed
+        case "--version", "version":
+            print("xfer \(xferVersion) (protocol version 1)")
+            return .confirmed
+        case "send":
+            if wantsHelp {
+                print(SendCommand.help)
+                return .confirmed
+            }
+            return try SendCommand(rest).run()
+        case "receive":
+            if wantsHelp {
+                print(ReceiveCommand.help)
+                return .confirmed
+            }
+            return try ReceiveCommand(rest).run()
+        case "demo":
+            if wantsHelp {
+                print(DemoCommand.help)
+                return .confirmed
+            }
+            return try DemoCommand(rest).run()
+        default:
+            throw UsageError(message: "unknown command '\(command)'")
+        }
+    } catch {
+        if !error.message.isEmpty {
+            printError("xfer: error: \(error.message)")
+            let usage = [
+                "send": "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] PATH... HOST[:PORT]",
+                "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
+                "demo": "USAGE: xfer demo [--size BYTES]",
+            ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
+            printError(usage)
+        }
+        return error.exitCode
+    }
+}
+
+// Writing to a closed pipe must be an error to handle, not a silent death.
+signal(SIGPIPE, SIG_IGN)
+exit(main(Array(CommandLine.arguments.dropFirst())).rawValue)

@@ -1,0 +1,19 @@
+#ifndef CXFER_SYSTEM_H
+#define CXFER_SYSTEM_H
+
+#include <stdint.h>
+
+/// Starts write-back of a file range without waiting (Linux `sync_file_range` with
+/// SYNC_FILE_RANGE_WRITE); elsewhere a no-op. Returns 0 or -1 with errno.
+int xfer_start_writeback(int fd, int64_t offset, int64_t length);
+
+/// Waits until write-back of a file range has completed (SYNC_FILE_RANGE_WAIT_BEFORE |
+/// WRITE | WAIT_AFTER). Not a durability promise: metadata and the device cache are not
+/// flushed; `fsync` does that. Returns 0 or -1 with errno.
+int xfer_wait_writeback(int fd, int64_t offset, int64_t length);
+
+/// Syncs the whole file system holding `fd` (Linux `syncfs`); elsewhere `sync()`.
+/// One call commits a batch of files. Returns 0 or -1 with errno.
+int xfer_sync_filesystem(int fd);
+
+#endif

@@ -1,0 +1,123 @@
+import Foundation
+import Framing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Settings of a ``Receiver``.
+public struct ReceiverOptions: Sendable {
+    /// Seconds a peer may stay silent before it is dropped.
+    public var idleTimeout: Double = 30
+    /// Connections served at once; the next gets a fatal ERROR `busy`.
+    public var maxConnections = 64
+    /// A commit batch closes at this many files…
+    public var commitBatchFiles = 1000
+    /// …or this many bytes, or when the sender pauses.
+    public var commitBatchBytes: UInt64 = 64 << 20
+    /// Write-back of received data starts every this many bytes.
+    public var writeBackWindow: UInt64 = 8 << 20
+
+    public init() {}
+}
+
+/// The receiving server: accepts connections and serves each on its own thread
+/// (SPEC.md §7.3), writing only inside its target directory.
+public final class Receiver: @unchecked Sendable {
+    public let options: ReceiverOptions
+    private let directory: TargetDirectory
+    private let journal: CommitJournal
+    private let lock = NSLock()
+    private var active = 0
+    private var listener: TCPSocket?
+
+    /// Prepares to receive into `directory` (which must exist).
+    /// - Throws: ``TransferError/localIO(_:)`` when it cannot be opened or its `.xfer`
+    ///   state directory cannot be created.
+    public init(directory: String, options: ReceiverOptions = ReceiverOptions()) throws(TransferError) {
+        self.options = options
+        self.directory = try TargetDirectory(path: directory)
+        journal = try CommitJournal(directory: self.directory)
+    }
+
+    /// Binds and listens; returns the address actually bound (the real port for port 0).
+    public func listen(on endpoint: Endpoint) throws(TransferError) -> Endpoint {
+        let socket = try TCPSocket.listen(on: endpoint)
+        lock.withLock { listener = socket }
+        return socket.localAddress.endpoint
+    }
+
+    /// Serves connections until ``stop()``; with `once`, serves one and returns its summary.
+    /// - Parameter log: One line per notable event (errors, refusals, connection ends).
+    @discardableResult
+    public func serve(once: Bool = false, log: @escaping @Sendable (String) -> Void) -> ConnectionSummary? {
+        guard let listener = lock.withLock({ listener }) else { return nil }
+        while true {
+            let socket: TCPSocket
+            let address: SocketAddress
+            do {
+                (socket, address) = try listener.accept()
+            } catch {
+                if error.errno == EBADF || error.errno == EINVAL { return nil }  // stopped
+                log("accept failed: \(error.reason)")
+                usleep(100_000)  // EMFILE and friends: back off instead of spinning
+                continue
+            }
+            let peer = address.description
+            if once {
+                return connection(socket, peer: peer, log: log).run()
+            }
+            let admitted = lock.withLock {
+                guard active < options.maxConnections else { return false }
+                active += 1
+                return true
+            }
+            let thread = Thread { [self] in
+                if admitted {
+                    let summary = connection(socket, peer: peer, log: log).run()
+                    lock.withLock { active -= 1 }
+                    log(summary.logLine)
+                } else {
+                    turnAway(socket, peer: peer, log: log)
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Stops accepting (connections being served go on).
+    public func stop() {
+        lock.withLock {
+            if let listener { shutdown(listener.fd, CInt(SHUT_RDWR)) }
+        }
+    }
+
+    private func connection(_ socket: TCPSocket, peer: String, log: @escaping @Sendable (String) -> Void) -> ReceiverConnection {
+        ReceiverConnection(socket: socket, peer: peer, directory: directory, journal: journal, options: options, log: log)
+    }
+
+    /// Tells a connection over the cap to come back later (SPEC.md §9), without reading it.
+    private func turnAway(_ socket: TCPSocket, peer: String, log: @Sendable (String) -> Void) {
+        var bytes = Preamble().bytes
+        try? RecordEncoder.append(
+            .error(ErrorRecord(code: .busy, fatal: true, message: "too many connections (\(options.maxConnections)); try again later")),
+            to: &bytes)
+        socket.setTimeouts(receive: 1, send: 2)
+        try? socket.writeAll(bytes)
+        socket.shutdownWrite()
+        socket.drain(seconds: 2)
+        socket.close()
+        log("\(peer): turned away: too many connections")
+    }
+}
+
+extension ConnectionSummary {
+    /// One line for the receiver's log.
+    public var logLine: String {
+        var line = "\(peer): \(committedFiles) file(s), \(committedBytes) bytes committed"
+        if failedFiles > 0 { line += ", \(failedFiles) failed" }
+        if let failure { line += "; ended early: \(failure)" }
+        return line
+    }
+}

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Framing
+
+/// Why reading the next message failed.
+enum ReadFailure: Error {
+    /// The peer closed; `buffered` bytes of an unfinished record were left.
+    case endOfStream(buffered: Int)
+    case system(SystemError)
+    case framing(FramingError)
+    /// Thrown by an idle check to stop waiting.
+    case idle(TransferError)
+}
+
+/// Reads messages from one socket: the socket's bytes land straight in the decoder's
+/// buffer (no copy), and the decoder checks lengths and checksums. One thread at a time.
+struct RecordReader {
+    let socket: TCPSocket
+    private(set) var decoder = RecordDecoder()
+
+    init(socket: TCPSocket) { self.socket = socket }
+
+    /// The next message, blocking until one is complete.
+    /// - Parameter onIdle: Called each time the socket's receive timeout passes without
+    ///   data; throw from it to stop waiting.
+    mutating func next(onIdle: () throws(ReadFailure) -> Void) throws(ReadFailure) -> RecordDecoder.Message {
+        while true {
+            do {
+                if let message = try decoder.next() { return message }
+            } catch {
+                throw .framing(error)
+            }
+            try fill(onIdle: onIdle)
+        }
+    }
+
+    /// A message if one is complete in the buffer or can be read without blocking.
+    mutating func nextIfReady() throws(ReadFailure) -> RecordDecoder.Message? {
+        while true {
+            do {
+                if let message = try decoder.next() { return message }
+            } catch {
+                throw .framing(error)
+            }
+            guard socket.isReadable else { return nil }
+            try fill(onIdle: {})
+        }
+    }
+
+    /// Whether a complete message may be waiting, without blocking to find out.
+    var hasInput: Bool { decoder.bufferedByteCount > 0 || socket.isReadable }
+
+    private mutating func fill(onIdle: () throws(ReadFailure) -> Void) throws(ReadFailure) {
+        let socket = self.socket
+        while true {
+            let result: Result<Int, SystemError> = decoder.readFrom { space in
+                do throws(SystemError) {
+                    return .success(try socket.read(into: space))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch result {
+            case .success(0): throw .endOfStream(buffered: decoder.bufferedByteCount)
+            case .success: return
+            case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK: try onIdle()
+            case .failure(let error): throw .system(error)
+            }
+        }
+    }
+}
+
+extension RecordDecoder {
+    /// `readFrom` for a body that reports its result instead of throwing.
+    fileprivate mutating func readFrom(_ body: (UnsafeMutableRawBufferPointer) -> Result<Int, SystemError>) -> Result<Int, SystemError> {
+        var outcome: Result<Int, SystemError> = .success(0)
+        _ = readFrom { space -> Int in
+            outcome = body(space)
+            if case .success(let count) = outcome { return count }
+            return 0
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A blocking TCP socket. Thread-safe in the way the kernel is: one thread may read while
+/// another writes. `close()` once, after both are done.
+final class TCPSocket: Sendable {
+    let fd: CInt
+
+    init(fd: CInt) { self.fd = fd }
+
+    /// Connects to the first address of `endpoint` that answers within `timeout` seconds.
+    static func connect(to endpoint: Endpoint, timeout: Double) throws(TransferError) -> TCPSocket {
+        var lastError = "no address"
+        for address in try endpoint.resolve() {
+            let fd = socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else {
+                lastError = SystemError("socket").reason
+                continue
+            }
+            // Non-blocking connect + poll, so a black-holed address fails after `timeout`.
+            let flags = fcntl(fd, F_GETFL)
+            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+            let started = address.withSockaddr { Glibc.connect(fd, $0, $1) }
+            var failure: CInt = 0
+            if started != 0 {
+                if errno == EINPROGRESS {
+                    var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    let ready = poll(&pfd, 1, CInt(timeout * 1000))
+                    if ready == 0 {
+                        failure = ETIMEDOUT
+                    } else {
+                        var length = socklen_t(MemoryLayout<CInt>.size)
+                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
+                    }
+                } else {
+                    failure = errno
+                }
+            }
+            if failure != 0 {
+                lastError = "\(address): \(String(cString: strerror(failure)))"
+                Glibc.close(fd)
+                continue
+            }
+            _ = fcntl(fd, F_SETFL, flags)
+            let socket = TCPSocket(fd: fd)
+            socket.setOption(CInt(IPPROTO_TCP), TCP_NODELAY, 1)
+            return socket
+        }
+        throw .cannotConnect(lastError)
+    }
+
+    /// A socket listening on `endpoint` (port 0: the kernel picks one).
+    static func listen(on endpoint: Endpoint, backlog: CInt = 128) throws(TransferError) -> TCPSocket {
+        var lastError = "no address"
+        let addresses: [SocketAddress]
+        do {
+            addresses = try endpoint.resolve(passive: true)
+        } catch {
+            throw .localIO("cannot resolve listen address \(endpoint.host)")
+        }
+        for address in addresses {
+            let fd = socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { continue }
+            let socket = TCPSocket(fd: fd)
+            socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1)
+            if address.withSockaddr({ bind(fd, $0, $1) }) == 0, Glibc.listen(fd, backlog) == 0 {
+                return socket
+            }
+            lastError = "\(address): \(SystemError("bind").reason)"
+            socket.close()
+        }
+        throw .localIO("cannot listen on \(endpoint): \(lastError)")
+    }
+
+    /// Waits for the next connection.
+    func accept() throws(SystemError) -> (TCPSocket, SocketAddress) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let client = try retryingInterrupts("accept") {
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+            }
+        }
+        let socket = TCPSocket(fd: client)
+        socket.setOption(CInt(IPPROTO_TCP), TCP_NODELAY, 1)
+        return (socket, SocketAddress(storage: storage, length: length))
+    }
+
+    /// The address this socket is bound to.
+    var localAddress: SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return SocketAddress(storage: storage, length: length)
+    }
+
+    func setOption(_ level: CInt, _ name: CInt, _ value: CInt) {
+        var value = value
+        setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<CInt>.size))
+    }
+
+    /// Makes a blocking read return `EAGAIN` after `seconds` without data (and a blocking
+    /// write after `seconds` without progress).
+    func setTimeouts(receive: Double, send: Double) {
+        func set(_ option: CInt, _ seconds: Double) {
+            var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+            setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+        }
+        set(SO_RCVTIMEO, receive)
+        set(SO_SNDTIMEO, send)
+    }
+
+    /// Reads what is available, at most `buffer.count` bytes; 0 means end of stream.
+    /// - Throws: ``SystemError`` with `EAGAIN` when the receive timeout expired.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try retryingInterrupts("recv") { recv(fd, buffer.baseAddress, buffer.count, 0) }
+    }
+
+    /// Writes all of `bytes`.
+    /// - Throws: ``SystemError`` (`EAGAIN` when the send timeout expired, `EPIPE` or
+    ///   `ECONNRESET` when the peer is gone).
+    func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            offset += try retryingInterrupts("send") {
+                send(fd, bytes.baseAddress! + offset, bytes.count - offset, CInt(MSG_NOSIGNAL))
+            }
+        }
+    }
+
+    /// Writes all of `bytes`; see ``writeAll(_:)``.
+    func writeAll(_ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, CInt(MSG_NOSIGNAL)) }
+            if sent < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("send")
+            }
+            offset += sent
+        }
+    }
+
+    /// Whether a read would not block right now (data or end of stream is waiting).
+    var isReadable: Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) > 0
+    }
+
+    /// Sends FIN: the peer reads end of stream once it has read everything sent before.
+    func shutdownWrite() { shutdown(fd, CInt(SHUT_WR)) }
+
+    /// Reads and discards until end of stream or `seconds` pass, so that closing never
+    /// finds unread data (which would make the kernel send RST, SPEC.md §7.5).
+    func drain(seconds: Double) {
+        setTimeouts(receive: min(seconds, 1), send: 1)
+        let deadline = monotonicSeconds() + seconds
+        var scratch = [UInt8](repeating: 0, count: 65536)
+        while monotonicSeconds() < deadline {
+            let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return }
+            if count < 0 && errno != EINTR && errno != EAGAIN { return }
+        }
+    }
+
+    /// Closes abortively (RST): only for dropping a misbehaving peer.
+    func abort() {
+        var value = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &value, socklen_t(MemoryLayout<linger>.size))
+        close()
+    }
+
+    func close() { Glibc.close(fd) }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// A failed system call: which one, on what, and the `errno` it left.
+public struct SystemError: Error, Sendable, CustomStringConvertible {
+    /// The call, e.g. `"open"`.
+    public var operation: String
+    /// What it was called on (a path, an address), if anything.
+    public var subject: String?
+    public var errno: CInt
+
+    public init(_ operation: String, _ subject: String? = nil, errno: CInt = Glibc.errno) {
+        self.operation = operation
+        self.subject = subject
+        self.errno = errno
+    }
+
+    /// The C library's text for `errno`, e.g. "No such file or directory".
+    public var reason: String { String(cString: strerror(errno)) }
+
+    public var description: String {
+        if let subject { return "\(operation) \(subject): \(reason)" }
+        return "\(operation): \(reason)"
+    }
+}
+
+/// Calls `body` until it does not fail with `EINTR`; throws ``SystemError`` on -1.
+@discardableResult
+func retryingInterrupts<T: FixedWidthInteger>(
+    _ operation: String, _ subject: String? = nil, _ body: () -> T
+) throws(SystemError) -> T {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        if errno == EINTR { continue }
+        throw SystemError(operation, subject)
+    }
+}

@@ -1,0 +1,72 @@
+/// A bad command line: the message names what was wrong; the command's usage follows it.
+struct UsageError: Error {
+    /// What was wrong; empty when the message was already printed.
+    var message: String
+    /// The exit status: ``ExitCode/usage`` unless the arguments were fine but a named
+    /// file was not.
+    var exitCode: ExitCode = .usage
+}
+
+/// A small parser in the manner of swift-argument-parser: options (`--name VALUE`,
+/// `--name=VALUE`, flags) anywhere, `--` ends options, everything else is positional.
+struct Arguments {
+    private(set) var positional: [String] = []
+    private var options: [String: String] = [:]
+    private var flags: Set<String> = []
+
+    /// - Parameters:
+    ///   - valueOptions: Options that take a value, without dashes.
+    ///   - flagOptions: Options that take none.
+    init(_ arguments: [String], valueOptions: Set<String>, flagOptions: Set<String>) throws(UsageError) {
+        var index = 0
+        var onlyPositional = false
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if onlyPositional || !argument.hasPrefix("--") {
+                // A lone "-" is standard input, a positional.
+                if !onlyPositional && argument.hasPrefix("-") && argument != "-" {
+                    throw UsageError(message: "unknown option '\(argument)'")
+                }
+                positional.append(argument)
+                continue
+            }
+            if argument == "--" {
+                onlyPositional = true
+                continue
+            }
+            var name = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            if flagOptions.contains(name) {
+                guard value == nil else { throw UsageError(message: "option '--\(name)' takes no value") }
+                flags.insert(name)
+            } else if valueOptions.contains(name) {
+                if value == nil {
+                    guard index < arguments.count else { throw UsageError(message: "option '--\(name)' needs a value") }
+                    value = arguments[index]
+                    index += 1
+                }
+                options[name] = value
+            } else {
+                throw UsageError(message: "unknown option '--\(name)'")
+            }
+        }
+    }
+
+    func flag(_ name: String) -> Bool { flags.contains(name) }
+
+    func value(_ name: String) -> String? { options[name] }
+
+    /// A number of seconds, greater than zero.
+    func seconds(_ name: String, default fallback: Double) throws(UsageError) -> Double {
+        guard let text = options[name] else { return fallback }
+        guard let seconds = Double(text), seconds > 0, seconds.isFinite else {
+            throw UsageError(message: "'--\(name)' takes a number of seconds above zero, not '\(text)'")
+        }
+        return seconds
+    }
+}
