@@ -48,7 +48,8 @@ public final class Sender: Sendable {
         // Reads wake every second so the reader can apply the idle timeout itself;
         // writes give up after the idle timeout without progress.
         socket.setTimeouts(receive: 1, send: options.idleTimeout)
-        let reader = Thread { session.readReplies(from: socket, endpoint: self.endpoint) }
+        onEvent(.connected(endpoint))
+        let reader = Thread { session.readReplies(from: socket) }
         reader.stackSize = 1 << 20
         reader.start()
         var writer = SenderWriter(socket: socket, session: session, options: options)

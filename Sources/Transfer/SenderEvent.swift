@@ -1,7 +1,7 @@
 /// What a ``Sender`` reports while it works, in order, from any thread.
 public enum SenderEvent: Sendable {
-    /// Connected and greeted by the receiver.
-    case connected(Endpoint, receiverAgent: String?)
+    /// The TCP connection is up.
+    case connected(Endpoint)
     /// A stream was offered.
     case started(name: String, size: UInt64?)
     /// Totals over the whole run.

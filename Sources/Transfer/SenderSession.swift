@@ -163,7 +163,7 @@ final class SenderSession: @unchecked Sendable {
     // MARK: Called by the reading thread
 
     /// Reads the receiver's records until its GOODBYE, a fatal error or the end.
-    func readReplies(from socket: TCPSocket, endpoint: Endpoint) {
+    func readReplies(from socket: TCPSocket) {
         var reader = RecordReader(socket: socket)
         do throws(ReadFailure) {
             guard case .preamble(let preamble) = try next(&reader) else { throw ReadFailure.framing(.badMagic([])) }
@@ -173,7 +173,7 @@ final class SenderSession: @unchecked Sendable {
                 throw ReadFailure.idle(.protocolViolation("receiver speaks protocol version \(preamble.version), not 1"))
             }
             switch try next(&reader) {
-            case .record(.welcome(let welcome)): onEventLocked(.connected(endpoint, receiverAgent: welcome.parameters.agent))
+            case .record(.welcome): break
             case .record(.error(let error)): throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
             default: throw ReadFailure.idle(.protocolViolation("receiver did not start with WELCOME"))
             }
@@ -252,8 +252,6 @@ final class SenderSession: @unchecked Sendable {
     }
 
     // MARK: Helpers, lock held
-
-    private func onEventLocked(_ event: SenderEvent) { locked { onEvent(event) } }
 
     /// Decides a stream once both the receiver's ACK and the sender's own totals are known.
     private func resolve(_ index: Int) {

@@ -33,8 +33,8 @@ final class SendReporter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         switch (style, event) {
-        case (.json, .connected(let endpoint, let agent)):
-            printLine(jsonObject([("event", jsonString("connected")), ("receiver", jsonString(endpoint.description)), ("agent", agent.map(jsonString) ?? "null")]))
+        case (.json, .connected(let endpoint)):
+            printLine(jsonObject([("event", jsonString("connected")), ("receiver", jsonString(endpoint.description))]))
         case (.json, .started(let name, let size)):
             printLine(jsonObject([("event", jsonString("started")), ("name", jsonString(name)), ("size", size.map { "\($0)" } ?? "null")]))
         case (.json, .progress(let progress)):
