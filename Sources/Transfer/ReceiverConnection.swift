@@ -65,6 +65,8 @@ final class ReceiverConnection {
     private var pendingBytes: UInt64 = 0
     private var lastInput = monotonicSeconds()
     private var summary: ConnectionSummary
+    /// Whether the peer sent a valid preamble (so our preamble and ERRORs make sense to it).
+    private var greeted = false
 
     init(
         socket: TCPSocket, peer: String, directory: TargetDirectory, journal: CommitJournal, options: ReceiverOptions,
@@ -103,6 +105,7 @@ final class ReceiverConnection {
 
     private func converse() throws {
         guard case .preamble(let preamble) = try next() else { throw Stop.fatal(.protocolViolation, "no preamble") }
+        greeted = true
         writer.enqueue(bytes: Preamble().bytes)
         guard preamble.version == Preamble.currentVersion else {
             throw Stop.fatal(.unsupportedVersion, "this receiver speaks protocol version 1, not \(preamble.version)")
@@ -228,8 +231,12 @@ final class ReceiverConnection {
             record.message = message
         }
         writer.enqueue(.answer(record))
-        // After a refusal the sender's DATA for this offer, if it sent any, is dropped.
-        if decision != .accept && !offer.awaitAnswer { discarding = offer.transferID }
+        if decision != .accept {
+            // The sender is streaming this offer's data at us: tell it at once, so it stops.
+            try? writer.flush()
+            // Its DATA for this offer, if it sent any, is dropped until END or CANCEL.
+            if !offer.awaitAnswer { discarding = offer.transferID }
+        }
     }
 
     private func refuse(_ offer: Offer, _ error: TransferError) {
@@ -281,7 +288,7 @@ final class ReceiverConnection {
             incoming.writebackStart = incoming.received
         }
         let now = monotonicSeconds()
-        if now - incoming.lastProgress >= 1 {
+        if now - incoming.lastProgress >= 0.25 {
             incoming.lastProgress = now
             writer.enqueue(
                 .progress(Progress(transferID: incoming.offer.transferID, received: incoming.received, durable: incoming.durable)))
@@ -411,6 +418,13 @@ final class ReceiverConnection {
         case .fatal(let code, let message):
             summary.failure = code == .timeout ? .timeout(message) : .protocolViolation(message)
             log("\(summary.peer): dropped: \(message)")
+            guard greeted else {
+                // Not an xfer client (no valid preamble): say nothing, just close (SPEC.md §3).
+                socket.shutdownWrite()
+                socket.drain(seconds: 1)
+                socket.close()
+                return
+            }
             writer.enqueue(.error(ErrorRecord(code: code, fatal: true, message: message)))
             try? writer.flush()
             // Read before closing so our ERROR is not destroyed by an RST (SPEC.md §7.5).

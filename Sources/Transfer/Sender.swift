@@ -145,6 +145,8 @@ private struct SenderWriter: ~Copyable {
             guard session.waitForAnswer(id)?.decision == .accept else { return }
         }
         while size.map({ position < $0 }) ?? true {
+            // The reader thread saw the connection end: stop reading the source.
+            if session.connectionError != nil { return }
             if let answer = session.answer(for: id), answer.decision != .accept {
                 // The receiver will discard the rest (SPEC.md §7.2). To check an
                 // alreadyCommitted ACK we still need the digest of the whole file.

@@ -1,0 +1,287 @@
+import Foundation
+import Framing
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// All integration tests run one at a time: they start real processes on real sockets,
+/// and some measure what the kernel does, which parallel load would blur.
+@Suite(.serialized) struct Integration {}
+
+/// The xfer executable built next to this test bundle.
+let xferBinary: String = {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [
+        beside.appendingPathComponent("xfer"), beside.deletingLastPathComponent().appendingPathComponent("xfer"),
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/xfer"),
+    ] where FileManager.default.isExecutableFile(atPath: candidate.path) {
+        return candidate.path
+    }
+    fatalError("xfer binary not found beside \(beside.path); run `swift build` first")
+}()
+
+/// What a finished process left.
+struct Finished {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// A fresh directory under /tmp, removed at deinit.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/xfer-test-XXXXXX".utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    /// Writes `count` random bytes (from the kernel, fast even in a debug build) to
+    /// `name`, making directories as needed, and returns them.
+    @discardableResult
+    func makeFile(_ name: String, count: Int) -> [UInt8] {
+        let random = FileHandle(forReadingAtPath: "/dev/urandom")!
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count { bytes += random.readData(ofLength: min(count - bytes.count, 1 << 24)) }
+        let url = URL(fileURLWithPath: file(name))
+        try! FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try! Data(bytes).write(to: url)
+        return bytes
+    }
+
+    func contents(_ name: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: file(name)).map { [UInt8]($0) }
+    }
+
+    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: file(name)) }
+}
+
+/// Collects a pipe's bytes on a background thread and lets tests wait for text in it.
+final class PipeCollector: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var data = Data()
+    private var closed = false
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        Thread { [self] in
+            while true {
+                let chunk = handle.availableData
+                condition.lock()
+                if chunk.isEmpty {
+                    closed = true
+                } else {
+                    data.append(chunk)
+                }
+                condition.broadcast()
+                condition.unlock()
+                if chunk.isEmpty { return }
+            }
+        }.start()
+    }
+
+    var text: String { condition.withLock { String(decoding: data, as: UTF8.self) } }
+
+    /// Waits until the text contains `needle` (true) or the pipe closes or `seconds` pass.
+    func wait(for needle: String, seconds: Double = 30) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while !String(decoding: data, as: UTF8.self).contains(needle) {
+            if closed || !condition.wait(until: deadline) { return String(decoding: data, as: UTF8.self).contains(needle) }
+        }
+        return true
+    }
+
+    /// Waits until `predicate` holds for the text (true), or the pipe closes or `seconds` pass.
+    func wait(seconds: Double = 60, until predicate: (String) -> Bool) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while !predicate(String(decoding: data, as: UTF8.self)) {
+            if closed || !condition.wait(until: deadline) { return predicate(String(decoding: data, as: UTF8.self)) }
+        }
+        return true
+    }
+
+    /// Waits until the pipe closes; returns everything.
+    func waitForEnd(seconds: Double = 120) -> String {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while !closed && condition.wait(until: deadline) {}
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A running xfer process.
+final class XferProcess {
+    let process = Process()
+    let stdout: PipeCollector
+    let stderr: PipeCollector
+    let stdin = Pipe()
+
+    init(_ arguments: [String], directory: String? = nil) {
+        process.executableURL = URL(fileURLWithPath: xferBinary)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin
+        stdout = PipeCollector(out)
+        stderr = PipeCollector(err)
+        try! process.run()
+    }
+
+    /// Waits for exit and returns status and output.
+    func finish(closingInput: Bool = true) -> Finished {
+        if closingInput { try? stdin.fileHandleForWriting.close() }
+        process.waitUntilExit()
+        return Finished(status: process.terminationStatus, stdout: stdout.waitForEnd(), stderr: stderr.waitForEnd())
+    }
+
+    func kill(_ signal: Int32 = SIGKILL) {
+        Glibc.kill(process.processIdentifier, signal)
+    }
+}
+
+/// `xfer receive` on 127.0.0.1 with a kernel-chosen port, ready once it has said where.
+final class ReceiverProcess {
+    let xfer: XferProcess
+    let port: UInt16
+
+    init(directory: String, extra: [String] = []) {
+        xfer = XferProcess(["receive", "--listen", "127.0.0.1:0", "--dir", directory] + extra)
+        // The "listening on" line is the readiness signal (no sleeping).
+        precondition(xfer.stderr.wait(for: "listening on"), "receiver did not start: \(xfer.stderr.text)")
+        let line = xfer.stderr.text.split(separator: "\n").first { $0.contains("listening on") }!
+        port = UInt16(line.split(separator: ":").last!)!
+    }
+
+    var address: String { "127.0.0.1:\(port)" }
+    var log: String { xfer.stderr.text }
+
+    func stop() -> Finished {
+        xfer.kill(SIGTERM)
+        return xfer.finish()
+    }
+
+    deinit {
+        if xfer.process.isRunning {
+            xfer.kill()
+            xfer.process.waitUntilExit()
+        }
+    }
+}
+
+/// Runs xfer to completion.
+@discardableResult
+func xfer(_ arguments: [String], input: Data? = nil, directory: String? = nil) -> Finished {
+    let process = XferProcess(arguments, directory: directory)
+    if let input { try? process.stdin.fileHandleForWriting.write(contentsOf: input) }
+    return process.finish()
+}
+
+/// A raw TCP client for playing a misbehaving peer.
+final class RawClient {
+    let fd: CInt
+
+    init(port: UInt16, sendBuffer: CInt? = nil) {
+        fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        if var size = sendBuffer { setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<CInt>.size)) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        precondition(status == 0, "connect failed: \(errno)")
+    }
+
+    /// Writes all bytes; returns how many the kernel accepted (stops at the first error).
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, CInt(MSG_NOSIGNAL)) }
+            if sent <= 0 { break }
+            offset += sent
+        }
+        return offset
+    }
+
+    func send(_ record: Record) {
+        var bytes: [UInt8] = []
+        try! RecordEncoder.append(record, to: &bytes)
+        send(bytes)
+    }
+
+    /// Reads until end of stream, an error, or `seconds` without data.
+    func readToEnd(seconds: Double = 10) -> [UInt8] {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return result }
+            result += buffer[..<count]
+        }
+    }
+
+    /// The records in what the server sent (after its preamble).
+    func records(seconds: Double = 10) -> [Record] {
+        var decoder = RecordDecoder()
+        var records: [Record] = []
+        try? decoder.feed(readToEnd(seconds: seconds)) { message in
+            if case .record(let record) = message { records.append(record) }
+        }
+        return records
+    }
+
+    func close() { Glibc.close(fd) }
+
+    deinit { Glibc.close(fd) }
+}
+
+/// Whether a command can be found on PATH.
+func commandExists(_ name: String) -> Bool {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains {
+        FileManager.default.isExecutableFile(atPath: "\($0)/\(name)")
+    }
+}
+
+/// Runs a shell command and returns its output and status.
+@discardableResult
+func shell(_ command: String) -> Finished {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let stdout = PipeCollector(out)
+    let stderr = PipeCollector(err)
+    try! process.run()
+    process.waitUntilExit()
+    return Finished(status: process.terminationStatus, stdout: stdout.waitForEnd(), stderr: stderr.waitForEnd())
+}
+
+/// The JSON objects in `--json` output, one per line.
+func jsonEvents(_ text: String) -> [[String: Any]] {
+    text.split(separator: "\n").compactMap {
+        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+}
