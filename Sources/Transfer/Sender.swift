@@ -158,6 +158,12 @@ private struct SenderWriter: ~Copyable {
                 try output.append(.cancel(Cancel(code: .cancelled, message: "receiver answered \(answer.decision)")), flushingTo: socket)
                 return
             }
+            if size == nil && !isReadable(fd) {
+                // A stream that has nothing more right now (a slow pipe, a terminal): send
+                // what we have before blocking on it, and say how far we are.
+                try output.flush(to: socket)
+                session.sent(0, force: true)
+            }
             let wanted = size.map { Int(min(UInt64(options.recordSize), $0 - position)) } ?? options.recordSize
             var readError: CInt = 0
             let count = try output.appendData(maxPayload: wanted, flushingTo: socket) { space in
@@ -183,6 +189,12 @@ private struct SenderWriter: ~Copyable {
         }
         try output.append(.end(End(totalLength: position, digest: digest.value)), flushingTo: socket)
         session.expect(id, length: position, digest: digest.value)
+    }
+
+    /// Whether a read from `fd` would return at once.
+    private func isReadable(_ fd: CInt) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) > 0
     }
 
     /// Feeds the next `count` bytes of `fd` to `digest` without sending them; false if the

@@ -76,10 +76,11 @@ final class SenderSession: @unchecked Sendable {
         }
     }
 
-    func sent(_ count: UInt64) {
+    /// Counts bytes written to the socket; `force` reports progress even if one was just sent.
+    func sent(_ count: UInt64, force: Bool = false) {
         locked {
             progress.sent += count
-            reportProgress()
+            reportProgress(force: force)
         }
     }
 

@@ -18,6 +18,7 @@ final class SendReporter: @unchecked Sendable {
     private let started = monotonic()
     private var lineShown = false
     private var confirmedCount = 0
+    private var reportedFailures: Set<String> = []
 
     init(json: Bool, quiet: Bool) {
         if json {
@@ -45,20 +46,12 @@ final class SendReporter: @unchecked Sendable {
                 ]))
         case (.json, .confirmed(let name, let bytes, let durable)):
             printLine(jsonObject([("event", jsonString("confirmed")), ("name", jsonString(name)), ("bytes", "\(bytes)"), ("durable", "\(durable)")]))
-        case (.json, .failed(let name, let error)):
-            printLine(
-                jsonObject([
-                    ("event", jsonString("failed")), ("name", jsonString(name)), ("exit", "\(ExitCode(error).rawValue)"),
-                    ("error", jsonString(error.description)),
-                ]))
-            printError("xfer: '\(name)' failed: \(error)")
+        case (_, .failed(let name, let error)):
+            reportFailure(name: name, error: error)
         case (.terminal, .progress(let progress)):
             drawProgress(progress)
         case (.terminal, .confirmed), (.plain, .confirmed):
             confirmedCount += 1
-        case (_, .failed(let name, let error)):
-            clearLine()
-            printError("xfer: '\(name)' failed: \(error)")
         default:
             break
         }
@@ -69,6 +62,10 @@ final class SendReporter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         clearLine()
+        // Streams the connection took down with it were never reported one by one.
+        for failure in report.failures where !reportedFailures.contains(failure.name) {
+            reportFailure(name: failure.name, error: failure.error)
+        }
         let bytes = report.confirmed.reduce(UInt64(0)) { $0 + $1.bytes }
         let seconds = monotonic() - started
         if style == .json {
@@ -79,7 +76,7 @@ final class SendReporter: @unchecked Sendable {
             if let error = report.connectionError { pairs.append(("error", jsonString(error.description))) }
             printLine(jsonObject(pairs))
         }
-        if let error = report.connectionError, report.failures.isEmpty || style != .json {
+        if let error = report.connectionError, report.failures.isEmpty {
             printError("xfer: \(error)")
         }
         guard style == .terminal || style == .plain else { return }
@@ -89,6 +86,20 @@ final class SendReporter: @unchecked Sendable {
             printError("xfer: confirmed \(report.confirmed.count) file(s), \(formatBytes(bytes)), \(durable)\(rate)")
         }
         if !report.failures.isEmpty { printError("xfer: \(report.failures.count) file(s) not confirmed") }
+    }
+
+    /// One failed stream: a sentence on stderr, and a JSON event with `--json`.
+    private func reportFailure(name: String, error: TransferError) {
+        reportedFailures.insert(name)
+        clearLine()
+        if style == .json {
+            printLine(
+                jsonObject([
+                    ("event", jsonString("failed")), ("name", jsonString(name)), ("exit", "\(ExitCode(error).rawValue)"),
+                    ("error", jsonString(error.description)),
+                ]))
+        }
+        printError("xfer: '\(name)' failed: \(error)")
     }
 
     private func drawProgress(_ progress: SendProgress) {

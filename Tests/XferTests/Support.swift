@@ -130,6 +130,8 @@ final class XferProcess {
     let stdin = Pipe()
 
     init(_ arguments: [String], directory: String? = nil) {
+        // Writing to a child that died must be an error for the test, not kill it.
+        signal(SIGPIPE, SIG_IGN)
         process.executableURL = URL(fileURLWithPath: xferBinary)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
