@@ -242,12 +242,24 @@ final class RawClient {
         }
     }
 
-    /// The records in what the server sent (after its preamble).
+    /// The records the server sends (after its preamble), up to its GOODBYE or the end
+    /// of the stream: a client stops reading at GOODBYE, as SPEC.md §7.1 says.
     func records(seconds: Double = 10) -> [Record] {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var decoder = RecordDecoder()
         var records: [Record] = []
-        try? decoder.feed(readToEnd(seconds: seconds)) { message in
-            if case .record(let record) = message { records.append(record) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while records.last != .goodbye {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            do {
+                try decoder.feed(buffer[..<count]) { message in
+                    if case .record(let record) = message { records.append(record) }
+                }
+            } catch {
+                break
+            }
         }
         return records
     }

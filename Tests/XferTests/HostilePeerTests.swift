@@ -1,0 +1,155 @@
+import Foundation
+import Framing
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension Integration {
+    /// Raw-socket peers that misbehave on purpose. The receiver must refuse or drop each,
+    /// write nothing outside its directory, and go on serving a normal transfer.
+    @Suite struct HostilePeers {
+        static func greeted(_ port: UInt16) -> RawClient {
+            let client = RawClient(port: port)
+            client.send(Preamble().bytes)
+            client.send(.hello(Hello()))
+            return client
+        }
+
+        static func offer(_ name: String, size: UInt64 = 4, id: UInt64 = 1) -> Record {
+            .offer(Offer(transferID: TransferID(high: 0xBAD, low: id), size: size, name: name, awaitAnswer: true))
+        }
+
+        /// Afterwards, a normal transfer still works.
+        static func expectStillServing(_ receiver: ReceiverProcess, _ target: TemporaryDirectory) {
+            let source = TemporaryDirectory()
+            let bytes = source.makeFile("normal.bin", count: 300_000)
+            let result = xfer(["send", source.file("normal.bin"), receiver.address])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(target.contents("normal.bin") == bytes)
+        }
+
+        @Test("Names that escape the directory are refused with badName")
+        func pathTraversal() throws {
+            let outside = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            // A link planted inside the target that points outside it.
+            symlink(outside.path, target.file("planted"))
+            let receiver = ReceiverProcess(directory: target.path)
+            let names = [
+                "../escape.txt", "/tmp/absolute.txt", "a/../../escape.txt", "a//b", ".", "planted/x.txt",
+                ".xfer/committed.log", "bad\u{1}name", "new\nline", String(repeating: "n", count: 256),
+            ]
+            let client = Self.greeted(receiver.port)
+            for (index, name) in names.enumerated() { client.send(Self.offer(name, id: UInt64(index))) }
+            client.send(.goodbye)
+            let records = client.records()
+            let answers = records.compactMap { record -> Answer? in
+                if case .answer(let answer) = record { return answer }
+                return nil
+            }
+            #expect(answers.count == names.count)
+            for answer in answers {
+                #expect(answer.decision == .refuse, "\(answer)")
+                #expect(answer.code == .badName, "\(answer.message)")
+            }
+            #expect(records.last == .goodbye)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: target.path + "/../escape.txt"))
+            Self.expectStillServing(receiver, target)
+        }
+
+        @Test("A length over the limit gets a fatal ERROR recordTooLarge before any payload")
+        func oversizedLength() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = Self.greeted(receiver.port)
+            client.send([RecordKind.data.rawValue, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0])
+            let records = client.records()
+            guard case .error(let error)? = records.last else {
+                Issue.record("expected an ERROR, got \(records)")
+                return
+            }
+            #expect(error.fatal)
+            #expect(error.code == .recordTooLarge)
+            Self.expectStillServing(receiver, target)
+        }
+
+        @Test("Garbage instead of a preamble: dropped without a word")
+        func garbage() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = RawClient(port: receiver.port)
+            client.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 97) })
+            #expect(client.readToEnd().isEmpty)
+            #expect(receiver.xfer.stderr.wait(for: "bad magic"))
+            Self.expectStillServing(receiver, target)
+        }
+
+        @Test("A corrupted record gets a fatal ERROR checksumMismatch; nothing is committed")
+        func corruptedRecord() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = Self.greeted(receiver.port)
+            client.send(.offer(Offer(transferID: TransferID(high: 1, low: 2), size: 4, name: "flipped")))
+            var data: [UInt8] = []
+            try! RecordEncoder.append(.data([1, 2, 3, 4][...]), to: &data)
+            data[data.count - 1] ^= 0x01
+            client.send(data)
+            let records = client.records()
+            guard case .error(let error)? = records.last else {
+                Issue.record("expected an ERROR, got \(records)")
+                return
+            }
+            #expect(error.code == .checksumMismatch)
+            #expect(error.fatal)
+            #expect(!target.exists("flipped"))
+            Self.expectStillServing(receiver, target)
+        }
+
+        @Test("Early close inside a record, and a silent peer, are both dropped")
+        func earlyCloseAndSilence() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--timeout", "1"])
+            let early = Self.greeted(receiver.port)
+            early.send(.offer(Offer(transferID: TransferID(high: 3, low: 4), size: 100, name: "cut")))
+            early.send([RecordKind.data.rawValue, 0, 0, 0, 0, 100, 0, 0, 0, 0, 1, 2, 3])
+            early.close()
+            #expect(receiver.xfer.stderr.wait(for: "inside a record"))
+            let silent = RawClient(port: receiver.port)
+            let started = Date()
+            #expect(silent.readToEnd(seconds: 10).isEmpty, "closed without a word: it never said XFER")
+            #expect(Date().timeIntervalSince(started) < 8, "the idle timeout dropped it")
+            #expect(!target.exists("cut"))
+            Self.expectStillServing(receiver, target)
+        }
+
+        @Test("Past --max-connections the next peer is told busy, and others are still served")
+        func connectionCap() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--max-connections", "1", "--timeout", "5"])
+            let holder = Self.greeted(receiver.port)
+            // Readiness: the holder has been admitted once it is welcomed.
+            var decoder = RecordDecoder()
+            var welcomed = false
+            while !welcomed {
+                var byte = [UInt8](repeating: 0, count: 1)
+                guard recv(holder.fd, &byte, 1, 0) == 1 else { break }
+                try? decoder.feed(byte) { if case .record(.welcome) = $0 { welcomed = true } }
+            }
+            #expect(welcomed)
+            let turnedAway = Self.greeted(receiver.port)
+            guard case .error(let error)? = turnedAway.records().last else {
+                Issue.record("expected ERROR busy")
+                return
+            }
+            #expect(error.code == .busy)
+            holder.send(.goodbye)
+            #expect(holder.records().last == .goodbye)
+            holder.close()
+            #expect(receiver.xfer.stderr.wait(for: "0 file(s)"))
+            Self.expectStillServing(receiver, target)
+        }
+    }
+}
