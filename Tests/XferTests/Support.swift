@@ -173,11 +173,6 @@ final class ReceiverProcess {
     var address: String { "127.0.0.1:\(port)" }
     var log: String { xfer.stderr.text }
 
-    func stop() -> Finished {
-        xfer.kill(SIGTERM)
-        return xfer.finish()
-    }
-
     deinit {
         if xfer.process.isRunning {
             xfer.kill()
@@ -244,10 +239,11 @@ final class RawClient {
 
     /// The records the server sends (after its preamble), up to its GOODBYE or the end
     /// of the stream: a client stops reading at GOODBYE, as SPEC.md §7.1 says.
-    func records(seconds: Double = 10) -> [Record] {
+    /// - Parameter preambleRead: Whether the caller already read the server's preamble.
+    func records(seconds: Double = 10, preambleRead: Bool = false) -> [Record] {
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var decoder = RecordDecoder()
+        var decoder = RecordDecoder(expectingPreamble: !preambleRead)
         var records: [Record] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while records.last != .goodbye {
