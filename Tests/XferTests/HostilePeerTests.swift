@@ -153,3 +153,42 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    /// netcat as the peer: a plain TCP tool that knows nothing of xfer.
+    @Suite(.enabled(if: commandExists("nc"))) struct Netcat {
+        @Test("Sending to a plain netcat listener never reports success")
+        func sendToNetcat() {
+            let source = TemporaryDirectory()
+            source.makeFile("f", count: 100_000)
+            let port = RawListener().port
+            let listener = Process()
+            listener.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            listener.arguments = ["nc", "-v", "-l", "127.0.0.1", "\(port)"]
+            let err = Pipe()
+            listener.standardError = err
+            listener.standardOutput = FileHandle.nullDevice
+            listener.standardInput = Pipe()
+            let log = PipeCollector(err)
+            try! listener.run()
+            defer {
+                kill(listener.processIdentifier, SIGKILL)
+                listener.waitUntilExit()
+            }
+            #expect(log.wait(for: "Listening"), "\(log.text)")
+            let result = xfer(["send", "--timeout", "1", source.file("f"), "127.0.0.1:\(port)"])
+            #expect(result.status != 0)
+            #expect([75, 70, 76].contains(result.status), "\(result.status): \(result.stderr)")
+        }
+
+        @Test("netcat piping garbage at the receiver is dropped; the receiver goes on")
+        func netcatGarbage() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let result = shell("head -c 100000 /dev/urandom | nc -N 127.0.0.1 \(receiver.port); echo $?")
+            #expect(result.status == 0)
+            #expect(receiver.xfer.stderr.wait(for: "bad magic"))
+            HostilePeers.expectStillServing(receiver, target)
+        }
+    }
+}
