@@ -30,7 +30,9 @@ public func fuzzDecoder(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     return 0
 }
 
-private func decode(_ bytes: [UInt8], preamble: Bool, piece: Int) -> (messages: [RecordDecoder.Message], error: FramingError?) {
+private func decode(_ bytes: [UInt8], preamble: Bool, piece: Int) -> (
+    messages: [RecordDecoder.Message], error: FramingError?
+) {
     var decoder = RecordDecoder(expectingPreamble: preamble)
     var messages: [RecordDecoder.Message] = []
     var index = 0

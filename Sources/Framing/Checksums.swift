@@ -24,7 +24,9 @@ public enum CRC32C {
     /// The CRC-32C of a byte collection; see ``checksum(_:continuing:)``.
     @inlinable
     public static func checksum<Bytes: Sequence<UInt8>>(_ bytes: Bytes, continuing previous: UInt32 = 0) -> UInt32 {
-        if let result = bytes.withContiguousStorageIfAvailable({ checksum(UnsafeRawBufferPointer($0), continuing: previous) }) {
+        if let result = bytes.withContiguousStorageIfAvailable({
+            checksum(UnsafeRawBufferPointer($0), continuing: previous)
+        }) {
             return result
         }
         return Array(bytes).withUnsafeBytes { checksum($0, continuing: previous) }

@@ -23,11 +23,13 @@ public enum FramingError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .badMagic(let bytes):
-            return "bad magic: expected 58 46 45 52 (\"XFER\"), got \(bytes.map { hex($0, width: 2) }.joined(separator: " "))"
+            return
+                "bad magic: expected 58 46 45 52 (\"XFER\"), got \(bytes.map { hex($0, width: 2) }.joined(separator: " "))"
         case .payloadTooLarge(let kind, let length, let limit):
             return "\(kind) record declares \(length) payload bytes, over the limit of \(limit)"
         case .checksumMismatch(let kind, let expected, let actual):
-            return "\(kind) record checksum mismatch: header says 0x\(hex(expected, width: 8)), bytes give 0x\(hex(actual, width: 8))"
+            return
+                "\(kind) record checksum mismatch: header says 0x\(hex(expected, width: 8)), bytes give 0x\(hex(actual, width: 8))"
         case .unknownKind(let kind):
             return "unknown critical record kind 0x\(hex(kind.rawValue, width: 2))"
         case .unknownFlags(let kind, let flags):

@@ -81,9 +81,15 @@ extension Record {
             }
             record = .offer(
                 Offer(
-                    transferID: id, size: size == Offer.unknownSize ? nil : size, offset: offset, mode: mode,
-                    modificationTime: Timestamp(seconds: seconds, nanoseconds: nanoseconds), name: name,
-                    awaitAnswer: flags & Offer.Flags.awaitAnswer != 0))
+                    transferID: id,
+                    size: size == Offer.unknownSize ? nil : size,
+                    offset: offset,
+                    mode: mode,
+                    modificationTime: Timestamp(seconds: seconds, nanoseconds: nanoseconds),
+                    name: name,
+                    awaitAnswer: flags & Offer.Flags.awaitAnswer != 0
+                )
+            )
         case .answer:
             let id = try readTransferID(&reader)
             let rawDecision = try reader.read(UInt8.self, "decision")
@@ -95,32 +101,48 @@ extension Record {
             let message = try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes)
             record = .answer(Answer(transferID: id, decision: decision, offset: offset, code: code, message: message))
         case .data:
-            guard !payload.isEmpty else { throw .invalidField(kind: kind, field: "payload", reason: "DATA must not be empty") }
+            guard !payload.isEmpty else {
+                throw .invalidField(kind: kind, field: "payload", reason: "DATA must not be empty")
+            }
             return .data(payload)
         case .end:
             record = .end(
-                End(totalLength: try reader.read(UInt64.self, "total length"), digest: try reader.read(UInt64.self, "digest")))
+                End(
+                    totalLength: try reader.read(UInt64.self, "total length"),
+                    digest: try reader.read(UInt64.self, "digest")
+                )
+            )
         case .cancel:
             let code = ErrorCode(rawValue: try reader.read(UInt16.self, "code"))
-            record = .cancel(Cancel(code: code, message: try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes)))
+            record = .cancel(
+                Cancel(code: code, message: try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes))
+            )
         case .progress:
             let id = try readTransferID(&reader)
             let received = try reader.read(UInt64.self, "received")
             let durable = try reader.read(UInt64.self, "durable")
             guard durable <= received else {
-                throw .invalidField(kind: kind, field: "durable", reason: "\(durable) is more than received \(received)")
+                throw .invalidField(
+                    kind: kind,
+                    field: "durable",
+                    reason: "\(durable) is more than received \(received)"
+                )
             }
             record = .progress(Progress(transferID: id, received: received, durable: durable))
         case .ack:
             let id = try readTransferID(&reader)
             let length = try reader.read(UInt64.self, "committed length")
             let digest = try reader.read(UInt64.self, "digest")
-            record = .ack(Ack(transferID: id, committedLength: length, digest: digest, durable: flags & Ack.Flags.durable != 0))
+            record = .ack(
+                Ack(transferID: id, committedLength: length, digest: digest, durable: flags & Ack.Flags.durable != 0)
+            )
         case .error:
             let code = ErrorCode(rawValue: try reader.read(UInt16.self, "code"))
             let id = try readTransferID(&reader)
             let message = try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes)
-            record = .error(ErrorRecord(code: code, transferID: id, fatal: flags & ErrorRecord.Flags.fatal != 0, message: message))
+            record = .error(
+                ErrorRecord(code: code, transferID: id, fatal: flags & ErrorRecord.Flags.fatal != 0, message: message)
+            )
         case .goodbye: record = .goodbye
         default:
             guard kind.isIgnorable else { throw .unknownKind(kind) }
@@ -143,7 +165,11 @@ private func appendParameters(_ parameters: [Parameter], to buffer: inout [UInt8
 private func readParameters(_ reader: inout PayloadReader, kind: RecordKind) throws(FramingError) -> [Parameter] {
     let count = Int(try reader.read(UInt16.self, "parameter count"))
     guard count <= ProtocolLimits.maxParameters else {
-        throw .invalidField(kind: kind, field: "parameter count", reason: "\(count), over the limit of \(ProtocolLimits.maxParameters)")
+        throw .invalidField(
+            kind: kind,
+            field: "parameter count",
+            reason: "\(count), over the limit of \(ProtocolLimits.maxParameters)"
+        )
     }
     var parameters: [Parameter] = []
     for _ in 0..<count {
@@ -151,8 +177,10 @@ private func readParameters(_ reader: inout PayloadReader, kind: RecordKind) thr
         let length = Int(try reader.read(UInt16.self, "parameter length"))
         guard length <= ProtocolLimits.maxParameterValueBytes else {
             throw .invalidField(
-                kind: kind, field: "parameter length",
-                reason: "\(length), over the limit of \(ProtocolLimits.maxParameterValueBytes)")
+                kind: kind,
+                field: "parameter length",
+                reason: "\(length), over the limit of \(ProtocolLimits.maxParameterValueBytes)"
+            )
         }
         parameters.append(Parameter(id: id, value: Array(try reader.readBytes(length, "parameter value"))))
     }

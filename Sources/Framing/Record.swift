@@ -109,8 +109,13 @@ public struct Offer: Hashable, Sendable {
     public var awaitAnswer: Bool
 
     public init(
-        transferID: TransferID, size: UInt64?, offset: UInt64 = 0, mode: UInt32 = 0o644,
-        modificationTime: Timestamp = Timestamp(seconds: 0), name: String, awaitAnswer: Bool = false
+        transferID: TransferID,
+        size: UInt64?,
+        offset: UInt64 = 0,
+        mode: UInt32 = 0o644,
+        modificationTime: Timestamp = Timestamp(seconds: 0),
+        name: String,
+        awaitAnswer: Bool = false
     ) {
         self.transferID = transferID
         self.size = size
@@ -143,7 +148,11 @@ public struct Answer: Hashable, Sendable {
     public var message: String
 
     public init(
-        transferID: TransferID, decision: Decision, offset: UInt64 = 0, code: ErrorCode = .none, message: String = ""
+        transferID: TransferID,
+        decision: Decision,
+        offset: UInt64 = 0,
+        code: ErrorCode = .none,
+        message: String = ""
     ) {
         self.transferID = transferID
         self.decision = decision

@@ -72,7 +72,8 @@ public struct RecordDecoder: Sendable {
     /// Copies `bytes` in and calls `onMessage` for each complete message, buffering only
     /// the incomplete tail.
     public mutating func feed<Bytes: Collection<UInt8>>(
-        _ bytes: Bytes, onMessage: (Message) throws -> Void
+        _ bytes: Bytes,
+        onMessage: (Message) throws -> Void
     ) throws {
         var rest = bytes[...]
         while true {
@@ -138,12 +139,16 @@ public struct RecordDecoder: Sendable {
             let actual = storage.withUnsafeBytes { bytes in
                 let header = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[readIndex..<readIndex + 6]))
                 return CRC32C.checksum(
-                    UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length]), continuing: header)
+                    UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length]),
+                    continuing: header
+                )
             }
             guard actual == expected else { throw .checksumMismatch(kind: kind, expected: expected, actual: actual) }
             readIndex = payloadStart + length
             state = .awaitingHeader
-            return .record(try Record.decode(kind: kind, flags: flags, payload: storage[payloadStart..<payloadStart + length]))
+            return .record(
+                try Record.decode(kind: kind, flags: flags, payload: storage[payloadStart..<payloadStart + length])
+            )
         }
     }
 
@@ -167,7 +172,9 @@ public struct RecordDecoder: Sendable {
         case .awaitingPreamble: needed = ProtocolLimits.preambleSize
         default: needed = ProtocolLimits.headerSize
         }
-        if readIndex > 0, readIndex + needed > storage.count || storage.count - writeIndex < RecordDecoder.minimumReadRoom {
+        if readIndex > 0,
+            readIndex + needed > storage.count || storage.count - writeIndex < RecordDecoder.minimumReadRoom
+        {
             let count = bufferedByteCount
             let from = readIndex
             storage.withUnsafeMutableBytes { bytes in

@@ -64,7 +64,10 @@ public enum RecordEncoder {
         let length = UInt32(record.count - ProtocolLimits.headerSize)
         record.storeBytes(of: length.bigEndian, toByteOffset: 2, as: UInt32.self)
         let headerCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: record[0..<6]))
-        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: record[ProtocolLimits.headerSize...]), continuing: headerCRC)
+        let crc = CRC32C.checksum(
+            UnsafeRawBufferPointer(rebasing: record[ProtocolLimits.headerSize...]),
+            continuing: headerCRC
+        )
         record.storeBytes(of: crc.bigEndian, toByteOffset: 6, as: UInt32.self)
     }
 
@@ -74,7 +77,11 @@ public enum RecordEncoder {
         case .welcome(let welcome): try validate(welcome.parameters, kind: .welcome)
         case .offer(let offer):
             if offer.name.utf8.count > ProtocolLimits.maxNameBytes {
-                throw .invalidField(kind: .offer, field: "name", reason: "\(offer.name.utf8.count) bytes, over the limit")
+                throw .invalidField(
+                    kind: .offer,
+                    field: "name",
+                    reason: "\(offer.name.utf8.count) bytes, over the limit"
+                )
             }
             if offer.modificationTime.nanoseconds >= 1_000_000_000 {
                 throw .invalidField(kind: .offer, field: "mtime nanoseconds", reason: "not below 10^9")
@@ -84,7 +91,11 @@ public enum RecordEncoder {
             }
         case .data(let bytes):
             if !(1...ProtocolLimits.maxDataPayload).contains(bytes.count) {
-                throw .invalidField(kind: .data, field: "payload", reason: "\(bytes.count) bytes; DATA takes 1 to 1 MiB")
+                throw .invalidField(
+                    kind: .data,
+                    field: "payload",
+                    reason: "\(bytes.count) bytes; DATA takes 1 to 1 MiB"
+                )
             }
         case .progress(let progress):
             if progress.durable > progress.received {

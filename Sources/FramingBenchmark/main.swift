@@ -71,7 +71,8 @@ data.withUnsafeBytes { raw in
         for index in 0..<(size / record) {
             let base = index * (record + ProtocolLimits.headerSize)
             UnsafeMutableRawBufferPointer(rebasing: out[(base + ProtocolLimits.headerSize)...]).copyMemory(
-                from: UnsafeRawBufferPointer(rebasing: raw[index * record..<(index + 1) * record]))
+                from: UnsafeRawBufferPointer(rebasing: raw[index * record..<(index + 1) * record])
+            )
         }
     }
 }
@@ -80,7 +81,8 @@ let encodeRate = records.withUnsafeMutableBytes { out in
         for index in 0..<(size / record) {
             let base = index * (record + ProtocolLimits.headerSize)
             RecordEncoder.sealData(
-                in: UnsafeMutableRawBufferPointer(rebasing: out[base..<base + record + ProtocolLimits.headerSize]))
+                in: UnsafeMutableRawBufferPointer(rebasing: out[base..<base + record + ProtocolLimits.headerSize])
+            )
         }
     }
 }
@@ -90,7 +92,10 @@ _ = data.withUnsafeBytes { raw in
     measure("encode: appendData 256 KiB (one payload copy)", bytes: size) {
         for index in 0..<(size / record) {
             appended.removeAll(keepingCapacity: true)
-            RecordEncoder.appendData(UnsafeRawBufferPointer(rebasing: raw[index * record..<(index + 1) * record]), to: &appended)
+            RecordEncoder.appendData(
+                UnsafeRawBufferPointer(rebasing: raw[index * record..<(index + 1) * record]),
+                to: &appended
+            )
         }
     }
 }
@@ -122,7 +127,21 @@ print(parseLabel + String(format: " %6.2f GB/s", decodeRate))
 print("")
 print("targets: hardware CRC ≥ 15 GB/s, fallback ≥ 1.5 GB/s, decode ≥ 10 GB/s")
 let vsMemcpy: [Double] = [hardware / memcpyRate, decodeWithCopy / memcpyRate, decodeRate / memcpyRate]
-print(String(format: "ratios vs memcpy: hardware CRC %.2fx, decode incl. copy %.2fx, decode parse-only %.2fx", vsMemcpy[0], vsMemcpy[1], vsMemcpy[2]))
+print(
+    String(
+        format: "ratios vs memcpy: hardware CRC %.2fx, decode incl. copy %.2fx, decode parse-only %.2fx",
+        vsMemcpy[0],
+        vsMemcpy[1],
+        vsMemcpy[2]
+    )
+)
 let vsWire: [Double] = [hardware / table, digestRate / 2.5, encodeRate / 2.5]
-print(String(format: "hardware/table %.1fx; XXH64 %.1fx and encode %.1fx the 2.5 GB/s loopback wire", vsWire[0], vsWire[1], vsWire[2]))
+print(
+    String(
+        format: "hardware/table %.1fx; XXH64 %.1fx and encode %.1fx the 2.5 GB/s loopback wire",
+        vsWire[0],
+        vsWire[1],
+        vsWire[2]
+    )
+)
 if sink == 42 { print("") }

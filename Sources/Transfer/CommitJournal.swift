@@ -23,7 +23,9 @@ final class CommitJournal: @unchecked Sendable {
 
     init(directory: TargetDirectory) throws(TransferError) {
         fd = openat(directory.stateFD, "committed.log", O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .localIO("cannot open '\(directory.path)/.xfer/committed.log': \(SystemError("open").reason)") }
+        guard fd >= 0 else {
+            throw .localIO("cannot open '\(directory.path)/.xfer/committed.log': \(SystemError("open").reason)")
+        }
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -69,7 +71,9 @@ extension TransferID {
         guard digits.count == 32 else { return nil }
         var bytes: [UInt8] = []
         for index in stride(from: 0, to: 32, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else {
+                return nil
+            }
             bytes.append(byte)
         }
         self.init(bytes: bytes)

@@ -55,7 +55,9 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         var addresses: [SocketAddress] = []
         var next: UnsafeMutablePointer<addrinfo>? = first
         while let info = next {
-            if let address = SocketAddress(info.pointee.ai_addr, length: info.pointee.ai_addrlen) { addresses.append(address) }
+            if let address = SocketAddress(info.pointee.ai_addr, length: info.pointee.ai_addrlen) {
+                addresses.append(address)
+            }
             next = info.pointee.ai_next
         }
         return addresses
@@ -70,7 +72,9 @@ struct SocketAddress: Sendable, CustomStringConvertible {
     init?(_ address: UnsafePointer<sockaddr>?, length: socklen_t) {
         guard let address, Int(length) <= MemoryLayout<sockaddr_storage>.size else { return nil }
         self.length = length
-        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length))) }
+        withUnsafeMutableBytes(of: &storage) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length)))
+        }
     }
 
     init(storage: sockaddr_storage, length: socklen_t) {

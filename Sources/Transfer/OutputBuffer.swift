@@ -39,14 +39,20 @@ struct OutputBuffer: ~Copyable {
     /// Appends a DATA record whose payload `fill` writes in place (at most `maxPayload`
     /// bytes); returns what `fill` returned. Nothing is appended when it returns 0.
     mutating func appendData(
-        maxPayload: Int, flushingTo socket: TCPSocket, fill: (UnsafeMutableRawBufferPointer) throws -> Int
+        maxPayload: Int,
+        flushingTo socket: TCPSocket,
+        fill: (UnsafeMutableRawBufferPointer) throws -> Int
     ) throws -> Int {
         if free < ProtocolLimits.headerSize + maxPayload { try flush(to: socket) }
         let start = count
-        let payload = UnsafeMutableRawBufferPointer(rebasing: storage[(start + ProtocolLimits.headerSize)..<(start + ProtocolLimits.headerSize + maxPayload)])
+        let payload = UnsafeMutableRawBufferPointer(
+            rebasing: storage[(start + ProtocolLimits.headerSize)..<(start + ProtocolLimits.headerSize + maxPayload)]
+        )
         let filled = try fill(payload)
         guard filled > 0 else { return 0 }
-        RecordEncoder.sealData(in: UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + ProtocolLimits.headerSize + filled)]))
+        RecordEncoder.sealData(
+            in: UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + ProtocolLimits.headerSize + filled)])
+        )
         count += ProtocolLimits.headerSize + filled
         return filled
     }

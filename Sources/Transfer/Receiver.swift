@@ -93,16 +93,32 @@ public final class Receiver: @unchecked Sendable {
         }
     }
 
-    private func connection(_ socket: TCPSocket, peer: String, log: @escaping @Sendable (String) -> Void) -> ReceiverConnection {
-        ReceiverConnection(socket: socket, peer: peer, directory: directory, journal: journal, options: options, log: log)
+    private func connection(_ socket: TCPSocket, peer: String, log: @escaping @Sendable (String) -> Void)
+        -> ReceiverConnection
+    {
+        ReceiverConnection(
+            socket: socket,
+            peer: peer,
+            directory: directory,
+            journal: journal,
+            options: options,
+            log: log
+        )
     }
 
     /// Tells a connection over the cap to come back later (SPEC.md §9), without reading it.
     private func turnAway(_ socket: TCPSocket, peer: String, log: @Sendable (String) -> Void) {
         var bytes = Preamble().bytes
         try? RecordEncoder.append(
-            .error(ErrorRecord(code: .busy, fatal: true, message: "too many connections (\(options.maxConnections)); try again later")),
-            to: &bytes)
+            .error(
+                ErrorRecord(
+                    code: .busy,
+                    fatal: true,
+                    message: "too many connections (\(options.maxConnections)); try again later"
+                )
+            ),
+            to: &bytes
+        )
         socket.setTimeouts(receive: 1, send: 2)
         try? socket.writeAll(bytes)
         socket.shutdownWrite()

@@ -69,7 +69,11 @@ final class ReceiverConnection {
     private var greeted = false
 
     init(
-        socket: TCPSocket, peer: String, directory: TargetDirectory, journal: CommitJournal, options: ReceiverOptions,
+        socket: TCPSocket,
+        peer: String,
+        directory: TargetDirectory,
+        journal: CommitJournal,
+        options: ReceiverOptions,
         log: @escaping @Sendable (String) -> Void
     ) {
         self.socket = socket
@@ -110,7 +114,9 @@ final class ReceiverConnection {
         guard preamble.version == Preamble.currentVersion else {
             throw Stop.fatal(.unsupportedVersion, "this receiver speaks protocol version 1, not \(preamble.version)")
         }
-        guard case .record(.hello) = try next() else { throw Stop.fatal(.protocolViolation, "expected HELLO after the preamble") }
+        guard case .record(.hello) = try next() else {
+            throw Stop.fatal(.protocolViolation, "expected HELLO after the preamble")
+        }
         writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
         while true {
             let message: RecordDecoder.Message
@@ -162,7 +168,9 @@ final class ReceiverConnection {
             keepPartial(incoming)
             log("\(summary.peer): '\(incoming.offer.name)' cancelled by the sender: \(cancel.message)")
         case .goodbye:
-            guard current == nil && discarding == nil else { throw Stop.fatal(.protocolViolation, "GOODBYE inside a stream") }
+            guard current == nil && discarding == nil else {
+                throw Stop.fatal(.protocolViolation, "GOODBYE inside a stream")
+            }
             return true
         case .error(let error):
             if error.fatal { throw Stop.peerGone("sender reported \(error.code): \(error.message)") }
@@ -188,11 +196,14 @@ final class ReceiverConnection {
         case .success(let fd): if fd >= 0 { close(fd) }
         case .failure(let error): return refuse(offer, error)
         }
-        if let entry = journal.entry(for: id), entry.name == offer.name, offer.size == nil || offer.size == entry.length,
+        if let entry = journal.entry(for: id), entry.name == offer.name,
+            offer.size == nil || offer.size == entry.length,
             directory.committedSize(of: components) == entry.length
         {
             answer(offer, .alreadyCommitted, offset: entry.length)
-            writer.enqueue(.ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true)))
+            writer.enqueue(
+                .ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true))
+            )
             log("\(summary.peer): '\(offer.name)' already committed; acknowledged again")
             return
         }
@@ -203,13 +214,21 @@ final class ReceiverConnection {
         if offer.offset > held { return answer(offer, .resume, offset: held) }
         if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
             return refuse(
-                offer, .refused(code: .noSpace, message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free"))
+                offer,
+                .refused(
+                    code: .noSpace,
+                    message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free"
+                )
+            )
         }
         let fd: CInt
         do {
             fd = try directory.openPartial(id, keeping: offer.offset)
         } catch {
-            return refuse(offer, .refused(code: .ioError, message: "cannot create a file for '\(offer.name)': \(error.reason)"))
+            return refuse(
+                offer,
+                .refused(code: .ioError, message: "cannot create a file for '\(offer.name)': \(error.reason)")
+            )
         }
         let incoming = Incoming(offer: offer, components: components, fd: fd, start: offer.offset)
         if offer.offset > 0 {
@@ -217,7 +236,10 @@ final class ReceiverConnection {
             guard hashPrefix(fd, count: offer.offset, into: &incoming.digest) else {
                 close(fd)
                 directory.removePartial(id)
-                return refuse(offer, .refused(code: .ioError, message: "cannot read back the kept part of '\(offer.name)'"))
+                return refuse(
+                    offer,
+                    .refused(code: .ioError, message: "cannot read back the kept part of '\(offer.name)'")
+                )
             }
         }
         current = incoming
@@ -250,7 +272,11 @@ final class ReceiverConnection {
     private func receive(_ bytes: ArraySlice<UInt8>, into incoming: Incoming) throws {
         let count = UInt64(bytes.count)
         if let size = incoming.offer.size, incoming.received + count > size {
-            return fail(incoming, .lengthMismatch, "'\(incoming.offer.name)': more than the declared \(size) bytes arrived")
+            return fail(
+                incoming,
+                .lengthMismatch,
+                "'\(incoming.offer.name)': more than the declared \(size) bytes arrived"
+            )
         }
         var failure: CInt = 0
         bytes.withUnsafeBytes { raw in
@@ -291,7 +317,14 @@ final class ReceiverConnection {
         if now - incoming.lastProgress >= 0.25 {
             incoming.lastProgress = now
             writer.enqueue(
-                .progress(Progress(transferID: incoming.offer.transferID, received: incoming.received, durable: incoming.durable)))
+                .progress(
+                    Progress(
+                        transferID: incoming.offer.transferID,
+                        received: incoming.received,
+                        durable: incoming.durable
+                    )
+                )
+            )
         }
     }
 
@@ -305,7 +338,9 @@ final class ReceiverConnection {
         }
         summary.failedFiles += 1
         log("\(summary.peer): \(message)")
-        writer.enqueue(.error(ErrorRecord(code: code, transferID: incoming.offer.transferID, fatal: false, message: message)))
+        writer.enqueue(
+            .error(ErrorRecord(code: code, transferID: incoming.offer.transferID, fatal: false, message: message))
+        )
     }
 
     private func finish(_ incoming: Incoming, end: End) throws {
@@ -313,13 +348,18 @@ final class ReceiverConnection {
         if end.totalLength != incoming.received || (incoming.offer.size.map { $0 != incoming.received } ?? false) {
             let declared = incoming.offer.size.map { ", OFFER declared \($0)" } ?? ""
             return fail(
-                incoming, .lengthMismatch, "'\(name)': END says \(end.totalLength) bytes, \(incoming.received) arrived\(declared)")
+                incoming,
+                .lengthMismatch,
+                "'\(name)': END says \(end.totalLength) bytes, \(incoming.received) arrived\(declared)"
+            )
         }
         let digest = incoming.digest.value
         if end.digest != digest {
             return fail(
-                incoming, .digestMismatch,
-                "'\(name)': digest mismatch: END says \(hex16(end.digest)), received bytes give \(hex16(digest))")
+                incoming,
+                .digestMismatch,
+                "'\(name)': digest mismatch: END says \(hex16(end.digest)), received bytes give \(hex16(digest))"
+            )
         }
         pending.append(incoming)
         pendingBytes += incoming.received
@@ -356,7 +396,9 @@ final class ReceiverConnection {
         let synced = batch.count == 1 ? fsync(batch[0].fd) == 0 : xfer_sync_filesystem(directory.fd) == 0
         if !synced {
             let reason = SystemError("fsync").reason
-            for incoming in batch { failures[ObjectIdentifier(incoming)] = (.ioError, "cannot sync '\(incoming.offer.name)': \(reason)") }
+            for incoming in batch {
+                failures[ObjectIdentifier(incoming)] = (.ioError, "cannot sync '\(incoming.offer.name)': \(reason)")
+            }
         }
         var parents: [String: CInt] = [:]
         for incoming in batch where failures[ObjectIdentifier(incoming)] == nil {
@@ -372,8 +414,15 @@ final class ReceiverConnection {
                     continue
                 }
             }
-            if renameat(directory.stateFD, TargetDirectory.partialName(incoming.offer.transferID), parent!, incoming.components.last!) != 0 {
-                failures[ObjectIdentifier(incoming)] = (.ioError, "cannot rename '\(incoming.offer.name)' into place: \(SystemError("rename").reason)")
+            if renameat(
+                directory.stateFD,
+                TargetDirectory.partialName(incoming.offer.transferID),
+                parent!,
+                incoming.components.last!
+            ) != 0 {
+                failures[ObjectIdentifier(incoming)] = (
+                    .ioError, "cannot rename '\(incoming.offer.name)' into place: \(SystemError("rename").reason)"
+                )
             }
         }
         // The new directory entries must be durable too before the ACK.
@@ -396,7 +445,9 @@ final class ReceiverConnection {
                 continue
             }
             let digest = incoming.digest.value
-            committed.append((id, CommitJournal.Entry(length: incoming.received, digest: digest, name: incoming.offer.name)))
+            committed.append(
+                (id, CommitJournal.Entry(length: incoming.received, digest: digest, name: incoming.offer.name))
+            )
             summary.committedFiles += 1
             summary.committedBytes += incoming.received
             writer.enqueue(.ack(Ack(transferID: id, committedLength: incoming.received, digest: digest, durable: true)))

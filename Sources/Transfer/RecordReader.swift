@@ -1,7 +1,8 @@
+import Framing
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Framing
 
 /// Why reading the next message failed.
 enum ReadFailure: Error {
@@ -73,7 +74,9 @@ struct RecordReader {
 
 extension RecordDecoder {
     /// `readFrom` for a body that reports its result instead of throwing.
-    fileprivate mutating func readFrom(_ body: (UnsafeMutableRawBufferPointer) -> Result<Int, SystemError>) -> Result<Int, SystemError> {
+    fileprivate mutating func readFrom(_ body: (UnsafeMutableRawBufferPointer) -> Result<Int, SystemError>) -> Result<
+        Int, SystemError
+    > {
         var outcome: Result<Int, SystemError> = .success(0)
         _ = readFrom { space -> Int in
             outcome = body(space)

@@ -24,7 +24,9 @@ public enum SendSource: Sendable, Hashable {
     /// skipped and reported through `onSkip`; a link named on the command line is followed.
     /// - Throws: ``TransferError/localIO(_:)`` naming the first path that cannot be read.
     public static func expand(
-        _ paths: [String], standardInputName: String = "stdin", onSkip: (String, String) -> Void = { _, _ in }
+        _ paths: [String],
+        standardInputName: String = "stdin",
+        onSkip: (String, String) -> Void = { _, _ in }
     ) throws(TransferError) -> [SendSource] {
         var sources: [SendSource] = []
         for path in paths {
@@ -39,7 +41,9 @@ public enum SendSource: Sendable, Hashable {
             let base = lastComponent(of: path)
             switch info.st_mode & S_IFMT {
             case S_IFREG:
-                guard access(path, R_OK) == 0 else { throw .localIO("cannot read '\(path)': \(SystemError("access").reason)") }
+                guard access(path, R_OK) == 0 else {
+                    throw .localIO("cannot read '\(path)': \(SystemError("access").reason)")
+                }
                 sources.append(.file(path: path, name: base))
             case S_IFDIR:
                 try walk(directory: path, name: base, into: &sources, onSkip: onSkip)
@@ -51,14 +55,19 @@ public enum SendSource: Sendable, Hashable {
     }
 
     private static func walk(
-        directory: String, name: String, into sources: inout [SendSource], onSkip: (String, String) -> Void
+        directory: String,
+        name: String,
+        into sources: inout [SendSource],
+        onSkip: (String, String) -> Void
     ) throws(TransferError) {
         guard let handle = opendir(directory) else {
             throw .localIO("cannot read directory '\(directory)': \(SystemError("opendir").reason)")
         }
         var entries: [String] = []
         while let entry = readdir(handle) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
             if entryName != "." && entryName != ".." { entries.append(entryName) }
         }
         closedir(handle)
@@ -71,7 +80,9 @@ public enum SendSource: Sendable, Hashable {
             }
             switch info.st_mode & S_IFMT {
             case S_IFREG:
-                guard access(path, R_OK) == 0 else { throw .localIO("cannot read '\(path)': \(SystemError("access").reason)") }
+                guard access(path, R_OK) == 0 else {
+                    throw .localIO("cannot read '\(path)': \(SystemError("access").reason)")
+                }
                 sources.append(.file(path: path, name: relative))
             case S_IFDIR: try walk(directory: path, name: relative, into: &sources, onSkip: onSkip)
             case S_IFLNK: onSkip(path, "symbolic link (not followed inside directories)")

@@ -125,8 +125,14 @@ private struct SenderWriter: ~Copyable {
         defer { if fd != STDIN_FILENO { close(fd) } }
         session.offered(index: index, id: id, size: size)
         let offer = Offer(
-            transferID: id, size: size, offset: offset, mode: mode, modificationTime: mtime, name: source.name,
-            awaitAnswer: awaitAnswer)
+            transferID: id,
+            size: size,
+            offset: offset,
+            mode: mode,
+            modificationTime: mtime,
+            name: source.name,
+            awaitAnswer: awaitAnswer
+        )
         try output.append(.offer(offer), flushingTo: socket)
 
         var digest = StreamDigest()
@@ -155,7 +161,10 @@ private struct SenderWriter: ~Copyable {
                     position = size
                     session.expect(id, length: position, digest: digest.value)
                 }
-                try output.append(.cancel(Cancel(code: .cancelled, message: "receiver answered \(answer.decision)")), flushingTo: socket)
+                try output.append(
+                    .cancel(Cancel(code: .cancelled, message: "receiver answered \(answer.decision)")),
+                    flushingTo: socket
+                )
                 return
             }
             if size == nil && !isReadable(fd) {
@@ -215,7 +224,8 @@ private struct SenderWriter: ~Copyable {
     /// Same file, same name, same size and time: same ID, so a retry can resume
     /// (SPEC.md §11). Two XXH64 values over the identity, with different prefixes.
     private func transferID(name: String, info: stat) -> TransferID {
-        let identity = "\(name)\u{0}\(info.st_dev)\u{0}\(info.st_ino)\u{0}\(info.st_size)\u{0}\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        let identity =
+            "\(name)\u{0}\(info.st_dev)\u{0}\(info.st_ino)\u{0}\(info.st_size)\u{0}\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
         var high = StreamDigest()
         high.update(Array("xfer-id-high\u{0}\(identity)".utf8))
         var low = StreamDigest()

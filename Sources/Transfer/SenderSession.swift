@@ -108,7 +108,9 @@ final class SenderSession: @unchecked Sendable {
             while !readerDone && pending() { condition.wait() }
             guard !readerDone else { return [] }
             return items.indices.compactMap { index in
-                guard items[index].outcome == nil, let answer = items[index].answer, answer.decision == .resume else { return nil }
+                guard items[index].outcome == nil, let answer = items[index].answer, answer.decision == .resume else {
+                    return nil
+                }
                 return (index, answer.offset)
             }
         }
@@ -170,16 +172,23 @@ final class SenderSession: @unchecked Sendable {
             guard case .preamble(let preamble) = try next(&reader) else { throw ReadFailure.framing(.badMagic([])) }
             if preamble.version != Preamble.currentVersion {
                 // The receiver speaks another version; its fatal ERROR follows (SPEC.md §3).
-                if case .record(.error(let error)) = try next(&reader) { throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message)) }
-                throw ReadFailure.idle(.protocolViolation("receiver speaks protocol version \(preamble.version), not 1"))
+                if case .record(.error(let error)) = try next(&reader) {
+                    throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
+                }
+                throw ReadFailure.idle(
+                    .protocolViolation("receiver speaks protocol version \(preamble.version), not 1")
+                )
             }
             switch try next(&reader) {
             case .record(.welcome): break
-            case .record(.error(let error)): throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
+            case .record(.error(let error)):
+                throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
             default: throw ReadFailure.idle(.protocolViolation("receiver did not start with WELCOME"))
             }
             while true {
-                guard case .record(let record) = try next(&reader) else { throw ReadFailure.idle(.protocolViolation("second preamble")) }
+                guard case .record(let record) = try next(&reader) else {
+                    throw ReadFailure.idle(.protocolViolation("second preamble"))
+                }
                 if try handle(record) { break }
             }
         } catch {
@@ -219,7 +228,9 @@ final class SenderSession: @unchecked Sendable {
             defer { condition.broadcast() }
             switch record {
             case .answer(let answer):
-                guard let index = indexByID[answer.transferID] else { throw .idle(.protocolViolation("ANSWER for an unknown transfer")) }
+                guard let index = indexByID[answer.transferID] else {
+                    throw .idle(.protocolViolation("ANSWER for an unknown transfer"))
+                }
                 items[index].answer = answer
                 if answer.decision == .refuse {
                     fail(index, .fromReceiver(code: answer.code, message: answer.message))
@@ -230,7 +241,9 @@ final class SenderSession: @unchecked Sendable {
                 items[index].received = max(items[index].received, report.received)
                 reportProgress()
             case .ack(let ack):
-                guard let index = indexByID[ack.transferID] else { throw .idle(.protocolViolation("ACK for an unknown transfer")) }
+                guard let index = indexByID[ack.transferID] else {
+                    throw .idle(.protocolViolation("ACK for an unknown transfer"))
+                }
                 items[index].ack = ack
                 resolve(index)
             case .error(let error):
@@ -256,7 +269,9 @@ final class SenderSession: @unchecked Sendable {
 
     /// Decides a stream once both the receiver's ACK and the sender's own totals are known.
     private func resolve(_ index: Int) {
-        guard items[index].outcome == nil, let ack = items[index].ack, let expected = items[index].expected else { return }
+        guard items[index].outcome == nil, let ack = items[index].ack, let expected = items[index].expected else {
+            return
+        }
         if ack.committedLength == expected.length && ack.digest == expected.digest {
             items[index].outcome = .confirmed(bytes: ack.committedLength, durable: ack.durable)
             progress.confirmed += ack.committedLength
@@ -269,7 +284,9 @@ final class SenderSession: @unchecked Sendable {
                 index,
                 .integrity(
                     "receiver committed \(ack.committedLength) bytes with digest \(hex(ack.digest)); "
-                        + "sent \(expected.length) bytes with digest \(hex(expected.digest))"))
+                        + "sent \(expected.length) bytes with digest \(hex(expected.digest))"
+                )
+            )
         }
     }
 

@@ -30,7 +30,9 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
 /// Calls `body` until it does not fail with `EINTR`; throws ``SystemError`` on -1.
 @discardableResult
 func retryingInterrupts<T: FixedWidthInteger>(
-    _ operation: String, _ subject: String? = nil, _ body: () -> T
+    _ operation: String,
+    _ subject: String? = nil,
+    _ body: () -> T
 ) throws(SystemError) -> T {
     while true {
         let result = body()

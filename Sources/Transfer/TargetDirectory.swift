@@ -36,10 +36,14 @@ final class TargetDirectory: @unchecked Sendable {
 
     /// The components of a wire name, or why it is not acceptable (SPEC.md §9).
     static func components(of name: String) -> Result<[String], TransferError> {
-        func bad(_ reason: String) -> Result<[String], TransferError> { .failure(.refused(code: .badName, message: reason)) }
+        func bad(_ reason: String) -> Result<[String], TransferError> {
+            .failure(.refused(code: .badName, message: reason))
+        }
         let bytes = Array(name.utf8)
         if bytes.isEmpty { return bad("empty name") }
-        if bytes.count > ProtocolLimits.maxNameBytes { return bad("name longer than \(ProtocolLimits.maxNameBytes) bytes") }
+        if bytes.count > ProtocolLimits.maxNameBytes {
+            return bad("name longer than \(ProtocolLimits.maxNameBytes) bytes")
+        }
         if bytes.first == UInt8(ascii: "/") { return bad("absolute name '\(name)'") }
         if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return bad("name contains a NUL or control character") }
         let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
@@ -68,7 +72,9 @@ final class TargetDirectory: @unchecked Sendable {
                 if mkdirat(current, component, 0o755) != 0 && errno != EEXIST {
                     let reason = SystemError("mkdir").reason
                     close(current)
-                    return .failure(.refused(code: .ioError, message: "cannot create directory '\(component)': \(reason)"))
+                    return .failure(
+                        .refused(code: .ioError, message: "cannot create directory '\(component)': \(reason)")
+                    )
                 }
                 next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             }
@@ -76,9 +82,19 @@ final class TargetDirectory: @unchecked Sendable {
             close(current)
             guard next >= 0 else {
                 if failure == ELOOP || failure == ENOTDIR {
-                    return .failure(.refused(code: .badName, message: "'\(component)' is not a directory inside the target (a link or a file)"))
+                    return .failure(
+                        .refused(
+                            code: .badName,
+                            message: "'\(component)' is not a directory inside the target (a link or a file)"
+                        )
+                    )
                 }
-                return .failure(.refused(code: .ioError, message: "cannot open directory '\(component)': \(String(cString: strerror(failure)))"))
+                return .failure(
+                    .refused(
+                        code: .ioError,
+                        message: "cannot open directory '\(component)': \(String(cString: strerror(failure)))"
+                    )
+                )
             }
             current = next
         }
@@ -100,7 +116,9 @@ final class TargetDirectory: @unchecked Sendable {
     /// Opens the partial file for `id`, keeping exactly its first `offset` bytes.
     func openPartial(_ id: TransferID, keeping offset: UInt64) throws(SystemError) -> CInt {
         let name = TargetDirectory.partialName(id)
-        let file = try retryingInterrupts("open", name) { openat(stateFD, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        let file = try retryingInterrupts("open", name) {
+            openat(stateFD, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        }
         guard ftruncate(file, off_t(offset)) == 0, lseek(file, off_t(offset), SEEK_SET) >= 0 else {
             let error = SystemError("truncate", name)
             close(file)
@@ -125,7 +143,8 @@ final class TargetDirectory: @unchecked Sendable {
         guard case .success(let parent) = openParent(of: components, create: false), parent >= 0 else { return nil }
         defer { close(parent) }
         var info = stat()
-        guard fstatat(parent, components.last!, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFREG else {
+        guard fstatat(parent, components.last!, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFREG
+        else {
             return nil
         }
         return UInt64(info.st_size)

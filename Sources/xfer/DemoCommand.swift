@@ -73,7 +73,9 @@ struct DemoCommand {
             printError("xfer: demo receiver did not start: \(text)")
             return .localIO
         }
-        printError("xfer demo: receiver (pid \(receiver.processIdentifier)) listening on \(endpoint), writing to \(inbox.path)")
+        printError(
+            "xfer demo: receiver (pid \(receiver.processIdentifier)) listening on \(endpoint), writing to \(inbox.path)"
+        )
         printError("xfer demo: sending demo.bin, \(formatBytes(UInt64(size))) of random bytes")
         let source = SendSource.file(path: root.appendingPathComponent("demo.bin").path, name: "demo.bin")
         let reporter = SendReporter(json: false, quiet: false)
@@ -83,8 +85,13 @@ struct DemoCommand {
         receiver.waitUntilExit()
         let receiverLog = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         for line in receiverLog.split(separator: "\n") { printError("  receiver> \(line)") }
-        let same = files.contentsEqual(atPath: root.appendingPathComponent("demo.bin").path, andPath: inbox.appendingPathComponent("demo.bin").path)
-        printError("xfer demo: received file is \(same ? "byte-for-byte identical" : "DIFFERENT"); send exit status \(code.rawValue)")
+        let same = files.contentsEqual(
+            atPath: root.appendingPathComponent("demo.bin").path,
+            andPath: inbox.appendingPathComponent("demo.bin").path
+        )
+        printError(
+            "xfer demo: received file is \(same ? "byte-for-byte identical" : "DIFFERENT"); send exit status \(code.rawValue)"
+        )
         return same ? code : .integrity
     }
 }

@@ -30,14 +30,21 @@ struct ReceiveCommand {
 
     init(_ arguments: [String]) throws(UsageError) {
         let parsed = try Arguments(
-            arguments, valueOptions: ["listen", "dir", "timeout", "max-connections"], flagOptions: ["once", "quiet"])
+            arguments,
+            valueOptions: ["listen", "dir", "timeout", "max-connections"],
+            flagOptions: ["once", "quiet"]
+        )
         if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
         let address = parsed.value("listen") ?? "0.0.0.0:\(Endpoint.defaultPort)"
-        guard let listen = Endpoint(parsing: address) else { throw UsageError(message: "'\(address)' is not HOST:PORT") }
+        guard let listen = Endpoint(parsing: address) else {
+            throw UsageError(message: "'\(address)' is not HOST:PORT")
+        }
         var options = ReceiverOptions()
         options.idleTimeout = try parsed.seconds("timeout", default: options.idleTimeout)
         if let text = parsed.value("max-connections") {
-            guard let count = Int(text), count > 0 else { throw UsageError(message: "'--max-connections' takes a whole number above zero") }
+            guard let count = Int(text), count > 0 else {
+                throw UsageError(message: "'--max-connections' takes a whole number above zero")
+            }
             options.maxConnections = count
         }
         self.listen = listen

@@ -35,18 +35,27 @@ struct SendCommand {
 
     init(_ arguments: [String]) throws(UsageError) {
         let parsed = try Arguments(
-            arguments, valueOptions: ["name", "timeout", "connect-timeout"], flagOptions: ["json", "quiet"])
+            arguments,
+            valueOptions: ["name", "timeout", "connect-timeout"],
+            flagOptions: ["json", "quiet"]
+        )
         guard parsed.positional.count >= 2 else {
-            throw UsageError(message: parsed.positional.isEmpty ? "missing PATH and HOST" : "missing HOST after the paths")
+            throw UsageError(
+                message: parsed.positional.isEmpty ? "missing PATH and HOST" : "missing HOST after the paths"
+            )
         }
         let destination = parsed.positional.last!
         guard let endpoint = Endpoint(parsing: destination) else {
             throw UsageError(message: "'\(destination)' is not HOST or HOST:PORT")
         }
         let paths = Array(parsed.positional.dropLast())
-        if paths.filter({ $0 == "-" }).count > 1 { throw UsageError(message: "standard input (-) can be sent only once") }
+        if paths.filter({ $0 == "-" }).count > 1 {
+            throw UsageError(message: "standard input (-) can be sent only once")
+        }
         let name = parsed.value("name") ?? "stdin"
-        if parsed.value("name") != nil && !paths.contains("-") { throw UsageError(message: "--name names standard input (-), which is not sent") }
+        if parsed.value("name") != nil && !paths.contains("-") {
+            throw UsageError(message: "--name names standard input (-), which is not sent")
+        }
         var options = SenderOptions()
         options.idleTimeout = try parsed.seconds("timeout", default: options.idleTimeout)
         options.connectTimeout = try parsed.seconds("connect-timeout", default: options.connectTimeout)

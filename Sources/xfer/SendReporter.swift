@@ -37,15 +37,27 @@ final class SendReporter: @unchecked Sendable {
         case (.json, .connected(let endpoint)):
             printLine(jsonObject([("event", jsonString("connected")), ("receiver", jsonString(endpoint.description))]))
         case (.json, .started(let name, let size)):
-            printLine(jsonObject([("event", jsonString("started")), ("name", jsonString(name)), ("size", size.map { "\($0)" } ?? "null")]))
+            printLine(
+                jsonObject([
+                    ("event", jsonString("started")), ("name", jsonString(name)),
+                    ("size", size.map { "\($0)" } ?? "null"),
+                ])
+            )
         case (.json, .progress(let progress)):
             printLine(
                 jsonObject([
-                    ("event", jsonString("progress")), ("sent", "\(progress.sent)"), ("received", "\(progress.received)"),
+                    ("event", jsonString("progress")), ("sent", "\(progress.sent)"),
+                    ("received", "\(progress.received)"),
                     ("confirmed", "\(progress.confirmed)"), ("total", progress.total.map { "\($0)" } ?? "null"),
-                ]))
+                ])
+            )
         case (.json, .confirmed(let name, let bytes, let durable)):
-            printLine(jsonObject([("event", jsonString("confirmed")), ("name", jsonString(name)), ("bytes", "\(bytes)"), ("durable", "\(durable)")]))
+            printLine(
+                jsonObject([
+                    ("event", jsonString("confirmed")), ("name", jsonString(name)), ("bytes", "\(bytes)"),
+                    ("durable", "\(durable)"),
+                ])
+            )
         case (_, .failed(let name, let error)):
             reportFailure(name: name, error: error)
         case (.terminal, .progress(let progress)):
@@ -70,8 +82,10 @@ final class SendReporter: @unchecked Sendable {
         let seconds = monotonic() - started
         if style == .json {
             var pairs: [(String, String)] = [
-                ("event", jsonString("done")), ("exit", "\(exitCode.rawValue)"), ("confirmed", "\(report.confirmed.count)"),
-                ("failed", "\(report.failures.count)"), ("bytes", "\(bytes)"), ("seconds", String(format: "%.3f", seconds)),
+                ("event", jsonString("done")), ("exit", "\(exitCode.rawValue)"),
+                ("confirmed", "\(report.confirmed.count)"),
+                ("failed", "\(report.failures.count)"), ("bytes", "\(bytes)"),
+                ("seconds", String(format: "%.3f", seconds)),
             ]
             if let error = report.connectionError { pairs.append(("error", jsonString(error.description))) }
             printLine(jsonObject(pairs))
@@ -82,7 +96,9 @@ final class SendReporter: @unchecked Sendable {
         guard style == .terminal || style == .plain else { return }
         let durable = report.confirmed.allSatisfy(\.durable) ? "durable" : "NOT all durable"
         if !report.confirmed.isEmpty {
-            let rate = seconds > 0 ? " in \(String(format: "%.2f", seconds)) s, \(formatBytes(UInt64(Double(bytes) / seconds)))/s" : ""
+            let rate =
+                seconds > 0
+                ? " in \(String(format: "%.2f", seconds)) s, \(formatBytes(UInt64(Double(bytes) / seconds)))/s" : ""
             printError("xfer: confirmed \(report.confirmed.count) file(s), \(formatBytes(bytes)), \(durable)\(rate)")
         }
         if !report.failures.isEmpty { printError("xfer: \(report.failures.count) file(s) not confirmed") }
@@ -95,9 +111,11 @@ final class SendReporter: @unchecked Sendable {
         if style == .json {
             printLine(
                 jsonObject([
-                    ("event", jsonString("failed")), ("name", jsonString(name)), ("exit", "\(ExitCode(error).rawValue)"),
+                    ("event", jsonString("failed")), ("name", jsonString(name)),
+                    ("exit", "\(ExitCode(error).rawValue)"),
                     ("error", jsonString(error.description)),
-                ]))
+                ])
+            )
         }
         printError("xfer: '\(name)' failed: \(error)")
     }
@@ -107,7 +125,8 @@ final class SendReporter: @unchecked Sendable {
         let rate = Double(progress.sent) / seconds
         var line = "xfer: \(formatBytes(progress.sent))"
         if let total = progress.total { line += " / \(formatBytes(total))" }
-        line += " sent, \(formatBytes(progress.received)) received, \(formatBytes(progress.confirmed)) confirmed, \(formatBytes(UInt64(rate)))/s"
+        line +=
+            " sent, \(formatBytes(progress.received)) received, \(formatBytes(progress.confirmed)) confirmed, \(formatBytes(UInt64(rate)))/s"
         if let total = progress.total, rate > 0, total > progress.sent {
             line += ", ETA \(Int((Double(total - progress.sent) / rate).rounded(.up))) s"
         }

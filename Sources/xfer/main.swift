@@ -67,11 +67,12 @@ func main(_ arguments: [String]) -> ExitCode {
     } catch {
         if !error.message.isEmpty {
             printError("xfer: error: \(error.message)")
-            let usage = [
-                "send": "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] PATH... HOST[:PORT]",
-                "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
-                "demo": "USAGE: xfer demo [--size BYTES]",
-            ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
+            let usage =
+                [
+                    "send": "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] PATH... HOST[:PORT]",
+                    "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
+                    "demo": "USAGE: xfer demo [--size BYTES]",
+                ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
             printError(usage)
         }
         return error.exitCode

@@ -62,7 +62,9 @@ import Testing
                 #expect(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[split...]), continuing: first) == whole)
                 let tableFirst = CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: raw[..<split]))
                 #expect(
-                    CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: raw[split...]), continuing: tableFirst) == whole)
+                    CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: raw[split...]), continuing: tableFirst)
+                        == whole
+                )
             }
         }
     }

@@ -13,9 +13,15 @@ import Testing
         .offer(Offer(transferID: id, size: nil, name: "stdin")),
         .offer(
             Offer(
-                transferID: id, size: .max - 1, offset: 5, mode: 0o7777,
+                transferID: id,
+                size: .max - 1,
+                offset: 5,
+                mode: 0o7777,
                 modificationTime: Timestamp(seconds: .min, nanoseconds: 999_999_999),
-                name: String(repeating: "n", count: ProtocolLimits.maxNameBytes), awaitAnswer: true)),
+                name: String(repeating: "n", count: ProtocolLimits.maxNameBytes),
+                awaitAnswer: true
+            )
+        ),
         .answer(Answer(transferID: id, decision: .accept)),
         .answer(Answer(transferID: id, decision: .refuse, code: .badName, message: String(repeating: "é", count: 512))),
         .data([0][...]),
@@ -127,7 +133,9 @@ import Testing
             if boundaries.contains(length) {
                 #expect(throws: Never.self) { try decoder.finish() }
             } else {
-                #expect(throws: FramingError.truncatedInput(buffered: decoder.bufferedByteCount)) { try decoder.finish() }
+                #expect(throws: FramingError.truncatedInput(buffered: decoder.bufferedByteCount)) {
+                    try decoder.finish()
+                }
             }
         }
     }
@@ -203,7 +211,9 @@ import Testing
         while offset < bytes.count {
             let read = decoder.readFrom { space in
                 let n = min(space.count, 100_000, bytes.count - offset)
-                bytes.withUnsafeBytes { space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+                bytes.withUnsafeBytes {
+                    space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n]))
+                }
                 return n
             }
             #expect(read > 0)

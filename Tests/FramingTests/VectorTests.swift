@@ -64,8 +64,10 @@ import Testing
         let vector = Self.vectors["ignorable"] as! [String: Any]
         let decoded = try decodeAll(hexBytes(vector["hex"] as! String), preamble: false)
         let expected = Record.unknown(
-            kind: RecordKind(rawValue: UInt8(vector["kind"] as! Int)), flags: UInt8(vector["flags"] as! Int),
-            payload: hexBytes(vector["payload"] as! String))
+            kind: RecordKind(rawValue: UInt8(vector["kind"] as! Int)),
+            flags: UInt8(vector["flags"] as! Int),
+            payload: hexBytes(vector["payload"] as! String)
+        )
         #expect(decoded == [.record(expected)])
     }
 
@@ -75,7 +77,9 @@ import Testing
         for conversation in Self.vectors["conversations"] as! [[String: Any]] {
             let steps = conversation["steps"] as! [[String: Any]]
             for side in ["client", "server"] {
-                let stepBytes = steps.filter { $0["direction"] as! String == side }.map { hexBytes($0["hex"] as! String) }
+                let stepBytes = steps.filter { $0["direction"] as! String == side }.map {
+                    hexBytes($0["hex"] as! String)
+                }
                 let stream = stepBytes.flatMap { $0 }
                 let whole = try decodeAll(stream, preamble: true)
                 let byteByByte = try decodeAll(stream, preamble: true, pieceSize: 1)
@@ -110,34 +114,56 @@ import Testing
         case "OFFER":
             return .offer(
                 Offer(
-                    transferID: id("transfer_id"), size: (fields["size"] as? String).map { UInt64($0)! },
-                    offset: u64("offset"), mode: int("mode"),
+                    transferID: id("transfer_id"),
+                    size: (fields["size"] as? String).map { UInt64($0)! },
+                    offset: u64("offset"),
+                    mode: int("mode"),
                     modificationTime: Timestamp(
-                        seconds: Int64(fields["mtime_seconds"] as! String)!, nanoseconds: int("mtime_nanoseconds")),
-                    name: string("name"), awaitAnswer: fields["await_answer"] as! Bool))
+                        seconds: Int64(fields["mtime_seconds"] as! String)!,
+                        nanoseconds: int("mtime_nanoseconds")
+                    ),
+                    name: string("name"),
+                    awaitAnswer: fields["await_answer"] as! Bool
+                )
+            )
         case "ANSWER":
             let decisions: [String: Answer.Decision] = [
                 "accept": .accept, "resume": .resume, "alreadyCommitted": .alreadyCommitted, "refuse": .refuse,
             ]
             return .answer(
                 Answer(
-                    transferID: id("transfer_id"), decision: decisions[string("decision")]!, offset: u64("offset"),
-                    code: ErrorCode(rawValue: int("code")), message: string("message")))
+                    transferID: id("transfer_id"),
+                    decision: decisions[string("decision")]!,
+                    offset: u64("offset"),
+                    code: ErrorCode(rawValue: int("code")),
+                    message: string("message")
+                )
+            )
         case "DATA": return .data(hexBytes(string("payload"))[...])
         case "END": return .end(End(totalLength: u64("total_length"), digest: u64("digest")))
         case "CANCEL": return .cancel(Cancel(code: ErrorCode(rawValue: int("code")), message: string("message")))
         case "PROGRESS":
-            return .progress(Progress(transferID: id("transfer_id"), received: u64("received"), durable: u64("durable")))
+            return .progress(
+                Progress(transferID: id("transfer_id"), received: u64("received"), durable: u64("durable"))
+            )
         case "ACK":
             return .ack(
                 Ack(
-                    transferID: id("transfer_id"), committedLength: u64("committed_length"), digest: u64("digest"),
-                    durable: fields["durable"] as! Bool))
+                    transferID: id("transfer_id"),
+                    committedLength: u64("committed_length"),
+                    digest: u64("digest"),
+                    durable: fields["durable"] as! Bool
+                )
+            )
         case "ERROR":
             return .error(
                 ErrorRecord(
-                    code: ErrorCode(rawValue: int("code")), transferID: id("transfer_id"), fatal: fields["fatal"] as! Bool,
-                    message: string("message")))
+                    code: ErrorCode(rawValue: int("code")),
+                    transferID: id("transfer_id"),
+                    fatal: fields["fatal"] as! Bool,
+                    message: string("message")
+                )
+            )
         case "GOODBYE": return .goodbye
         default: throw VectorError.unknownKind(kind)
         }

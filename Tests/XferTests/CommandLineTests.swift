@@ -7,7 +7,9 @@ extension Integration {
         @Test func helpListsCommandsAndExitCodes() {
             let result = xfer(["--help"])
             #expect(result.status == 0)
-            for needle in ["USAGE:", "send", "receive", "demo", "EXIT STATUS", "70", "connection lost before confirmation"] {
+            for needle in [
+                "USAGE:", "send", "receive", "demo", "EXIT STATUS", "70", "connection lost before confirmation",
+            ] {
                 #expect(result.stdout.contains(needle), "\(needle)")
             }
             #expect(xfer(["send", "--help"]).stdout.contains("HOST[:PORT]"))
@@ -20,17 +22,20 @@ extension Integration {
             #expect(result.stdout.hasPrefix("xfer 1."))
         }
 
-        @Test("Wrong arguments exit 64 with one sentence and the usage line", arguments: [
-            ([], "USAGE"),
-            (["frobnicate"], "unknown command 'frobnicate'"),
-            (["send"], "missing PATH and HOST"),
-            (["send", "/etc/hostname"], "missing HOST"),
-            (["send", "--bogus", "/etc/hostname", "localhost"], "unknown option '--bogus'"),
-            (["send", "/etc/hostname", "host:notaport"], "is not HOST or HOST:PORT"),
-            (["send", "--timeout", "-1", "/etc/hostname", "localhost"], "--timeout"),
-            (["receive", "--listen"], "needs a value"),
-            (["receive", "extra"], "unexpected argument"),
-        ])
+        @Test(
+            "Wrong arguments exit 64 with one sentence and the usage line",
+            arguments: [
+                ([], "USAGE"),
+                (["frobnicate"], "unknown command 'frobnicate'"),
+                (["send"], "missing PATH and HOST"),
+                (["send", "/etc/hostname"], "missing HOST"),
+                (["send", "--bogus", "/etc/hostname", "localhost"], "unknown option '--bogus'"),
+                (["send", "/etc/hostname", "host:notaport"], "is not HOST or HOST:PORT"),
+                (["send", "--timeout", "-1", "/etc/hostname", "localhost"], "--timeout"),
+                (["receive", "--listen"], "needs a value"),
+                (["receive", "extra"], "unexpected argument"),
+            ]
+        )
         func usageErrors(arguments: [String], message: String) {
             let result = xfer(arguments)
             #expect(result.status == 64)

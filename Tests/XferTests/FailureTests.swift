@@ -52,7 +52,10 @@ extension Integration {
             #expect(target.contents("after.bin") == bytes)
         }
 
-        @Test("Disk full: a declared size that does not fit is refused before writing (71)", .enabled(if: canMountTmpfs))
+        @Test(
+            "Disk full: a declared size that does not fit is refused before writing (71)",
+            .enabled(if: canMountTmpfs)
+        )
         func declaredSizeDoesNotFit() {
             let source = TemporaryDirectory()
             let target = TemporaryDirectory()
@@ -69,17 +72,27 @@ extension Integration {
             #expect(target.contents("small.bin") == small, "the other file still arrives")
         }
 
-        @Test("Disk full while writing a stream of unknown size: the receiver's error, exit 71", .enabled(if: canMountTmpfs))
+        @Test(
+            "Disk full while writing a stream of unknown size: the receiver's error, exit 71",
+            .enabled(if: canMountTmpfs)
+        )
         func diskFillsWhileWriting() {
             let target = TemporaryDirectory()
             #expect(shell("mount -t tmpfs -o size=2m tmpfs '\(target.path)'").status == 0)
             defer { shell("umount -l '\(target.path)'") }
             let receiver = ReceiverProcess(directory: target.path)
-            let result = xfer(["send", "--name", "flood.bin", "-", receiver.address], input: Data(repeating: 7, count: 6 << 20))
+            let result = xfer(
+                ["send", "--name", "flood.bin", "-", receiver.address],
+                input: Data(repeating: 7, count: 6 << 20)
+            )
             #expect(result.status == 71, "\(result.stderr)")
             #expect(result.stderr.contains("No space left on device"))
             #expect(!target.exists("flood.bin"))
-            #expect((try? FileManager.default.contentsOfDirectory(atPath: target.file(".xfer")))?.filter { $0.hasSuffix(".part") } == [])
+            #expect(
+                (try? FileManager.default.contentsOfDirectory(atPath: target.file(".xfer")))?.filter {
+                    $0.hasSuffix(".part")
+                } == []
+            )
         }
 
         @Test("A target directory that cannot be used stops the receiver with 74, naming it")

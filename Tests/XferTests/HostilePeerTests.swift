@@ -81,7 +81,9 @@ extension Integration {
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path)
             let client = RawClient(port: receiver.port)
-            client.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 97) })
+            client.send(
+                Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 97) }
+            )
             #expect(client.readToEnd().isEmpty)
             #expect(receiver.xfer.stderr.wait(for: "bad magic"))
             Self.expectStillServing(receiver, target)

@@ -15,7 +15,8 @@ let xferBinary: String = {
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [
         beside.appendingPathComponent("xfer"), beside.deletingLastPathComponent().appendingPathComponent("xfer"),
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent(".build/debug/xfer"),
     ] where FileManager.default.isExecutableFile(atPath: candidate.path) {
         return candidate.path
@@ -96,7 +97,9 @@ final class PipeCollector: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while !String(decoding: data, as: UTF8.self).contains(needle) {
-            if closed || !condition.wait(until: deadline) { return String(decoding: data, as: UTF8.self).contains(needle) }
+            if closed || !condition.wait(until: deadline) {
+                return String(decoding: data, as: UTF8.self).contains(needle)
+            }
         }
         return true
     }
@@ -201,7 +204,9 @@ final class RawClient {
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         precondition(status == 0, "connect failed: \(errno)")
     }
@@ -211,7 +216,9 @@ final class RawClient {
     func send(_ bytes: [UInt8]) -> Int {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, CInt(MSG_NOSIGNAL)) }
+            let sent = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, CInt(MSG_NOSIGNAL))
+            }
             if sent <= 0 { break }
             offset += sent
         }

@@ -89,7 +89,9 @@ extension Integration {
             }
             #expect(firstResult.status == 70, "\(firstResult.stderr)")
             #expect(!target.exists("big.bin"), "no file under its final name before the ACK")
-            let kept = try FileManager.default.contentsOfDirectory(atPath: target.file(".xfer")).filter { $0.hasSuffix(".part") }
+            let kept = try FileManager.default.contentsOfDirectory(atPath: target.file(".xfer")).filter {
+                $0.hasSuffix(".part")
+            }
             #expect(kept.count == 1)
 
             let again = ReceiverProcess(directory: target.path)
