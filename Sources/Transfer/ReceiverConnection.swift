@@ -233,7 +233,7 @@ final class ReceiverConnection {
         let incoming = Incoming(offer: offer, components: components, fd: fd, start: offer.offset)
         if offer.offset > 0 {
             // The whole-stream digest covers the kept prefix too: hash it from disk.
-            guard hashPrefix(fd, count: offer.offset, into: &incoming.digest) else {
+            guard digestFile(fd, count: offer.offset, at: 0, into: &incoming.digest) else {
                 close(fd)
                 directory.removePartial(id)
                 return refuse(
@@ -544,24 +544,4 @@ final class ReceiverConnection {
             throw Stop.peerGone("sending failed: \(error.reason)")
         }
     }
-
-    private func hashPrefix(_ fd: CInt, count: UInt64, into digest: inout StreamDigest) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: UInt64 = 0
-        while offset < count {
-            let got = buffer.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress, Int(min(UInt64($0.count), count - offset)), off_t(offset))
-            }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { return false }
-            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[..<got])) }
-            offset += UInt64(got)
-        }
-        return true
-    }
-}
-
-private func hex16(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
 }

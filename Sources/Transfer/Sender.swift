@@ -140,7 +140,7 @@ private struct SenderWriter: ~Copyable {
         // The digest covers the whole stream, so a resumed file's kept prefix is hashed
         // locally, not sent.
         if offset > 0 {
-            guard try hash(fd, upTo: offset, into: &digest) else {
+            guard digestFile(fd, count: offset, into: &digest) else {
                 session.localFailure(index: index, .localIO("'\(source.name)' shrank while being read"))
                 return
             }
@@ -157,7 +157,7 @@ private struct SenderWriter: ~Copyable {
                 // The receiver will discard the rest (SPEC.md §7.2). To check an
                 // alreadyCommitted ACK we still need the digest of the whole file.
                 if answer.decision == .alreadyCommitted, let size {
-                    guard try hash(fd, upTo: size - position, into: &digest) else { break }
+                    guard digestFile(fd, count: size - position, into: &digest) else { break }
                     position = size
                     session.expect(id, length: position, digest: digest.value)
                 }
@@ -204,21 +204,6 @@ private struct SenderWriter: ~Copyable {
     private func isReadable(_ fd: CInt) -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&pfd, 1, 0) > 0
-    }
-
-    /// Feeds the next `count` bytes of `fd` to `digest` without sending them; false if the
-    /// file ended first.
-    private func hash(_ fd: CInt, upTo count: UInt64, into digest: inout StreamDigest) throws -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var left = count
-        while left > 0 {
-            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, Int(min(UInt64($0.count), left))) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { return false }
-            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[..<got])) }
-            left -= UInt64(got)
-        }
-        return true
     }
 
     /// Same file, same name, same size and time: same ID, so a retry can resume

@@ -283,8 +283,8 @@ final class SenderSession: @unchecked Sendable {
             fail(
                 index,
                 .integrity(
-                    "receiver committed \(ack.committedLength) bytes with digest \(hex(ack.digest)); "
-                        + "sent \(expected.length) bytes with digest \(hex(expected.digest))"
+                    "receiver committed \(ack.committedLength) bytes with digest \(hex16(ack.digest)); "
+                        + "sent \(expected.length) bytes with digest \(hex16(expected.digest))"
                 )
             )
         }
@@ -302,9 +302,4 @@ final class SenderSession: @unchecked Sendable {
         lastProgressEvent = now
         onEvent(.progress(progress))
     }
-}
-
-private func hex(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
 }

@@ -128,7 +128,7 @@ extension Integration {
 }
 
 /// A socket listening on 127.0.0.1 that never accepts; closed at deinit.
-final class RawListener {
+final class RawListener: Sendable {
     let fd: CInt
     let port: UInt16
 

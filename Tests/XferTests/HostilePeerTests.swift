@@ -21,6 +21,16 @@ extension Integration {
             .offer(Offer(transferID: TransferID(high: 0xBAD, low: id), size: size, name: name, awaitAnswer: true))
         }
 
+        /// The fatal ERROR a conversation ended with, recording an issue if it did not.
+        static func finalError(_ records: [Record]) -> ErrorRecord? {
+            guard case .error(let error)? = records.last else {
+                Issue.record("expected a final ERROR, got \(records)")
+                return nil
+            }
+            #expect(error.fatal)
+            return error
+        }
+
         /// Afterwards, a normal transfer still works.
         static func expectStillServing(_ receiver: ReceiverProcess, _ target: TemporaryDirectory) {
             let source = TemporaryDirectory()
@@ -66,11 +76,7 @@ extension Integration {
             let receiver = ReceiverProcess(directory: target.path)
             let client = Self.greeted(receiver.port)
             client.send([RecordKind.data.rawValue, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0])
-            let records = client.records()
-            guard case .error(let error)? = records.last else {
-                Issue.record("expected an ERROR, got \(records)")
-                return
-            }
+            guard let error = Self.finalError(client.records()) else { return }
             #expect(error.fatal)
             #expect(error.code == .recordTooLarge)
             Self.expectStillServing(receiver, target)
@@ -99,11 +105,7 @@ extension Integration {
             try! RecordEncoder.append(.data([1, 2, 3, 4][...]), to: &data)
             data[data.count - 1] ^= 0x01
             client.send(data)
-            let records = client.records()
-            guard case .error(let error)? = records.last else {
-                Issue.record("expected an ERROR, got \(records)")
-                return
-            }
+            guard let error = Self.finalError(client.records()) else { return }
             #expect(error.code == .checksumMismatch)
             #expect(error.fatal)
             #expect(!target.exists("flipped"))
@@ -142,10 +144,7 @@ extension Integration {
             }
             #expect(welcomed)
             let turnedAway = Self.greeted(receiver.port)
-            guard case .error(let error)? = turnedAway.records().last else {
-                Issue.record("expected ERROR busy")
-                return
-            }
+            guard let error = Self.finalError(turnedAway.records()) else { return }
             #expect(error.code == .busy)
             holder.send(.goodbye)
             #expect(holder.records(preambleRead: true).last == .goodbye)

@@ -18,28 +18,16 @@ extension Integration {
         /// thread; `join()` returns what `serve` returned.
         final class OneShotServer: @unchecked Sendable {
             let port: UInt16
-            private let listener: CInt
+            private let listener: RawListener
             private let done = DispatchSemaphore(value: 0)
             private var result = (received: 0, error: Int32(0))
 
             init(serve: @escaping @Sendable (CInt) -> (received: Int, error: Int32)) {
-                let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-                withUnsafeMutablePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        _ = bind(fd, $0, length)
-                        _ = getsockname(fd, $0, &length)
-                    }
-                }
-                listen(fd, 1)
-                listener = fd
-                port = UInt16(bigEndian: address.sin_port)
-                let listening = fd
+                let socket = RawListener()
+                listener = socket
+                port = socket.port
                 Thread { [self] in
-                    let client = accept(listening, nil, nil)
+                    let client = accept(socket.fd, nil, nil)
                     result = serve(client)
                     close(client)
                     done.signal()
@@ -48,7 +36,6 @@ extension Integration {
 
             func join() -> (received: Int, error: Int32) {
                 done.wait()
-                close(listener)
                 return result
             }
         }
