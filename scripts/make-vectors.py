@@ -71,6 +71,7 @@ add("error-transfer", "ERROR", {"code": 9, "transfer_id": TID.hex(), "fatal": Fa
 add("error-fatal", "ERROR", {"code": 1, "transfer_id": ZERO.hex(), "fatal": True, "message": "expected HELLO"},
     x.error(1, ZERO, True, "expected HELLO"))
 add("goodbye", "GOODBYE", {}, x.goodbye())
+add("keepalive", "KEEPALIVE", {}, x.keepalive())
 
 preambles = [{"name": "version-1", "version": 1, "hex": x.preamble(1).hex()},
              {"name": "version-2", "version": 2, "hex": x.preamble(2).hex()}]
@@ -137,6 +138,7 @@ stream = [
     step("client", "HELLO", x.hello([])),
     step("client", "OFFER stdin, size unknown", x.offer(TID2, None, 0, 0o600, 0, 0, "stdin")),
     step("client", "DATA", x.data(b"line 1\n")),
+    step("client", "KEEPALIVE while standard input is quiet", x.keepalive()),
     step("client", "DATA", x.data(b"line 2\n")),
     step("client", "END: total 14 bytes", x.end(14, x.digest(b"line 1\nline 2\n"))),
     step("client", "GOODBYE", x.goodbye()),

@@ -7,7 +7,7 @@ digest (XXH64) needs the `xxhash` package from PyPI, used only when a digest is 
 import struct
 
 KINDS = {"HELLO": 0x01, "WELCOME": 0x02, "OFFER": 0x03, "ANSWER": 0x04, "DATA": 0x05, "END": 0x06,
-         "CANCEL": 0x07, "PROGRESS": 0x08, "ACK": 0x09, "ERROR": 0x0A, "GOODBYE": 0x0B}
+         "CANCEL": 0x07, "PROGRESS": 0x08, "ACK": 0x09, "ERROR": 0x0A, "GOODBYE": 0x0B, "KEEPALIVE": 0x80}
 DECISIONS = {"accept": 0, "resume": 1, "alreadyCommitted": 2, "refuse": 3}
 UNKNOWN_SIZE = 0xFFFFFFFFFFFFFFFF
 
@@ -102,6 +102,10 @@ def error(code, tid, fatal, message):
 
 def goodbye():
     return record(KINDS["GOODBYE"])
+
+
+def keepalive():
+    return record(KINDS["KEEPALIVE"])
 
 
 def read_records(sock_file):

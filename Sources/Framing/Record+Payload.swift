@@ -50,14 +50,15 @@ extension Record {
             buffer.appendBigEndian(error.code.rawValue)
             buffer.append(contentsOf: error.transferID.bytes)
             buffer.appendString16(error.message)
-        case .goodbye: break
+        case .goodbye, .keepAlive: break
         case .unknown(_, _, let payload): buffer.append(contentsOf: payload)
         }
     }
 
     /// Decodes a payload whose CRC has been checked.
     static func decode(kind: RecordKind, flags: UInt8, payload: ArraySlice<UInt8>) throws(FramingError) -> Record {
-        if flags & ~kind.definedFlags != 0 && !kind.isIgnorable {
+        let known = RecordKind.allVersion1.contains(kind)
+        if flags & ~kind.definedFlags != 0 && known {
             throw .unknownFlags(kind: kind, flags: flags & ~kind.definedFlags)
         }
         var reader = PayloadReader(payload, kind: kind)
@@ -144,6 +145,7 @@ extension Record {
                 ErrorRecord(code: code, transferID: id, fatal: flags & ErrorRecord.Flags.fatal != 0, message: message)
             )
         case .goodbye: record = .goodbye
+        case .keepAlive: record = .keepAlive
         default:
             guard kind.isIgnorable else { throw .unknownKind(kind) }
             return .unknown(kind: kind, flags: flags, payload: Array(payload))

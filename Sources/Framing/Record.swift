@@ -14,6 +14,7 @@ public enum Record: Hashable, Sendable {
     case ack(Ack)
     case error(ErrorRecord)
     case goodbye
+    case keepAlive
     /// An ignorable kind (0x80–0xFF) this version does not know; its CRC was checked.
     case unknown(kind: RecordKind, flags: UInt8, payload: [UInt8])
 
@@ -31,6 +32,7 @@ public enum Record: Hashable, Sendable {
         case .ack: return .ack
         case .error: return .error
         case .goodbye: return .goodbye
+        case .keepAlive: return .keepAlive
         case .unknown(let kind, _, _): return kind
         }
     }

@@ -30,10 +30,13 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let error = RecordKind(rawValue: 0x0A)
     /// Either direction: nothing more will be sent.
     public static let goodbye = RecordKind(rawValue: 0x0B)
+    /// Either direction: "still here" while there is nothing else to send. Ignorable
+    /// (0x80), so a peer that does not know it skips it.
+    public static let keepAlive = RecordKind(rawValue: 0x80)
 
     /// All kinds defined by protocol version 1.
     public static let allVersion1: [RecordKind] = [
-        .hello, .welcome, .offer, .answer, .data, .end, .cancel, .progress, .ack, .error, .goodbye,
+        .hello, .welcome, .offer, .answer, .data, .end, .cancel, .progress, .ack, .error, .goodbye, .keepAlive,
     ]
 
     /// Whether a peer that does not know this kind may skip it (high bit set).
@@ -62,6 +65,7 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .ack: return "ACK"
         case .error: return "ERROR"
         case .goodbye: return "GOODBYE"
+        case .keepAlive: return "KEEPALIVE"
         default: return "kind 0x" + hex(rawValue, width: 2)
         }
     }

@@ -175,8 +175,8 @@ final class ReceiverConnection {
         case .error(let error):
             if error.fatal { throw Stop.peerGone("sender reported \(error.code): \(error.message)") }
             log("\(summary.peer): sender reported \(error.code): \(error.message)")
-        case .unknown:
-            break
+        case .unknown, .keepAlive:
+            break  // reading it reset the idle clock; that was its purpose
         default:
             throw Stop.fatal(.protocolViolation, "\(record.kind) is sent by receivers, not senders")
         }
@@ -533,7 +533,8 @@ final class ReceiverConnection {
             return .peerGone("the sender closed the connection\(inside)")
         case .system(let error): return .peerGone(error.description)
         case .framing(let error): return .fatal(error.wireCode, error.description)
-        case .idle(let error): return .fatal(.timeout, "\(error)")
+        case .idle(.timeout(let text)): return .fatal(.timeout, text)
+        case .idle(let error): return .fatal(error.wireCode, "\(error)")
         }
     }
 

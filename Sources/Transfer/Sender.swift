@@ -13,6 +13,9 @@ public struct SenderOptions: Sendable {
     public var idleTimeout: Double = 30
     /// Bytes of file data per DATA record (1 to 1 MiB).
     public var recordSize: Int = 1 << 20
+    /// Seconds a stream of unknown length may be quiet before a KEEPALIVE is sent, so the
+    /// receiver's idle timeout (xfer: 30 s) does not drop a slow but live sender.
+    public var keepAliveInterval: Double = 5
 
     public init() {}
 }
@@ -172,6 +175,13 @@ private struct SenderWriter: ~Copyable {
                 // what we have before blocking on it, and say how far we are.
                 try output.flush(to: socket)
                 session.sent(0, force: true)
+                // A quiet stream must not look like a dead sender to the receiver's idle
+                // timeout: say "still here" until there is more (SPEC.md §7.1).
+                while !isReadable(fd, within: options.keepAliveInterval) {
+                    if session.connectionError != nil { return }
+                    try output.append(.keepAlive, flushingTo: socket)
+                    try output.flush(to: socket)
+                }
             }
             let wanted = size.map { Int(min(UInt64(options.recordSize), $0 - position)) } ?? options.recordSize
             var readError: CInt = 0
@@ -200,10 +210,14 @@ private struct SenderWriter: ~Copyable {
         session.expect(id, length: position, digest: digest.value)
     }
 
-    /// Whether a read from `fd` would return at once.
-    private func isReadable(_ fd: CInt) -> Bool {
+    /// Whether a read from `fd` would return at once, or does within `seconds`.
+    private func isReadable(_ fd: CInt, within seconds: Double = 0) -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&pfd, 1, 0) > 0
+        while true {
+            let ready = poll(&pfd, 1, CInt(seconds * 1000))
+            if ready < 0 && errno == EINTR { continue }
+            return ready != 0  // an error counts as readable: the read then reports it
+        }
     }
 
     /// Same file, same name, same size and time: same ID, so a retry can resume

@@ -256,7 +256,7 @@ final class SenderSession: @unchecked Sendable {
             case .goodbye:
                 goodbyeReceived = true
                 return true
-            case .unknown:
+            case .unknown, .keepAlive:
                 break
             default:
                 throw .idle(.protocolViolation("the receiver sent \(record.kind), which only a sender sends"))

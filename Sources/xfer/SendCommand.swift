@@ -21,6 +21,8 @@ struct SendCommand {
           --quiet                Print nothing but errors.
           --timeout SECONDS      Give up when the receiver is silent this long (default 30).
           --connect-timeout SECONDS  Give up connecting after this long (default 10).
+          --keepalive SECONDS    While standard input is quiet, tell the receiver every
+                                 SECONDS that the sender is alive (default 5).
           -h, --help             Show this help.
 
         EXIT STATUS:
@@ -36,7 +38,7 @@ struct SendCommand {
     init(_ arguments: [String]) throws(UsageError) {
         let parsed = try Arguments(
             arguments,
-            valueOptions: ["name", "timeout", "connect-timeout"],
+            valueOptions: ["name", "timeout", "connect-timeout", "keepalive"],
             flagOptions: ["json", "quiet"]
         )
         guard parsed.positional.count >= 2 else {
@@ -59,6 +61,7 @@ struct SendCommand {
         var options = SenderOptions()
         options.idleTimeout = try parsed.seconds("timeout", default: options.idleTimeout)
         options.connectTimeout = try parsed.seconds("connect-timeout", default: options.connectTimeout)
+        options.keepAliveInterval = try parsed.seconds("keepalive", default: options.keepAliveInterval)
         self.endpoint = endpoint
         self.options = options
         json = parsed.flag("json")

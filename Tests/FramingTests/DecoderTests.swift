@@ -34,6 +34,7 @@ import Testing
         .ack(Ack(transferID: .none, committedLength: 0, digest: 0, durable: false)),
         .error(ErrorRecord(code: ErrorCode(rawValue: 65535), fatal: true, message: "from the future")),
         .goodbye,
+        .keepAlive,
         .unknown(kind: RecordKind(rawValue: 0xF0), flags: 0xFF, payload: []),
     ]
 

@@ -165,6 +165,7 @@ import Testing
                 )
             )
         case "GOODBYE": return .goodbye
+        case "KEEPALIVE": return .keepAlive
         default: throw VectorError.unknownKind(kind)
         }
     }

@@ -55,6 +55,36 @@ extension Integration {
             #expect(target.contents("logs/today.log") == [UInt8](input))
         }
 
+        @Test("A quiet standard input is kept alive past the receiver's idle timeout")
+        func quietStreamKeptAlive() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--timeout", "1"])
+            let sender = XferProcess(["send", "--json", "--keepalive", "0.2", "--name", "slow.txt", "-", receiver.address])
+            try? sender.stdin.fileHandleForWriting.write(contentsOf: Data("first\n".utf8))
+            #expect(sender.stdout.wait { jsonEvents($0).contains { ($0["sent"] as? Int ?? 0) >= 6 } })
+            // The scenario: the stream goes quiet for twice the receiver's idle timeout.
+            usleep(2_000_000)
+            try? sender.stdin.fileHandleForWriting.write(contentsOf: Data("second\n".utf8))
+            let result = sender.finish()
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(target.contents("slow.txt") == Array("first\nsecond\n".utf8))
+        }
+
+        @Test("Eight senders at once are all served")
+        func concurrentSenders() {
+            let source = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            var expected: [String: [UInt8]] = [:]
+            for index in 0..<8 { expected["c\(index).bin"] = source.makeFile("c\(index).bin", count: (index + 1) << 20) }
+            let senders = expected.keys.map { XferProcess(["send", "--quiet", source.file($0), receiver.address]) }
+            for sender in senders {
+                let result = sender.finish()
+                #expect(result.status == 0, "\(result.stderr)")
+            }
+            for (name, bytes) in expected { #expect(target.contents(name) == bytes, "\(name)") }
+        }
+
         @Test("Sending the same file again after a commit sends no data: already committed")
         func alreadyCommitted() {
             let source = TemporaryDirectory()
