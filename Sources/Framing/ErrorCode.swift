@@ -2,8 +2,10 @@
 /// (SPEC.md §8). An open set: a code this version does not know still decodes, so a newer
 /// peer's errors reach the user with their message.
 public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The code as sent on the wire.
     public var rawValue: UInt16
 
+    /// Wraps any wire code, known or not.
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// No error (used where a field must hold a code but there is none).
@@ -41,6 +43,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Anything else that went wrong inside the peer.
     public static let internalError = ErrorCode(rawValue: 16)
 
+    /// The code's name, or "error N" for a code this version does not know.
     public var description: String {
         switch self {
         case .none: return "none"

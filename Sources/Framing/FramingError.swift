@@ -20,6 +20,7 @@ public enum FramingError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The input ended inside a preamble or record (`buffered` bytes of it had arrived).
     case truncatedInput(buffered: Int)
 
+    /// One sentence naming what was wrong and the values involved.
     public var description: String {
         switch self {
         case .badMagic(let bytes):

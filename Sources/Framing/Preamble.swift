@@ -19,6 +19,7 @@ public struct Preamble: Hashable, Sendable {
     /// The protocol version announced.
     public var version: UInt16
 
+    /// A preamble announcing `version`.
     public init(version: UInt16 = Preamble.currentVersion) { self.version = version }
 
     /// The 8 wire bytes.

@@ -42,9 +42,12 @@ public enum Record: Hashable, Sendable {
 /// Unknown ids are ignored, which is how later versions add capabilities (and
 /// authentication) without breaking older peers.
 public struct Parameter: Hashable, Sendable {
+    /// The parameter's id; receivers ignore ids they do not know.
     public var id: UInt16
+    /// The value, at most 4096 bytes.
     public var value: [UInt8]
 
+    /// A parameter with the given id and value.
     public init(id: UInt16, value: [UInt8]) {
         self.id = id
         self.value = value
@@ -67,20 +70,27 @@ extension Array where Element == Parameter {
 
 /// HELLO (0x01), client → server: the client's parameters.
 public struct Hello: Hashable, Sendable {
+    /// The client's parameters, at most 64.
     public var parameters: [Parameter]
+    /// A HELLO with these parameters.
     public init(parameters: [Parameter] = []) { self.parameters = parameters }
 }
 
 /// WELCOME (0x02), server → client: the server's parameters.
 public struct Welcome: Hashable, Sendable {
+    /// The server's parameters, at most 64.
     public var parameters: [Parameter]
+    /// A WELCOME with these parameters.
     public init(parameters: [Parameter] = []) { self.parameters = parameters }
 }
 
 /// A POSIX time: seconds since 1970-01-01 UTC and nanoseconds (0–999,999,999).
 public struct Timestamp: Hashable, Sendable {
+    /// Seconds since 1970-01-01T00:00:00Z (negative before).
     public var seconds: Int64
+    /// Nanoseconds within the second, below 1,000,000,000.
     public var nanoseconds: UInt32
+    /// A time of `seconds` and `nanoseconds`.
     public init(seconds: Int64, nanoseconds: UInt32 = 0) {
         self.seconds = seconds
         self.nanoseconds = nanoseconds
@@ -90,6 +100,7 @@ public struct Timestamp: Hashable, Sendable {
 /// OFFER (0x03), sender → receiver: announces one file or stream. Unless `awaitAnswer` is
 /// set, DATA records for it follow at once, without waiting for the ANSWER.
 public struct Offer: Hashable, Sendable {
+    /// Flag bits of the OFFER header.
     public enum Flags {
         /// The sender sends no DATA for this offer before it reads the ANSWER.
         public static let awaitAnswer: UInt8 = 0x01
@@ -98,6 +109,7 @@ public struct Offer: Hashable, Sendable {
     /// Wire value of `size` for a stream of unknown length.
     public static let unknownSize = UInt64.max
 
+    /// The transfer this offer starts (SPEC.md §11).
     public var transferID: TransferID
     /// Total bytes of the stream, or `nil` when unknown (stdin).
     public var size: UInt64?
@@ -105,11 +117,14 @@ public struct Offer: Hashable, Sendable {
     public var offset: UInt64
     /// POSIX permission bits (only 0o777 are applied by xfer's receiver).
     public var mode: UInt32
+    /// The source's modification time, applied to the committed file.
     public var modificationTime: Timestamp
     /// Relative path with `/` separators, UTF-8 (SPEC.md §9 says what a receiver accepts).
     public var name: String
+    /// Whether the sender waits for the ANSWER before sending DATA.
     public var awaitAnswer: Bool
 
+    /// An offer; DATA follows it unless `awaitAnswer`.
     public init(
         transferID: TransferID,
         size: UInt64?,
@@ -131,6 +146,7 @@ public struct Offer: Hashable, Sendable {
 
 /// ANSWER (0x04), receiver → sender: what the receiver does with an offer.
 public struct Answer: Hashable, Sendable {
+    /// What the receiver does with the offer.
     public enum Decision: UInt8, Sendable {
         /// DATA from the offer's offset is welcome.
         case accept = 0
@@ -142,13 +158,18 @@ public struct Answer: Hashable, Sendable {
         case refuse = 3
     }
 
+    /// The offer answered.
     public var transferID: TransferID
+    /// Accept, resume, already committed, or refuse.
     public var decision: Decision
     /// accept: the offer's offset; resume: where to start; alreadyCommitted: the length.
     public var offset: UInt64
+    /// Why, for a refusal; ``ErrorCode/none`` otherwise.
     public var code: ErrorCode
+    /// Text for people; may be empty.
     public var message: String
 
+    /// An answer; `code` and `message` matter for a refusal.
     public init(
         transferID: TransferID,
         decision: Decision,
@@ -170,6 +191,7 @@ public struct End: Hashable, Sendable {
     public var totalLength: UInt64
     /// ``StreamDigest`` of the whole stream from offset 0.
     public var digest: UInt64
+    /// The end of a stream of `totalLength` bytes with this digest.
     public init(totalLength: UInt64, digest: UInt64) {
         self.totalLength = totalLength
         self.digest = digest
@@ -178,8 +200,11 @@ public struct End: Hashable, Sendable {
 
 /// CANCEL (0x07), sender → receiver: the sender abandons the current stream.
 public struct Cancel: Hashable, Sendable {
+    /// Why the sender gave up on the stream.
     public var code: ErrorCode
+    /// Text for people.
     public var message: String
+    /// A cancellation with a code and a message.
     public init(code: ErrorCode, message: String) {
         self.code = code
         self.message = message
@@ -189,12 +214,14 @@ public struct Cancel: Hashable, Sendable {
 /// PROGRESS (0x08), receiver → sender: how far the receiver is; also a keep-alive while
 /// it syncs a large file, so the sender is never left waiting in silence.
 public struct Progress: Hashable, Sendable {
+    /// The stream being received or committed.
     public var transferID: TransferID
     /// Bytes of the stream received and checked (from offset 0).
     public var received: UInt64
     /// Bytes of the stream whose write-back to storage has completed (from offset 0).
     /// Informational: only an ACK with the durable flag promises durability.
     public var durable: UInt64
+    /// A progress report; `durable` must not exceed `received`.
     public init(transferID: TransferID, received: UInt64, durable: UInt64) {
         self.transferID = transferID
         self.received = received
@@ -205,18 +232,22 @@ public struct Progress: Hashable, Sendable {
 /// ACK (0x09), receiver → sender: the final, application-level acknowledgement of one
 /// stream: it is complete, verified and (with `durable`) on stable storage under its name.
 public struct Ack: Hashable, Sendable {
+    /// Flag bits of the ACK header.
     public enum Flags {
         /// The file and its directory entry were synced to stable storage.
         public static let durable: UInt8 = 0x01
     }
 
+    /// The stream acknowledged.
     public var transferID: TransferID
     /// Bytes committed (the whole stream).
     public var committedLength: UInt64
     /// The digest the receiver computed over the bytes it committed.
     public var digest: UInt64
+    /// Whether file and directory were synced before this ACK.
     public var durable: Bool
 
+    /// An acknowledgement of `committedLength` bytes with this digest.
     public init(transferID: TransferID, committedLength: UInt64, digest: UInt64, durable: Bool) {
         self.transferID = transferID
         self.committedLength = committedLength
@@ -227,17 +258,22 @@ public struct Ack: Hashable, Sendable {
 
 /// ERROR (0x0A), either direction.
 public struct ErrorRecord: Hashable, Sendable {
+    /// Flag bits of the ERROR header.
     public enum Flags {
         /// The connection ends after this record; otherwise only `transferID` failed.
         public static let fatal: UInt8 = 0x01
     }
 
+    /// What went wrong.
     public var code: ErrorCode
     /// The transfer that failed, or ``TransferID/none`` for the whole connection.
     public var transferID: TransferID
+    /// Whether the connection ends after this record.
     public var fatal: Bool
+    /// Text for people.
     public var message: String
 
+    /// An error; an all-zero `transferID` must be `fatal`.
     public init(code: ErrorCode, transferID: TransferID = .none, fatal: Bool, message: String) {
         self.code = code
         self.transferID = transferID

@@ -4,8 +4,10 @@
 /// Kinds 0x80–0xFF are *ignorable*: a peer that does not know one skips it after checking
 /// its CRC, which lets later versions add advisory records without a version bump.
 public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The kind byte as sent on the wire.
     public var rawValue: UInt8
 
+    /// Wraps any kind byte, known or not.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// Client → server, first record: capabilities.
@@ -52,6 +54,7 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         }
     }
 
+    /// The kind's name ("OFFER"), or its hex value when unknown.
     public var description: String {
         switch self {
         case .hello: return "HELLO"

@@ -8,9 +8,12 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// xfer's default port (SPEC.md §2).
     public static let defaultPort: UInt16 = 7390
 
+    /// A host name or numeric address (IPv6 without brackets).
     public var host: String
+    /// The TCP port.
     public var port: UInt16
 
+    /// An endpoint from its parts.
     public init(host: String, port: UInt16) {
         self.host = host
         self.port = port
@@ -38,6 +41,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// `HOST:PORT`, with brackets around an IPv6 address.
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// The socket addresses `host` resolves to, in the resolver's order.

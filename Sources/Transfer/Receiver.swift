@@ -18,12 +18,14 @@ public struct ReceiverOptions: Sendable {
     /// Write-back of received data starts every this many bytes.
     public var writeBackWindow: UInt64 = 8 << 20
 
+    /// The defaults: 30 s idle timeout, 64 connections, batches of 1000 files or 64 MiB.
     public init() {}
 }
 
 /// The receiving server: accepts connections and serves each on its own thread
 /// (SPEC.md §7.3), writing only inside its target directory.
 public final class Receiver: @unchecked Sendable {
+    /// The settings it was created with.
     public let options: ReceiverOptions
     private let directory: TargetDirectory
     private let journal: CommitJournal

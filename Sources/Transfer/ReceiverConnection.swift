@@ -12,6 +12,7 @@ public struct ConnectionSummary: Sendable {
     public var peer: String
     /// Streams committed and acknowledged, and their bytes.
     public var committedFiles = 0
+    /// Bytes in those streams.
     public var committedBytes: UInt64 = 0
     /// Streams that failed (refused, damaged, unwritable).
     public var failedFiles = 0

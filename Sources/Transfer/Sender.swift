@@ -17,6 +17,7 @@ public struct SenderOptions: Sendable {
     /// receiver's idle timeout (xfer: 30 s) does not drop a slow but live sender.
     public var keepAliveInterval: Double = 5
 
+    /// The defaults: 10 s to connect, 30 s idle timeout, 1 MiB records, keep-alive every 5 s.
     public init() {}
 }
 
@@ -27,9 +28,12 @@ public struct SenderOptions: Sendable {
 /// so neither side can block the other (SPEC.md §7.1). Memory stays constant: one output
 /// buffer of a few MiB, whatever the sizes sent.
 public final class Sender: Sendable {
+    /// Where it sends.
     public let endpoint: Endpoint
+    /// The settings it was created with.
     public let options: SenderOptions
 
+    /// A sender to `endpoint`; nothing happens until ``send(_:onEvent:)``.
     public init(endpoint: Endpoint, options: SenderOptions = SenderOptions()) {
         self.endpoint = endpoint
         self.options = options

@@ -10,8 +10,10 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     /// What it was called on (a path, an address), if anything.
     public var subject: String?
+    /// The `errno` value the call left.
     public var errno: CInt
 
+    /// Captures the current `errno` unless one is given.
     public init(_ operation: String, _ subject: String? = nil, errno: CInt = Glibc.errno) {
         self.operation = operation
         self.subject = subject
@@ -21,6 +23,7 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
     /// The C library's text for `errno`, e.g. "No such file or directory".
     public var reason: String { String(cString: strerror(errno)) }
 
+    /// `operation subject: reason`.
     public var description: String {
         if let subject { return "\(operation) \(subject): \(reason)" }
         return "\(operation): \(reason)"

@@ -41,6 +41,7 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// One sentence: the class of failure and its cause.
     public var description: String {
         switch self {
         case .cannotConnect(let text): return "cannot connect: \(text)"
