@@ -59,7 +59,9 @@ extension Integration {
         func quietStreamKeptAlive() {
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path, extra: ["--timeout", "1"])
-            let sender = XferProcess(["send", "--json", "--keepalive", "0.2", "--name", "slow.txt", "-", receiver.address])
+            let sender = XferProcess([
+                "send", "--json", "--keepalive", "0.2", "--name", "slow.txt", "-", receiver.address,
+            ])
             try? sender.stdin.fileHandleForWriting.write(contentsOf: Data("first\n".utf8))
             #expect(sender.stdout.wait { jsonEvents($0).contains { ($0["sent"] as? Int ?? 0) >= 6 } })
             // The scenario: the stream goes quiet for twice the receiver's idle timeout.
@@ -76,7 +78,9 @@ extension Integration {
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path)
             var expected: [String: [UInt8]] = [:]
-            for index in 0..<8 { expected["c\(index).bin"] = source.makeFile("c\(index).bin", count: (index + 1) << 20) }
+            for index in 0..<8 {
+                expected["c\(index).bin"] = source.makeFile("c\(index).bin", count: (index + 1) << 20)
+            }
             let senders = expected.keys.map { XferProcess(["send", "--quiet", source.file($0), receiver.address]) }
             for sender in senders {
                 let result = sender.finish()
