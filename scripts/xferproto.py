@@ -1,8 +1,8 @@
 """A small, independent Python encoding of the xfer v1 wire format, written from SPEC.md.
 
 It generates Tests/Vectors/vectors.json (so the vectors do not come from the Swift code
-they check) and serves as a raw peer in tests. Standard library only; the whole-stream
-digest (XXH64) needs the `xxhash` package from PyPI, used only when a digest is computed.
+they check) and drives scripts/xfer-send.py, a minimal sender that the Swift tests run
+against the real receiver. Standard library only, including CRC-32C and XXH64.
 """
 import struct
 
@@ -32,9 +32,50 @@ def crc32c(data, crc=0):
     return crc ^ 0xFFFFFFFF
 
 
-def digest(data):
-    import xxhash
-    return xxhash.xxh64(data, seed=0).intdigest()
+_M = (1 << 64) - 1
+_P1, _P2, _P3, _P4, _P5 = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                           0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5)
+
+
+def _rotl(x, r):
+    return ((x << r) | (x >> (64 - r))) & _M
+
+
+def _round(acc, lane):
+    return (_rotl((acc + lane * _P2) & _M, 31) * _P1) & _M
+
+
+def digest(data, seed=0):
+    """XXH64 (SPEC.md §10), in pure Python so that no package is needed (slow: for tests)."""
+    n = len(data)
+    i = 0
+    if n >= 32:
+        v = [(seed + _P1 + _P2) & _M, (seed + _P2) & _M, seed, (seed - _P1) & _M]
+        while i + 32 <= n:
+            for k in range(4):
+                v[k] = _round(v[k], int.from_bytes(data[i + 8 * k:i + 8 * k + 8], "little"))
+            i += 32
+        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _M
+        for k in range(4):
+            h = (((h ^ _round(0, v[k])) * _P1) + _P4) & _M
+    else:
+        h = (seed + _P5) & _M
+    h = (h + n) & _M
+    while i + 8 <= n:
+        h = ((_rotl(h ^ _round(0, int.from_bytes(data[i:i + 8], "little")), 27) * _P1) + _P4) & _M
+        i += 8
+    if i + 4 <= n:
+        h = ((_rotl(h ^ ((int.from_bytes(data[i:i + 4], "little") * _P1) & _M), 23) * _P2) + _P3) & _M
+        i += 4
+    while i < n:
+        h = (_rotl(h ^ ((data[i] * _P5) & _M), 11) * _P1) & _M
+        i += 1
+    h ^= h >> 33
+    h = (h * _P2) & _M
+    h ^= h >> 29
+    h = (h * _P3) & _M
+    h ^= h >> 32
+    return h
 
 
 def preamble(version=1):

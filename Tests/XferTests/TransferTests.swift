@@ -72,6 +72,22 @@ extension Integration {
             #expect(target.contents("slow.txt") == Array("first\nsecond\n".utf8))
         }
 
+        @Test("A sender written in Python from SPEC.md alone interoperates", .enabled(if: commandExists("python3")))
+        func pythonSender() {
+            let source = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let bytes = source.makeFile("from python.bin", count: 300_000)
+            let receiver = ReceiverProcess(directory: target.path)
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("scripts/xfer-send.py").path
+            let result = shell(
+                "python3 '\(script)' 127.0.0.1 \(receiver.port) '\(source.file("from python.bin"))' 'py/ünï.bin'"
+            )
+            #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+            #expect(result.stdout.contains("durable True"))
+            #expect(target.contents("py/ünï.bin") == bytes)
+        }
+
         @Test("Eight senders at once are all served")
         func concurrentSenders() {
             let source = TemporaryDirectory()
