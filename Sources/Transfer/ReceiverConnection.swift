@@ -26,7 +26,8 @@ final class ReceiverConnection {
     private final class Incoming {
         let offer: Offer
         let components: [String]
-        let fd: CInt
+        /// The partial file; closed (-1) once it waits in a commit batch of several files.
+        var fd: CInt
         var received: UInt64
         var digest = StreamDigest()
         /// Start of the byte range whose write-back has been started but not waited for.
@@ -364,6 +365,15 @@ final class ReceiverConnection {
         }
         pending.append(incoming)
         pendingBytes += incoming.received
+        if pending.count >= 2 {
+            // A batch is synced with one syncfs, which needs no open file: close them, so a
+            // batch of a thousand small files holds no thousand descriptors.
+            for waiting in pending where waiting.fd >= 0 {
+                applyMetadata(waiting)
+                close(waiting.fd)
+                waiting.fd = -1
+            }
+        }
         if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes { try commitPending() }
     }
 
@@ -384,16 +394,7 @@ final class ReceiverConnection {
             try? writer.send(.progress(Progress(transferID: lastID, received: lastReceived, durable: 0)))
         }
         var failures: [ObjectIdentifier: (ErrorCode, String)] = [:]
-        for incoming in batch {
-            let mode = mode_t(incoming.offer.mode & 0o777)
-            _ = fchmod(incoming.fd, mode)
-            let mtime = incoming.offer.modificationTime
-            var times = [
-                timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1),  // atime: UTIME_NOW
-                timespec(tv_sec: Int(mtime.seconds), tv_nsec: Int(mtime.nanoseconds)),
-            ]
-            _ = futimens(incoming.fd, &times)
-        }
+        for incoming in batch where incoming.fd >= 0 { applyMetadata(incoming) }
         let synced = batch.count == 1 ? fsync(batch[0].fd) == 0 : xfer_sync_filesystem(directory.fd) == 0
         if !synced {
             let reason = SystemError("fsync").reason
@@ -436,7 +437,7 @@ final class ReceiverConnection {
         heartbeat.stop()
         var committed: [(TransferID, CommitJournal.Entry)] = []
         for incoming in batch {
-            close(incoming.fd)
+            if incoming.fd >= 0 { close(incoming.fd) }
             let id = incoming.offer.transferID
             if let (code, message) = failures[ObjectIdentifier(incoming)] {
                 directory.removePartial(id)
@@ -454,6 +455,17 @@ final class ReceiverConnection {
             writer.enqueue(.ack(Ack(transferID: id, committedLength: incoming.received, digest: digest, durable: true)))
         }
         journal.record(committed)
+    }
+
+    /// Gives the file the sender's permission bits (at most 0o777) and modification time.
+    private func applyMetadata(_ incoming: Incoming) {
+        _ = fchmod(incoming.fd, mode_t(incoming.offer.mode & 0o777))
+        let mtime = incoming.offer.modificationTime
+        var times = [
+            timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1),  // atime: UTIME_NOW
+            timespec(tv_sec: Int(mtime.seconds), tv_nsec: Int(mtime.nanoseconds)),
+        ]
+        _ = futimens(incoming.fd, &times)
     }
 
     // MARK: Ending

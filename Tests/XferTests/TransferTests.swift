@@ -44,6 +44,29 @@ extension Integration {
             #expect(result.stderr.contains("confirmed 4 file(s)"))
         }
 
+        @Test("Permission bits and modification time arrive, alone and in a commit batch")
+        func metadata() throws {
+            let source = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let files = FileManager.default
+            let when = Date(timeIntervalSince1970: 1_500_000_000.25)
+            for (index, name) in ["alone", "batch/1", "batch/2", "batch/3"].enumerated() {
+                source.makeFile(name, count: 10 + index)
+                try files.setAttributes(
+                    [.posixPermissions: 0o640 + index, .modificationDate: when],
+                    ofItemAtPath: source.file(name)
+                )
+            }
+            let receiver = ReceiverProcess(directory: target.path)
+            #expect(xfer(["send", source.file("alone"), receiver.address]).status == 0)
+            #expect(xfer(["send", source.file("batch"), receiver.address]).status == 0)
+            for (index, name) in ["alone", "batch/1", "batch/2", "batch/3"].enumerated() {
+                let attributes = try files.attributesOfItem(atPath: target.file(name))
+                #expect(attributes[.posixPermissions] as? Int == 0o640 + index, "\(name)")
+                #expect(attributes[.modificationDate] as? Date == when, "\(name)")
+            }
+        }
+
         @Test("Standard input of unknown length, named with --name")
         func standardInput() {
             let target = TemporaryDirectory()
