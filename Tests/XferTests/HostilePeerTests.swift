@@ -70,6 +70,23 @@ extension Integration {
             Self.expectStillServing(receiver, target)
         }
 
+        @Test("A client speaking version 2 is told the server's version and unsupportedVersion")
+        func versionNegotiation() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = RawClient(port: receiver.port)
+            client.send(Preamble(version: 2).bytes)
+            client.send(.hello(Hello()))
+            let bytes = client.readToEnd()
+            #expect(Array(bytes.prefix(8)) == Preamble(version: 1).bytes)
+            var decoder = RecordDecoder(expectingPreamble: false)
+            var records: [Record] = []
+            try? decoder.feed(bytes.dropFirst(8)) { if case .record(let record) = $0 { records.append(record) } }
+            guard let error = Self.finalError(records) else { return }
+            #expect(error.code == .unsupportedVersion)
+            Self.expectStillServing(receiver, target)
+        }
+
         @Test("A length over the limit gets a fatal ERROR recordTooLarge before any payload")
         func oversizedLength() {
             let target = TemporaryDirectory()
