@@ -130,6 +130,16 @@ private struct SenderWriter: ~Copyable {
             _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
+        var digest = StreamDigest()
+        // The digest covers the whole stream, so a resumed file's kept prefix is hashed
+        // locally, not sent; before the OFFER, so a failure here leaves nothing half-said.
+        if offset > 0 {
+            guard digestFile(fd, count: offset, into: &digest) else {
+                session.localFailure(index: index, .localIO("'\(source.name)' shrank while being read"))
+                return
+            }
+        }
+        var position = offset
         session.offered(index: index, id: id, size: size)
         let offer = Offer(
             transferID: id,
@@ -142,31 +152,39 @@ private struct SenderWriter: ~Copyable {
         )
         try output.append(.offer(offer), flushingTo: socket)
 
-        var digest = StreamDigest()
-        var position: UInt64 = 0
-        // The digest covers the whole stream, so a resumed file's kept prefix is hashed
-        // locally, not sent.
-        if offset > 0 {
-            guard digestFile(fd, count: offset, into: &digest) else {
-                session.localFailure(index: index, .localIO("'\(source.name)' shrank while being read"))
-                return
-            }
-            position = offset
-        }
         if awaitAnswer {
+            // With awaitAnswer nothing more is sent for a non-accepted offer (SPEC.md §6.2).
             try output.flush(to: socket)
-            guard session.waitForAnswer(id)?.decision == .accept else { return }
+            guard let answer = session.waitForAnswer(id) else { return }  // connection ended
+            switch answer.decision {
+            case .accept: break
+            case .alreadyCommitted:
+                expectCommitted(id, fd: fd, index: index, name: source.name, size: size, position: position, &digest)
+                return
+            case .resume:
+                session.localFailure(
+                    index: index,
+                    .protocolViolation("the receiver asked again to resume '\(source.name)', from \(answer.offset)")
+                )
+                return
+            case .refuse: return  // the reading thread recorded why
+            }
         }
         while size.map({ position < $0 }) ?? true {
             // The reader thread saw the connection end: stop reading the source.
             if session.connectionError != nil { return }
             if let answer = session.answer(for: id), answer.decision != .accept {
-                // The receiver will discard the rest (SPEC.md §7.2). To check an
-                // alreadyCommitted ACK we still need the digest of the whole file.
-                if answer.decision == .alreadyCommitted, let size {
-                    guard digestFile(fd, count: size - position, into: &digest) else { break }
-                    position = size
-                    session.expect(id, length: position, digest: digest.value)
+                // The receiver discards the rest (SPEC.md §7.2): stop and close the offer.
+                if answer.decision == .alreadyCommitted {
+                    expectCommitted(
+                        id,
+                        fd: fd,
+                        index: index,
+                        name: source.name,
+                        size: size,
+                        position: position,
+                        &digest
+                    )
                 }
                 try output.append(
                     .cancel(Cancel(code: .cancelled, message: "receiver answered \(answer.decision)")),
@@ -212,6 +230,24 @@ private struct SenderWriter: ~Copyable {
         }
         try output.append(.end(End(totalLength: position, digest: digest.value)), flushingTo: socket)
         session.expect(id, length: position, digest: digest.value)
+    }
+
+    /// For an offer answered "already committed": the ACK that follows is checked against
+    /// the digest of the whole file, so hash what was not read yet.
+    private func expectCommitted(
+        _ id: TransferID,
+        fd: CInt,
+        index: Int,
+        name: String,
+        size: UInt64?,
+        position: UInt64,
+        _ digest: inout StreamDigest
+    ) {
+        guard let size, digestFile(fd, count: size - position, into: &digest) else {
+            session.localFailure(index: index, .localIO("cannot read '\(name)' to check the receiver's copy"))
+            return
+        }
+        session.expect(id, length: size, digest: digest.value)
     }
 
     /// Whether a read from `fd` would return at once, or does within `seconds`.
