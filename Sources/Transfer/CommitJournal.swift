@@ -19,6 +19,8 @@ final class CommitJournal: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [TransferID: Entry] = [:]
+    /// Transfers being received right now, by any connection.
+    private var active: Set<TransferID> = []
     private let fd: CInt
 
     init(directory: TargetDirectory) throws(TransferError) {
@@ -44,6 +46,17 @@ final class CommitJournal: @unchecked Sendable {
     }
 
     deinit { close(fd) }
+
+    /// Marks `id` as being received; false when another connection already is, so two
+    /// senders of the same transfer never write one partial file at once.
+    func claim(_ id: TransferID) -> Bool {
+        lock.withLock { active.insert(id).inserted }
+    }
+
+    /// Ends a ``claim(_:)``.
+    func release(_ id: TransferID) {
+        _ = lock.withLock { active.remove(id) }
+    }
 
     func entry(for id: TransferID) -> Entry? {
         lock.withLock { entries[id] }

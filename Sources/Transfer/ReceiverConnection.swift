@@ -209,12 +209,23 @@ final class ReceiverConnection {
             log("\(summary.peer): '\(offer.name)' already committed; acknowledged again")
             return
         }
+        guard journal.claim(id) else {
+            return refuse(
+                offer,
+                .refused(code: .busy, message: "'\(offer.name)' is being received on another connection")
+            )
+        }
         let held = offer.size == nil ? 0 : directory.partialSize(id) ?? 0
         if offer.offset == 0, held > 0, let size = offer.size, held <= size {
+            journal.release(id)
             return answer(offer, .resume, offset: held)
         }
-        if offer.offset > held { return answer(offer, .resume, offset: held) }
+        if offer.offset > held {
+            journal.release(id)
+            return answer(offer, .resume, offset: held)
+        }
         if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
+            journal.release(id)
             return refuse(
                 offer,
                 .refused(
@@ -227,6 +238,7 @@ final class ReceiverConnection {
         do {
             fd = try directory.openPartial(id, keeping: offer.offset)
         } catch {
+            journal.release(id)
             return refuse(
                 offer,
                 .refused(code: .ioError, message: "cannot create a file for '\(offer.name)': \(error.reason)")
@@ -238,6 +250,7 @@ final class ReceiverConnection {
             guard digestFile(fd, count: offer.offset, at: 0, into: &incoming.digest) else {
                 close(fd)
                 directory.removePartial(id)
+                journal.release(id)
                 return refuse(
                     offer,
                     .refused(code: .ioError, message: "cannot read back the kept part of '\(offer.name)'")
@@ -333,6 +346,7 @@ final class ReceiverConnection {
     /// Fails one stream (non-fatal ERROR), drops its partial, and discards the rest of it.
     private func fail(_ incoming: Incoming, _ code: ErrorCode, _ message: String) {
         close(incoming.fd)
+        journal.release(incoming.offer.transferID)
         directory.removePartial(incoming.offer.transferID)
         if current === incoming {
             current = nil
@@ -439,6 +453,7 @@ final class ReceiverConnection {
         for incoming in batch {
             if incoming.fd >= 0 { close(incoming.fd) }
             let id = incoming.offer.transferID
+            defer { journal.release(id) }
             if let (code, message) = failures[ObjectIdentifier(incoming)] {
                 directory.removePartial(id)
                 summary.failedFiles += 1
@@ -506,6 +521,7 @@ final class ReceiverConnection {
     private func keepPartial(_ incoming: Incoming) {
         _ = fdatasync(incoming.fd)
         close(incoming.fd)
+        journal.release(incoming.offer.transferID)
         if incoming.offer.size == nil {
             directory.removePartial(incoming.offer.transferID)  // a stream cannot be resumed
         } else {

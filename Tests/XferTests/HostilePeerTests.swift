@@ -87,6 +87,41 @@ extension Integration {
             Self.expectStillServing(receiver, target)
         }
 
+        @Test("The same transfer ID on two connections at once: the second is refused busy")
+        func sameTransferTwice() {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let first = Self.greeted(receiver.port)
+            first.send(Self.offer("same.bin", size: 4, id: 42))
+            // Readiness: the first offer is accepted (ANSWER read) before the second is made.
+            var decoder = RecordDecoder()
+            var accepted = false
+            var byte = [UInt8](repeating: 0, count: 1)
+            while !accepted, recv(first.fd, &byte, 1, 0) == 1 {
+                try? decoder.feed(byte) {
+                    if case .record(.answer(let answer)) = $0 { accepted = answer.decision == .accept }
+                }
+            }
+            #expect(accepted)
+            let second = Self.greeted(receiver.port)
+            second.send(Self.offer("same.bin", size: 4, id: 42))
+            second.send(.goodbye)
+            let answer = second.records().compactMap { record -> Answer? in
+                if case .answer(let answer) = record { return answer }
+                return nil
+            }.first
+            #expect(answer?.decision == .refuse)
+            #expect(answer?.code == .busy)
+            // The first goes on to commit normally.
+            first.send(.data([1, 2, 3, 4][...]))
+            var digest = StreamDigest()
+            digest.update([1, 2, 3, 4] as [UInt8])
+            first.send(.end(End(totalLength: 4, digest: digest.value)))
+            first.send(.goodbye)
+            #expect(first.records(preambleRead: true).contains { if case .ack = $0 { true } else { false } })
+            #expect(target.contents("same.bin") == [1, 2, 3, 4])
+        }
+
         @Test("A length over the limit gets a fatal ERROR recordTooLarge before any payload")
         func oversizedLength() {
             let target = TemporaryDirectory()
