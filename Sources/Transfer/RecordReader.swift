@@ -27,11 +27,7 @@ struct RecordReader {
     ///   data; throw from it to stop waiting.
     mutating func next(onIdle: () throws(ReadFailure) -> Void) throws(ReadFailure) -> RecordDecoder.Message {
         while true {
-            do {
-                if let message = try decoder.next() { return message }
-            } catch {
-                throw .framing(error)
-            }
+            if let message = try buffered() { return message }
             try fill(onIdle: onIdle)
         }
     }
@@ -39,18 +35,20 @@ struct RecordReader {
     /// A message if one is complete in the buffer or can be read without blocking.
     mutating func nextIfReady() throws(ReadFailure) -> RecordDecoder.Message? {
         while true {
-            do {
-                if let message = try decoder.next() { return message }
-            } catch {
-                throw .framing(error)
-            }
+            if let message = try buffered() { return message }
             guard socket.isReadable else { return nil }
             try fill(onIdle: {})
         }
     }
 
-    /// Whether a complete message may be waiting, without blocking to find out.
-    var hasInput: Bool { decoder.bufferedByteCount > 0 || socket.isReadable }
+    /// A message complete in the decoder's buffer, if there is one.
+    private mutating func buffered() throws(ReadFailure) -> RecordDecoder.Message? {
+        do {
+            return try decoder.next()
+        } catch {
+            throw .framing(error)
+        }
+    }
 
     private mutating func fill(onIdle: () throws(ReadFailure) -> Void) throws(ReadFailure) {
         let socket = self.socket

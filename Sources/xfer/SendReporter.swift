@@ -17,7 +17,6 @@ final class SendReporter: @unchecked Sendable {
     private let lock = NSLock()
     private let started = monotonic()
     private var lineShown = false
-    private var confirmedCount = 0
     private var reportedFailures: Set<String> = []
 
     init(json: Bool, quiet: Bool) {
@@ -62,8 +61,6 @@ final class SendReporter: @unchecked Sendable {
             reportFailure(name: name, error: error)
         case (.terminal, .progress(let progress)):
             drawProgress(progress)
-        case (.terminal, .confirmed), (.plain, .confirmed):
-            confirmedCount += 1
         default:
             break
         }
@@ -142,8 +139,5 @@ final class SendReporter: @unchecked Sendable {
     }
 }
 
-func monotonic() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
+/// Seconds on a monotonic clock (Foundation's uptime reads CLOCK_MONOTONIC).
+func monotonic() -> Double { ProcessInfo.processInfo.systemUptime }
