@@ -103,7 +103,8 @@ struct SocketAddress: Sendable, CustomStringConvertible {
     var host: String {
         var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         let status = withSockaddr { getnameinfo($0, $1, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) }
-        return status == 0 ? String(cString: buffer) : "?"
+        guard status == 0 else { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     var endpoint: Endpoint { Endpoint(host: host, port: port) }

@@ -1,5 +1,3 @@
-import CXferSystem
-import Foundation
 import Framing
 
 #if canImport(Glibc)
@@ -20,39 +18,24 @@ public struct ConnectionSummary: Sendable {
     public var failure: TransferError?
 }
 
-/// The receiving side of one connection (SPEC.md §7.3), on its own thread.
+/// The receiving side of one connection (SPEC.md §7.3), on its own thread: reads records,
+/// lets ``ReceiverStateMachine`` say what each means, and carries that out on the target
+/// directory: offers are decided here, bytes go to a ``PartialFile``, verified streams
+/// wait in a batch for the ``Committer``, and ACKs leave in offer order.
 final class ReceiverConnection {
-    /// A stream being received into its partial file.
-    private final class Incoming {
-        let offer: Offer
-        let components: [String]
-        /// The partial file; closed (-1) once it waits in a commit batch of several files.
-        var fd: CInt
-        var received: UInt64
-        var digest = StreamDigest()
-        /// Start of the byte range whose write-back has been started but not waited for.
-        var writebackStart: UInt64
-        var previousWindow: (start: UInt64, length: UInt64)?
-        var durable: UInt64
-        var lastProgress = monotonicSeconds()
-
-        init(offer: Offer, components: [String], fd: CInt, start: UInt64) {
-            self.offer = offer
-            self.components = components
-            self.fd = fd
-            received = start
-            writebackStart = start
-            durable = start
-        }
-    }
-
     /// Ends the conversation: `fatal` is reported to the peer in an ERROR first.
     private enum Stop: Error {
         case fatal(ErrorCode, String)
         case peerGone(String)
     }
 
-    private static let writePiece = 256 << 10
+    /// The stream being received.
+    private struct Incoming {
+        let offer: Offer
+        let name: WireName
+        let partial: PartialFile
+        var lastProgress = monotonicSeconds()
+    }
 
     private let socket: TCPSocket
     private let directory: TargetDirectory
@@ -61,14 +44,12 @@ final class ReceiverConnection {
     private let log: @Sendable (String) -> Void
     private let writer: RecordWriter
     private var reader: RecordReader
+    private var machine = ReceiverStateMachine()
     private var current: Incoming?
-    private var discarding: TransferID?
-    private var pending: [Incoming] = []
+    /// Verified streams waiting for the next commit, in offer order.
+    private var pending: [VerifiedStream] = []
     private var pendingBytes: UInt64 = 0
-    private var lastInput = monotonicSeconds()
     private var summary: ConnectionSummary
-    /// Whether the peer sent a valid preamble (so our preamble and ERRORs make sense to it).
-    private var greeted = false
 
     init(
         socket: TCPSocket,
@@ -94,8 +75,14 @@ final class ReceiverConnection {
         // the idle timeout fails.
         socket.setTimeouts(receive: 1, send: options.idleTimeout)
         do {
-            try converse()
-            try commitPending()
+            let committer: Committer
+            do {
+                committer = Committer(directory: directory, syncHandle: try directory.openSyncHandle())
+            } catch {
+                throw Stop.fatal(.internalError, "cannot open the target directory: \(error.reason)")
+            }
+            try converse(committer)
+            try commitPending(committer)
             writer.enqueue(.goodbye)
             try flush()
             // The client closes first (SPEC.md §7.4): wait for its FIN, then close.
@@ -109,29 +96,51 @@ final class ReceiverConnection {
         return summary
     }
 
-    private func converse() throws {
-        guard case .preamble(let preamble) = try next() else { throw Stop.fatal(.protocolViolation, "no preamble") }
-        greeted = true
-        writer.enqueue(bytes: Preamble().bytes)
-        guard preamble.version == Preamble.currentVersion else {
-            throw Stop.fatal(.unsupportedVersion, "this receiver speaks protocol version 1, not \(preamble.version)")
-        }
-        guard case .record(.hello) = try next() else {
-            throw Stop.fatal(.protocolViolation, "expected HELLO after the preamble")
-        }
-        writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
+    private func converse(_ committer: Committer) throws {
         while true {
             let message: RecordDecoder.Message
             if let ready = try readIfReady() {
                 message = ready
             } else {
                 // About to wait for the sender: finish what it may be waiting for first.
-                try commitPending()
+                try commitPending(committer)
                 try flush()
                 message = try next()
             }
-            guard case .record(let record) = message else { throw Stop.fatal(.protocolViolation, "a second preamble") }
-            if try handle(record) { return }
+            switch machine.receive(message) {
+            case .greet:
+                writer.enqueue(bytes: Preamble().bytes)
+            case .greetAndRefuse(let version):
+                writer.enqueue(bytes: Preamble().bytes)
+                throw Stop.fatal(
+                    .unsupportedVersion,
+                    "this receiver speaks protocol version \(Preamble.currentVersion), not \(version)"
+                )
+            case .welcome:
+                writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
+            case .offer(let offer):
+                try receiveOffer(offer, committer)
+            case .store(let bytes):
+                store(bytes)
+            case .ignore:
+                break
+            case .finish(let end):
+                try finish(end, committer)
+            case .cancel(let cancel):
+                if let incoming = current {
+                    current = nil
+                    keepPartial(incoming)
+                    log("\(summary.peer): '\(incoming.name.text)' cancelled by the sender: \(cancel.message)")
+                }
+            case .peerError(let error):
+                log("\(summary.peer): sender reported \(error.code): \(error.message)")
+            case .peerFailed(let error):
+                throw Stop.peerGone("sender reported \(error.code): \(error.message)")
+            case .goodbye:
+                return
+            case .fail(let code, let message):
+                throw Stop.fatal(code, message)
+            }
             do {
                 try writer.flushIfDue()
             } catch {
@@ -140,68 +149,23 @@ final class ReceiverConnection {
         }
     }
 
-    /// Applies one record; true on the sender's GOODBYE.
-    private func handle(_ record: Record) throws -> Bool {
-        switch record {
-        case .offer(let offer):
-            guard current == nil && discarding == nil else {
-                throw Stop.fatal(.protocolViolation, "OFFER before the previous stream's END or CANCEL")
-            }
-            try receiveOffer(offer)
-        case .data(let bytes):
-            if discarding != nil { return false }
-            guard let incoming = current else { throw Stop.fatal(.protocolViolation, "DATA without an OFFER") }
-            try receive(bytes, into: incoming)
-        case .end(let end):
-            if discarding != nil {
-                discarding = nil
-                return false
-            }
-            guard let incoming = current else { throw Stop.fatal(.protocolViolation, "END without an OFFER") }
-            current = nil
-            try finish(incoming, end: end)
-        case .cancel(let cancel):
-            if discarding != nil {
-                discarding = nil
-                return false
-            }
-            guard let incoming = current else { throw Stop.fatal(.protocolViolation, "CANCEL without an OFFER") }
-            current = nil
-            keepPartial(incoming)
-            log("\(summary.peer): '\(incoming.offer.name)' cancelled by the sender: \(cancel.message)")
-        case .goodbye:
-            guard current == nil && discarding == nil else {
-                throw Stop.fatal(.protocolViolation, "GOODBYE inside a stream")
-            }
-            return true
-        case .error(let error):
-            if error.fatal { throw Stop.peerGone("sender reported \(error.code): \(error.message)") }
-            log("\(summary.peer): sender reported \(error.code): \(error.message)")
-        case .unknown, .keepAlive:
-            break  // reading it reset the idle clock; that was its purpose
-        default:
-            throw Stop.fatal(.protocolViolation, "\(record.kind) is sent by receivers, not senders")
-        }
-        return false
-    }
-
     // MARK: Offers
 
-    private func receiveOffer(_ offer: Offer) throws {
+    private func receiveOffer(_ offer: Offer, _ committer: Committer) throws {
         let id = offer.transferID
-        let components: [String]
-        switch TargetDirectory.components(of: offer.name) {
-        case .success(let parts): components = parts
-        case .failure(let error): return refuse(offer, error)
-        }
-        switch directory.openParent(of: components, create: false) {
-        case .success(let fd): if fd >= 0 { close(fd) }
-        case .failure(let error): return refuse(offer, error)
+        let name: WireName
+        do {
+            name = try WireName(validating: offer.name)
+            try directory.checkDestination(name)
+        } catch {
+            return refuse(offer, error)
         }
         if let entry = journal.entry(for: id), entry.name == offer.name,
             offer.size == nil || offer.size == entry.length,
-            directory.committedSize(of: components) == entry.length
+            directory.identity(of: name) == entry.identity
         {
+            // ACKs go in offer order (SPEC.md §7.3): earlier streams commit first.
+            try commitPending(committer)
             answer(offer, .alreadyCommitted, offset: entry.length)
             writer.enqueue(
                 .ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true))
@@ -210,56 +174,66 @@ final class ReceiverConnection {
             return
         }
         guard journal.claim(id) else {
-            return refuse(
-                offer,
-                .refused(code: .busy, message: "'\(offer.name)' is being received on another connection")
-            )
+            return refuse(offer, .refused(code: .busy, message: "'\(offer.name)' is being received on another connection"))
         }
+        var claimed = true
+        defer { if claimed { journal.release(id) } }
         let held = offer.size == nil ? 0 : directory.partialSize(id) ?? 0
-        if offer.offset == 0, held > 0, let size = offer.size, held <= size {
-            journal.release(id)
-            return answer(offer, .resume, offset: held)
-        }
-        if offer.offset > held {
-            journal.release(id)
+        if (offer.offset == 0 && held > 0 && offer.size.map { held <= $0 } == true) || offer.offset > held {
             return answer(offer, .resume, offset: held)
         }
         if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
-            journal.release(id)
+            return refuse(
+                offer,
+                .refused(code: .noSpace, message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free")
+            )
+        }
+        let partial: PartialFile
+        do {
+            let opening = try PartialFile.open(
+                TargetDirectory.partialName(id),
+                in: directory.state,
+                keeping: offer.offset,
+                window: options.writeBackWindow
+            )
+            guard case .opened(let opened) = opening else {
+                return refuse(offer, .refused(code: .busy, message: "'\(offer.name)' is being written by another process"))
+            }
+            partial = opened
+        } catch {
             return refuse(
                 offer,
                 .refused(
-                    code: .noSpace,
-                    message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free"
+                    code: error.isNoSpace ? .noSpace : .ioError,
+                    message: "cannot create a file for '\(offer.name)': \(error.reason)"
                 )
             )
         }
-        let fd: CInt
-        do {
-            fd = try directory.openPartial(id, keeping: offer.offset)
-        } catch {
-            journal.release(id)
-            return refuse(
-                offer,
-                .refused(code: .ioError, message: "cannot create a file for '\(offer.name)': \(error.reason)")
-            )
-        }
-        let incoming = Incoming(offer: offer, components: components, fd: fd, start: offer.offset)
         if offer.offset > 0 {
-            // The whole-stream digest covers the kept prefix too: hash it from disk.
-            guard digestFile(fd, count: offer.offset, at: 0, into: &incoming.digest) else {
-                close(fd)
+            // The whole-stream digest covers the kept prefix too: hash it from disk, telling
+            // the sender we are alive meanwhile (it may take longer than its timeout).
+            let writer = self.writer
+            let heartbeat = Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
+                try? writer.send(.keepAlive)
+            }
+            defer { heartbeat.stop() }
+            do {
+                try partial.hashKeptPrefix()
+            } catch {
                 directory.removePartial(id)
-                journal.release(id)
                 return refuse(
                     offer,
-                    .refused(code: .ioError, message: "cannot read back the kept part of '\(offer.name)'")
+                    .refused(code: .ioError, message: "cannot read back the kept part of '\(offer.name)': \(error.reason)")
                 )
             }
         }
-        current = incoming
+        claimed = false  // released when the stream ends
+        current = Incoming(offer: offer, name: name, partial: partial)
         answer(offer, .accept, offset: offer.offset)
     }
+
+    /// Seconds between keep-alive records while the receiver is busy without input.
+    private static let heartbeatInterval = 1.0
 
     private func answer(_ offer: Offer, _ decision: Answer.Decision, offset: UInt64, error: TransferError? = nil) {
         var record = Answer(transferID: offer.transferID, decision: decision, offset: offset)
@@ -269,10 +243,9 @@ final class ReceiverConnection {
         }
         writer.enqueue(.answer(record))
         if decision != .accept {
-            // The sender is streaming this offer's data at us: tell it at once, so it stops.
+            machine.declined(offer)
+            // The sender may be streaming this offer's data at us: tell it at once, so it stops.
             try? writer.flush()
-            // Its DATA for this offer, if it sent any, is dropped until END or CANCEL.
-            if !offer.awaitAnswer { discarding = offer.transferID }
         }
     }
 
@@ -284,92 +257,69 @@ final class ReceiverConnection {
 
     // MARK: Data
 
-    private func receive(_ bytes: ArraySlice<UInt8>, into incoming: Incoming) throws {
-        let count = UInt64(bytes.count)
-        if let size = incoming.offer.size, incoming.received + count > size {
+    private func store(_ bytes: ArraySlice<UInt8>) {
+        guard var incoming = current else { return }
+        let partial = incoming.partial
+        if let size = incoming.offer.size, UInt64(bytes.count) > size - partial.length {
+            return fail(incoming, .lengthMismatch, "'\(incoming.name.text)': more than the declared \(size) bytes arrived")
+        }
+        let failure: SystemError? = bytes.withUnsafeBytes { raw in
+            do throws(SystemError) {
+                try partial.append(raw)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let error = failure {
             return fail(
                 incoming,
-                .lengthMismatch,
-                "'\(incoming.offer.name)': more than the declared \(size) bytes arrived"
+                error.isNoSpace ? .noSpace : .ioError,
+                "cannot write '\(incoming.name.text)': \(error.reason)"
             )
-        }
-        var failure: CInt = 0
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let piece = min(ReceiverConnection.writePiece, raw.count - offset)
-                let written = write(incoming.fd, raw.baseAddress! + offset, piece)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                offset += written
-            }
-            incoming.digest.update(raw)
-        }
-        if failure != 0 {
-            let code: ErrorCode = failure == ENOSPC || failure == EDQUOT ? .noSpace : .ioError
-            return fail(incoming, code, "cannot write '\(incoming.offer.name)': \(String(cString: strerror(failure)))")
-        }
-        incoming.received += count
-        // Overlap write-back with the transfer: start it for each full window, and wait
-        // for the window before, so the final fsync has little left to do.
-        let window = options.writeBackWindow
-        if incoming.received - incoming.writebackStart >= window {
-            let start = incoming.writebackStart
-            let length = incoming.received - start
-            _ = xfer_start_writeback(incoming.fd, Int64(start), Int64(length))
-            if let previous = incoming.previousWindow,
-                xfer_wait_writeback(incoming.fd, Int64(previous.start), Int64(previous.length)) == 0
-            {
-                incoming.durable = previous.start + previous.length
-            }
-            incoming.previousWindow = (start, length)
-            incoming.writebackStart = incoming.received
         }
         let now = monotonicSeconds()
         if now - incoming.lastProgress >= 0.25 {
             incoming.lastProgress = now
+            current = incoming
             writer.enqueue(
                 .progress(
-                    Progress(
-                        transferID: incoming.offer.transferID,
-                        received: incoming.received,
-                        durable: incoming.durable
-                    )
+                    Progress(transferID: incoming.offer.transferID, received: partial.length, durable: partial.writtenBack)
                 )
             )
         }
     }
 
-    /// Fails one stream (non-fatal ERROR), drops its partial, and discards the rest of it.
+    /// Fails the current stream (non-fatal ERROR), drops its partial, discards the rest of it.
     private func fail(_ incoming: Incoming, _ code: ErrorCode, _ message: String) {
-        close(incoming.fd)
-        journal.release(incoming.offer.transferID)
+        current = nil
+        machine.streamFailed()
+        incoming.partial.file.close()
         directory.removePartial(incoming.offer.transferID)
-        if current === incoming {
-            current = nil
-            discarding = incoming.offer.transferID
-        }
-        summary.failedFiles += 1
-        log("\(summary.peer): \(message)")
-        writer.enqueue(
-            .error(ErrorRecord(code: code, transferID: incoming.offer.transferID, fatal: false, message: message))
-        )
+        journal.release(incoming.offer.transferID)
+        reportFailure(incoming.offer.transferID, code, message)
     }
 
-    private func finish(_ incoming: Incoming, end: End) throws {
-        let name = incoming.offer.name
-        if end.totalLength != incoming.received || (incoming.offer.size.map { $0 != incoming.received } ?? false) {
+    private func reportFailure(_ id: TransferID, _ code: ErrorCode, _ message: String) {
+        summary.failedFiles += 1
+        log("\(summary.peer): \(message)")
+        writer.enqueue(.error(ErrorRecord(code: code, transferID: id, fatal: false, message: message)))
+    }
+
+    private func finish(_ end: End, _ committer: Committer) throws {
+        guard let incoming = current else { return }  // the stream failed earlier; its ERROR is sent
+        current = nil
+        let partial = incoming.partial
+        let name = incoming.name.text
+        if end.totalLength != partial.length || (incoming.offer.size.map { $0 != partial.length } ?? false) {
             let declared = incoming.offer.size.map { ", OFFER declared \($0)" } ?? ""
             return fail(
                 incoming,
                 .lengthMismatch,
-                "'\(name)': END says \(end.totalLength) bytes, \(incoming.received) arrived\(declared)"
+                "'\(name)': END says \(end.totalLength) bytes, \(partial.length) arrived\(declared)"
             )
         }
-        let digest = incoming.digest.value
+        let digest = partial.digest.value
         if end.digest != digest {
             return fail(
                 incoming,
@@ -377,110 +327,52 @@ final class ReceiverConnection {
                 "'\(name)': digest mismatch: END says \(hex16(end.digest)), received bytes give \(hex16(digest))"
             )
         }
-        pending.append(incoming)
-        pendingBytes += incoming.received
-        if pending.count >= 2 {
-            // A batch is synced with one syncfs, which needs no open file: close them, so a
-            // batch of a thousand small files holds no thousand descriptors.
-            for waiting in pending where waiting.fd >= 0 {
-                applyMetadata(waiting)
-                close(waiting.fd)
-                waiting.fd = -1
-            }
+        pending.append(VerifiedStream(offer: incoming.offer, name: incoming.name, partial: partial))
+        pendingBytes += partial.length
+        if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes {
+            try commitPending(committer)
         }
-        if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes { try commitPending() }
     }
 
     // MARK: Commit
 
     /// Makes every verified stream durable under its final name, then ACKs each, in order.
-    /// One sync covers a batch (group commit); a single file gets its own fsync.
-    private func commitPending() throws {
+    private func commitPending(_ committer: Committer) throws {
         guard !pending.isEmpty else { return }
         let batch = pending
         pending = []
         pendingBytes = 0
         let writer = self.writer
-        let last = batch[batch.count - 1]
-        let lastID = last.offer.transferID
-        let lastReceived = last.received
-        let heartbeat = Heartbeat(interval: 1) {
-            try? writer.send(.progress(Progress(transferID: lastID, received: lastReceived, durable: 0)))
+        let last = batch[batch.count - 1].offer.transferID
+        let lastLength = batch[batch.count - 1].partial.length
+        let heartbeat = Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
+            try? writer.send(.progress(Progress(transferID: last, received: lastLength, durable: 0)))
         }
-        var failures: [ObjectIdentifier: (ErrorCode, String)] = [:]
-        for incoming in batch where incoming.fd >= 0 { applyMetadata(incoming) }
-        let synced = batch.count == 1 ? fsync(batch[0].fd) == 0 : xfer_sync_filesystem(directory.fd) == 0
-        if !synced {
-            let reason = SystemError("fsync").reason
-            for incoming in batch {
-                failures[ObjectIdentifier(incoming)] = (.ioError, "cannot sync '\(incoming.offer.name)': \(reason)")
-            }
-        }
-        var parents: [String: CInt] = [:]
-        for incoming in batch where failures[ObjectIdentifier(incoming)] == nil {
-            let parentKey = incoming.components.dropLast().joined(separator: "/")
-            var parent = parents[parentKey]
-            if parent == nil {
-                switch directory.openParent(of: incoming.components, create: true) {
-                case .success(let fd):
-                    parent = fd
-                    parents[parentKey] = fd
-                case .failure(let error):
-                    failures[ObjectIdentifier(incoming)] = (error.wireCode, "'\(incoming.offer.name)': \(error)")
-                    continue
-                }
-            }
-            if renameat(
-                directory.stateFD,
-                TargetDirectory.partialName(incoming.offer.transferID),
-                parent!,
-                incoming.components.last!
-            ) != 0 {
-                failures[ObjectIdentifier(incoming)] = (
-                    .ioError, "cannot rename '\(incoming.offer.name)' into place: \(SystemError("rename").reason)"
-                )
-            }
-        }
-        // The new directory entries must be durable too before the ACK.
-        if batch.count == 1 {
-            for fd in parents.values { fsync(fd) }
-        } else if !parents.isEmpty {
-            _ = xfer_sync_filesystem(directory.fd)
-        }
-        for fd in parents.values { close(fd) }
+        let outcomes = committer.commit(batch)
         heartbeat.stop()
         var committed: [(TransferID, CommitJournal.Entry)] = []
-        for incoming in batch {
-            if incoming.fd >= 0 { close(incoming.fd) }
-            let id = incoming.offer.transferID
-            defer { journal.release(id) }
-            if let (code, message) = failures[ObjectIdentifier(incoming)] {
-                directory.removePartial(id)
-                summary.failedFiles += 1
-                log("\(summary.peer): \(message)")
-                writer.enqueue(.error(ErrorRecord(code: code, transferID: id, fatal: false, message: message)))
-                continue
-            }
-            let digest = incoming.digest.value
-            committed.append(
-                (id, CommitJournal.Entry(length: incoming.received, digest: digest, name: incoming.offer.name))
-            )
-            summary.committedFiles += 1
-            summary.committedBytes += incoming.received
-            writer.enqueue(.ack(Ack(transferID: id, committedLength: incoming.received, digest: digest, durable: true)))
+        for (stream, outcome) in zip(batch, outcomes) {
+            let id = stream.offer.transferID
+            if case .committed(let entry) = outcome { committed.append((id, entry)) }
         }
-        journal.record(committed)
-    }
-
-    /// Gives the file the sender's permission bits (at most 0o777) and modification time.
-    private func applyMetadata(_ incoming: Incoming) {
-        _ = fchmod(incoming.fd, mode_t(incoming.offer.mode & 0o777))
-        let mtime = incoming.offer.modificationTime
-        var times = [
-            timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1),  // atime: UTIME_NOW
-            timespec(tv_sec: Int(mtime.seconds), tv_nsec: Int(mtime.nanoseconds)),
-        ]
-        _ = futimens(incoming.fd, &times)
+        if let error = journal.record(committed) {
+            log("cannot record commits in .xfer/committed.log (a retry will send them again): \(error)")
+        }
+        for (stream, outcome) in zip(batch, outcomes) {
+            let id = stream.offer.transferID
+            defer { journal.release(id) }
+            switch outcome {
+            case .committed(let entry):
+                summary.committedFiles += 1
+                summary.committedBytes += entry.length
+                writer.enqueue(
+                    .ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true))
+                )
+            case .failed(let code, let message, let keptPartial):
+                if !keptPartial { directory.removePartial(id) }
+                reportFailure(id, code, message)
+            }
+        }
     }
 
     // MARK: Ending
@@ -488,7 +380,9 @@ final class ReceiverConnection {
     private func end(_ stop: Stop) {
         // Verified streams are committed even when the conversation breaks: a retry then
         // finds them already committed.
-        try? commitPending()
+        if let committer = try? directory.openSyncHandle() {
+            try? commitPending(Committer(directory: directory, syncHandle: committer))
+        }
         if let incoming = current {
             current = nil
             keepPartial(incoming)
@@ -497,7 +391,7 @@ final class ReceiverConnection {
         case .fatal(let code, let message):
             summary.failure = code == .timeout ? .timeout(message) : .protocolViolation(message)
             log("\(summary.peer): dropped: \(message)")
-            guard greeted else {
+            guard machine.greeted else {
                 // Not an xfer client (no valid preamble): say nothing, just close (SPEC.md §3).
                 socket.shutdownWrite()
                 socket.drain(seconds: 1)
@@ -517,15 +411,18 @@ final class ReceiverConnection {
         }
     }
 
-    /// Keeps a partial stream for a later resume: synced, so its length is true.
+    /// Keeps a partial stream for a later resume: synced, so its length is true. A stream
+    /// of unknown length cannot be resumed, and a partial that cannot be synced cannot be
+    /// trusted: both are removed.
     private func keepPartial(_ incoming: Incoming) {
-        _ = fdatasync(incoming.fd)
-        close(incoming.fd)
-        journal.release(incoming.offer.transferID)
-        if incoming.offer.size == nil {
-            directory.removePartial(incoming.offer.transferID)  // a stream cannot be resumed
+        let id = incoming.offer.transferID
+        defer { journal.release(id) }
+        let synced = (try? incoming.partial.file.sync()) != nil
+        incoming.partial.file.close()
+        if incoming.offer.size == nil || !synced {
+            directory.removePartial(id)
         } else {
-            log("\(summary.peer): kept \(incoming.received) bytes of '\(incoming.offer.name)' to resume")
+            log("\(summary.peer): kept \(incoming.partial.length) bytes of '\(incoming.name.text)' to resume")
         }
     }
 
@@ -533,13 +430,13 @@ final class ReceiverConnection {
 
     private func next() throws -> RecordDecoder.Message {
         do {
-            let message = try reader.next { () throws(ReadFailure) in
-                if monotonicSeconds() - lastInput > options.idleTimeout {
-                    throw .idle(.timeout("no data from the sender for \(Int(options.idleTimeout)) s"))
+            let timeout = options.idleTimeout
+            return try reader.next { (silence: Double) throws(ReadFailure) in
+                // Bytes arriving are progress, even inside one long record (a slow link).
+                if silence > timeout {
+                    throw .idle(.timeout("no data from the sender for \(Int(timeout)) s"))
                 }
             }
-            lastInput = monotonicSeconds()
-            return message
         } catch {
             throw stop(for: error)
         }
@@ -547,9 +444,7 @@ final class ReceiverConnection {
 
     private func readIfReady() throws -> RecordDecoder.Message? {
         do {
-            let message = try reader.nextIfReady()
-            if message != nil { lastInput = monotonicSeconds() }
-            return message
+            return try reader.nextIfReady()
         } catch {
             throw stop(for: error)
         }

@@ -19,13 +19,16 @@ enum ReadFailure: Error {
 struct RecordReader {
     let socket: TCPSocket
     private(set) var decoder = RecordDecoder()
+    /// When bytes last arrived (monotonic seconds): any byte is a sign of life, even in the
+    /// middle of a long record on a slow link.
+    private(set) var lastInput = monotonicSeconds()
 
     init(socket: TCPSocket) { self.socket = socket }
 
     /// The next message, blocking until one is complete.
     /// - Parameter onIdle: Called each time the socket's receive timeout passes without
-    ///   data; throw from it to stop waiting.
-    mutating func next(onIdle: () throws(ReadFailure) -> Void) throws(ReadFailure) -> RecordDecoder.Message {
+    ///   data, with the seconds since bytes last arrived; throw from it to stop waiting.
+    mutating func next(onIdle: (_ silence: Double) throws(ReadFailure) -> Void) throws(ReadFailure) -> RecordDecoder.Message {
         while true {
             if let message = try buffered() { return message }
             try fill(onIdle: onIdle)
@@ -37,7 +40,7 @@ struct RecordReader {
         while true {
             if let message = try buffered() { return message }
             guard socket.isReadable else { return nil }
-            try fill(onIdle: {})
+            try fill(onIdle: { _ in })
         }
     }
 
@@ -50,7 +53,7 @@ struct RecordReader {
         }
     }
 
-    private mutating func fill(onIdle: () throws(ReadFailure) -> Void) throws(ReadFailure) {
+    private mutating func fill(onIdle: (_ silence: Double) throws(ReadFailure) -> Void) throws(ReadFailure) {
         let socket = self.socket
         while true {
             let result: Result<Int, SystemError> = decoder.readFrom { space in
@@ -62,8 +65,11 @@ struct RecordReader {
             }
             switch result {
             case .success(0): throw .endOfStream(buffered: decoder.bufferedByteCount)
-            case .success: return
-            case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK: try onIdle()
+            case .success:
+                lastInput = monotonicSeconds()
+                return
+            case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK:
+                try onIdle(monotonicSeconds() - lastInput)
             case .failure(let error): throw .system(error)
             }
         }

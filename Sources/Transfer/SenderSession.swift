@@ -211,7 +211,7 @@ final class SenderSession: @unchecked Sendable {
     }
 
     private func next(_ reader: inout RecordReader) throws(ReadFailure) -> RecordDecoder.Message {
-        let message = try reader.next { () throws(ReadFailure) in
+        let message = try reader.next { (_: Double) throws(ReadFailure) in
             try locked { () throws(ReadFailure) in
                 if waiters > 0 && monotonicSeconds() - lastHeard > options.idleTimeout {
                     throw .idle(.timeout("no word from the receiver for \(Int(options.idleTimeout)) s"))

@@ -6,147 +6,241 @@ import Framing
 
 /// The receiver's target directory: the only place it writes (SPEC.md §9).
 ///
-/// Names from the wire are checked, then resolved one component at a time with `openat`
-/// and `O_NOFOLLOW`, so neither `..` nor a symbolic link planted in the directory can lead
-/// outside it. Unfinished streams live in `.xfer/<id>.part` inside it (same file system, so
-/// the final rename is atomic), and committed transfer IDs in `.xfer/committed.log`.
-final class TargetDirectory: @unchecked Sendable {
+/// Names are checked as bytes (``WireName``), then resolved one component at a time with
+/// `openat` and `O_NOFOLLOW`, so neither `..` nor a symbolic link planted in the directory
+/// can lead outside it. Unfinished streams live in `.xfer/<id>.part` (same file system, so
+/// the final rename is atomic), committed transfers in `.xfer/committed.log`, and
+/// `.xfer/lock` is held (flock) by the one receiver process serving the directory.
+final class TargetDirectory: Sendable {
     /// The reserved top-level component for the receiver's own state.
     static let stateDirectoryName = ".xfer"
 
+    /// The path it was opened with, for messages.
     let path: String
-    let fd: CInt
-    let stateFD: CInt
+    /// The directory itself.
+    nonisolated(unsafe) let root: FileDescriptor
+    /// `.xfer` inside it.
+    nonisolated(unsafe) let state: FileDescriptor
+    /// `.xfer/lock`, locked for the life of this object.
+    private nonisolated(unsafe) let lock: FileDescriptor
+    /// The file system both live on: a destination elsewhere cannot be renamed into.
+    private let device: UInt64
 
+    /// Opens `path`, creates `.xfer` in it and takes the directory's lock.
+    /// - Throws: ``TransferError/localIO(_:)`` when the directory cannot be used, or when
+    ///   another process serves it (naming that process).
     init(path: String) throws(TransferError) {
         self.path = path
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .localIO("cannot open directory '\(path)': \(SystemError("open").reason)") }
-        if mkdirat(fd, TargetDirectory.stateDirectoryName, 0o700) != 0 && errno != EEXIST {
-            throw .localIO("cannot create '\(path)/.xfer': \(SystemError("mkdir").reason)")
-        }
-        stateFD = openat(fd, TargetDirectory.stateDirectoryName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard stateFD >= 0 else { throw .localIO("cannot open '\(path)/.xfer': \(SystemError("open").reason)") }
-    }
-
-    deinit {
-        close(stateFD)
-        close(fd)
-    }
-
-    /// The components of a wire name, or why it is not acceptable (SPEC.md §9).
-    static func components(of name: String) -> Result<[String], TransferError> {
-        func bad(_ reason: String) -> Result<[String], TransferError> {
-            .failure(.refused(code: .badName, message: reason))
-        }
-        let bytes = Array(name.utf8)
-        if bytes.isEmpty { return bad("empty name") }
-        if bytes.count > ProtocolLimits.maxNameBytes {
-            return bad("name longer than \(ProtocolLimits.maxNameBytes) bytes")
-        }
-        if bytes.first == UInt8(ascii: "/") { return bad("absolute name '\(name)'") }
-        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return bad("name contains a NUL or control character") }
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        for part in parts {
-            if part.isEmpty { return bad("empty component in '\(name)'") }
-            if part == "." || part == ".." { return bad("name must not contain '\(part)' components: '\(name)'") }
-            if part.utf8.count > ProtocolLimits.maxNameComponentBytes { return bad("component longer than 255 bytes") }
-        }
-        if parts[0] == stateDirectoryName { return bad("'\(stateDirectoryName)' is reserved for the receiver's state") }
-        return .success(parts)
-    }
-
-    /// Opens the directory that will hold `components.last`, walking from the target
-    /// without following links; with `create`, makes missing directories.
-    /// - Returns: An fd to close, or why it cannot be used.
-    func openParent(of components: [String], create: Bool) -> Result<CInt, TransferError> {
-        var current = dup(fd)
-        for component in components.dropLast() {
-            var next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if next < 0 && errno == ENOENT {
-                if !create {
-                    // Nothing is there yet, so nothing below can be a link: fine for now.
-                    close(current)
-                    return .success(-1)
-                }
-                if mkdirat(current, component, 0o755) != 0 && errno != EEXIST {
-                    let reason = SystemError("mkdir").reason
-                    close(current)
-                    return .failure(
-                        .refused(code: .ioError, message: "cannot create directory '\(component)': \(reason)")
-                    )
-                }
-                next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        func failure(_ error: SystemError) -> TransferError { .localIO("cannot use '\(path)': \(error)") }
+        do throws(SystemError) {
+            root = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY)
+            if mkdirat(root.rawValue, TargetDirectory.stateDirectoryName, 0o700) != 0 && errno != EEXIST {
+                throw SystemError("mkdir", ".xfer")
             }
-            let failure = errno
-            close(current)
-            guard next >= 0 else {
-                if failure == ELOOP || failure == ENOTDIR {
-                    return .failure(
-                        .refused(
-                            code: .badName,
-                            message: "'\(component)' is not a directory inside the target (a link or a file)"
-                        )
+            state = try FileDescriptor.open(
+                TargetDirectory.stateDirectoryName,
+                in: root,
+                flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+            )
+            lock = try FileDescriptor.open("lock", in: state, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+            device = UInt64(try state.status().st_dev)
+        } catch {
+            throw failure(error)
+        }
+        let locked: Bool
+        do throws(SystemError) {
+            locked = try lock.tryLockExclusive()
+            if locked {
+                var pid = Array("\(getpid())\n".utf8)
+                try retryingInterrupts("truncate", "lock") { ftruncate(lock.rawValue, 0) }
+                try retryingInterrupts("write", "lock") { pwrite(lock.rawValue, &pid, pid.count, 0) }
+            }
+        } catch {
+            throw failure(error)
+        }
+        guard locked else {
+            throw .localIO(
+                "another receiver (\(TargetDirectory.holder(of: lock))) is serving '\(path)'; one directory has one receiver"
+            )
+        }
+    }
+
+    /// "process ID N" from a lock file whose holder wrote its ID, or a vaguer phrase.
+    private static func holder(of lock: FileDescriptor) -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = bytes.withUnsafeMutableBytes { pread(lock.rawValue, $0.baseAddress, $0.count, 0) }
+        let text = count > 0 ? String(decoding: bytes[..<count], as: UTF8.self) : ""
+        let trimmed = text.split(separator: "\n").first.map(String.init) ?? ""
+        return Int(trimmed) != nil ? "process ID \(trimmed)" : "another process"
+    }
+
+    /// A new descriptor of the target (its own open file description): `syncfs` reports
+    /// write-back errors once per description, so each connection syncs through its own.
+    func openSyncHandle() throws(SystemError) -> FileDescriptor {
+        try FileDescriptor.open(".", in: root, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    // MARK: Walking names
+
+    /// The directory that holds `name.leaf`, walked from the target without following
+    /// links.
+    struct Parent {
+        /// The parent directory; `nil` when it does not exist yet (walked without `create`).
+        var directory: FileDescriptor?
+        /// The deepest directory that exists on the way (the parent itself when it exists).
+        var deepestExisting: FileDescriptor
+        /// Directories in which the walk created an entry (a new subdirectory), with their
+        /// key (components joined by "/"); each must be synced before anything in the new
+        /// subdirectory is confirmed.
+        var created: [(key: String, directory: FileDescriptor)] = []
+    }
+
+    /// Walks to the parent of `name.leaf`; with `create`, makes missing directories (0o755).
+    /// - Throws: ``TransferError/refused(code:message:)``: `badName` when a component is a
+    ///   link or not a directory, `ioError` (or `noSpace`) when a directory cannot be made.
+    func parent(of name: WireName, create: Bool) throws(TransferError) -> Parent {
+        var current: FileDescriptor
+        do {
+            current = try FileDescriptor.open(".", in: root, flags: O_RDONLY | O_DIRECTORY)
+        } catch {
+            throw .refused(code: .ioError, message: "cannot open the target directory: \(error.reason)")
+        }
+        var created: [(key: String, directory: FileDescriptor)] = []
+        for (depth, component) in name.directories.enumerated() {
+            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+            var next = try? FileDescriptor.open(component, in: current, flags: flags)
+            var failure = errno
+            if next == nil && failure == ENOENT {
+                guard create else { return Parent(directory: nil, deepestExisting: current) }
+                if mkdirat(current.rawValue, component, 0o755) != 0 && errno != EEXIST {
+                    let error = SystemError("mkdir", component)
+                    throw .refused(
+                        code: error.isNoSpace ? .noSpace : .ioError,
+                        message: "cannot create directory '\(component)' for '\(name.text)': \(error.reason)"
                     )
                 }
-                return .failure(
-                    .refused(
-                        code: .ioError,
-                        message: "cannot open directory '\(component)': \(String(cString: strerror(failure)))"
+                created.append((name.components[..<depth].joined(separator: "/"), current))
+                next = try? FileDescriptor.open(component, in: current, flags: flags)
+                failure = errno
+            }
+            guard let next else {
+                if failure == ELOOP || failure == ENOTDIR {
+                    throw .refused(
+                        code: .badName,
+                        message: "'\(component)' in '\(name.text)' is not a directory inside the target (a link or a file)"
                     )
+                }
+                throw .refused(
+                    code: .ioError,
+                    message: "cannot open directory '\(component)' for '\(name.text)': \(SystemError("open", errno: failure).reason)"
                 )
             }
             current = next
         }
-        return .success(current)
+        return Parent(directory: current, deepestExisting: current, created: created)
     }
+
+    /// Refuses, before any data arrives, a destination the commit could not use: an
+    /// existing directory of that name, a parent on another file system (the rename would
+    /// fail with `EXDEV`) or one that cannot be written (read-only, no permission).
+    func checkDestination(_ name: WireName) throws(TransferError) {
+        let parent = try self.parent(of: name, create: false)
+        let where_ = parent.deepestExisting
+        do {
+            if let directory = parent.directory, let info = try directory.status(of: name.leaf),
+                info.st_mode & S_IFMT == S_IFDIR
+            {
+                throw TransferError.refused(code: .badName, message: "'\(name.text)' is an existing directory")
+            }
+            if UInt64(try where_.status().st_dev) != device {
+                throw TransferError.refused(
+                    code: .ioError,
+                    message: "'\(name.text)' would be on another file system than '\(path)/.xfer'; it cannot be renamed into place"
+                )
+            }
+        } catch let error as TransferError {
+            throw error
+        } catch {
+            throw .refused(code: .ioError, message: "cannot check '\(name.text)': \(error)")
+        }
+        if faccessat(where_.rawValue, ".", W_OK, AT_EACCESS) != 0 {
+            throw .refused(
+                code: .ioError,
+                message: "cannot write '\(name.text)': its directory is not writable (\(SystemError("access").reason))"
+            )
+        }
+    }
+
+    /// The identity of the regular file at `name`, or `nil` if there is none (or a link,
+    /// a directory, anything but a regular file).
+    func identity(of name: WireName) -> FileIdentity? {
+        guard let parent = try? parent(of: name, create: false), let directory = parent.directory,
+            let info = try? directory.status(of: name.leaf), info.st_mode & S_IFMT == S_IFREG
+        else { return nil }
+        return FileIdentity(info)
+    }
+
+    // MARK: Partial files
 
     /// Name of the partial file for a transfer, inside `.xfer`.
     static func partialName(_ id: TransferID) -> String { "\(id).part" }
 
     /// Bytes held for `id` from an earlier connection, if any.
     func partialSize(_ id: TransferID) -> UInt64? {
-        var info = stat()
-        guard fstatat(stateFD, TargetDirectory.partialName(id), &info, AT_SYMLINK_NOFOLLOW) == 0,
-            info.st_mode & S_IFMT == S_IFREG
+        guard let info = try? state.status(of: TargetDirectory.partialName(id)), info.st_mode & S_IFMT == S_IFREG
         else { return nil }
         return UInt64(info.st_size)
     }
 
-    /// Opens the partial file for `id`, keeping exactly its first `offset` bytes.
-    func openPartial(_ id: TransferID, keeping offset: UInt64) throws(SystemError) -> CInt {
-        let name = TargetDirectory.partialName(id)
-        let file = try retryingInterrupts("open", name) {
-            openat(stateFD, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        }
-        guard ftruncate(file, off_t(offset)) == 0, lseek(file, off_t(offset), SEEK_SET) >= 0 else {
-            let error = SystemError("truncate", name)
-            close(file)
-            throw error
-        }
-        return file
-    }
-
+    /// Removes the partial file of `id` (nothing if there is none).
     func removePartial(_ id: TransferID) {
-        unlinkat(stateFD, TargetDirectory.partialName(id), 0)
+        _ = unlinkat(state.rawValue, TargetDirectory.partialName(id), 0)
     }
 
     /// Bytes free for an unprivileged writer on the target's file system.
     func freeBytes() -> UInt64? {
         var info = statvfs()
-        guard fstatvfs(fd, &info) == 0 else { return nil }
+        guard fstatvfs(root.rawValue, &info) == 0 else { return nil }
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
+}
 
-    /// Size of a regular file at `components`, without following links.
-    func committedSize(of components: [String]) -> UInt64? {
-        guard case .success(let parent) = openParent(of: components, create: false), parent >= 0 else { return nil }
-        defer { close(parent) }
-        var info = stat()
-        guard fstatat(parent, components.last!, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFREG
-        else {
-            return nil
-        }
-        return UInt64(info.st_size)
+/// What identifies the file a commit produced: if any of it changed, the file is no longer
+/// the one the journal remembers (SPEC.md §11), whatever its name and size.
+struct FileIdentity: Equatable, Sendable {
+    var device: UInt64
+    var inode: UInt64
+    var size: UInt64
+    var changeSeconds: Int
+    var changeNanoseconds: Int
+    var modificationSeconds: Int
+    var modificationNanoseconds: Int
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = UInt64(info.st_size)
+        changeSeconds = info.st_ctim.tv_sec
+        changeNanoseconds = info.st_ctim.tv_nsec
+        modificationSeconds = info.st_mtim.tv_sec
+        modificationNanoseconds = info.st_mtim.tv_nsec
+    }
+
+    init(
+        device: UInt64,
+        inode: UInt64,
+        size: UInt64,
+        changeSeconds: Int,
+        changeNanoseconds: Int,
+        modificationSeconds: Int,
+        modificationNanoseconds: Int
+    ) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.changeSeconds = changeSeconds
+        self.changeNanoseconds = changeNanoseconds
+        self.modificationSeconds = modificationSeconds
+        self.modificationNanoseconds = modificationNanoseconds
     }
 }

@@ -1,0 +1,110 @@
+import CXferSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An open file descriptor that this object owns: opened close-on-exec, closed exactly once
+/// (when the last reference goes, or earlier by ``close()``). Every call retries `EINTR`
+/// and throws ``SystemError`` (swift-system's `FileDescriptor` is the model).
+///
+/// A class rather than a non-copyable struct so a stream's file can sit in collections
+/// (a commit batch) without ceremony; the receiver never shares one between threads.
+final class FileDescriptor {
+    /// The raw descriptor; -1 once closed.
+    private(set) var rawValue: CInt
+
+    /// Takes ownership of `rawValue`.
+    init(owning rawValue: CInt) { self.rawValue = rawValue }
+
+    deinit { close() }
+
+    /// Opens `path` relative to `directory` (or the working directory), always with
+    /// `O_CLOEXEC`. The corresponding C function is `openat`.
+    static func open(
+        _ path: String,
+        in directory: FileDescriptor? = nil,
+        flags: CInt,
+        mode: mode_t = 0o600
+    ) throws(SystemError) -> FileDescriptor {
+        let base = directory?.rawValue ?? AT_FDCWD
+        let fd = try retryingInterrupts("open", path) { openat(base, path, flags | O_CLOEXEC, mode) }
+        return FileDescriptor(owning: fd)
+    }
+
+    /// Closes now; later calls do nothing. An error from `close` is ignored on purpose:
+    /// everything that matters was checked by an earlier sync (Linux closes the descriptor
+    /// even when `close` fails, so retrying would be wrong).
+    func close() {
+        guard rawValue >= 0 else { return }
+        _ = Glibc.close(rawValue)
+        rawValue = -1
+    }
+
+    /// Writes all of `bytes` at the current position. The corresponding C function is `write`.
+    func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            offset += try retryingInterrupts("write") {
+                Glibc.write(rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+            }
+        }
+    }
+
+    /// Flushes the file's data and metadata to the device. The corresponding C function is `fsync`.
+    func sync() throws(SystemError) {
+        try retryingInterrupts("fsync") { fsync(rawValue) }
+    }
+
+    /// Syncs the whole file system holding this file (`syncfs`). Errors are reported per
+    /// open file description, so each connection syncs through a descriptor of its own.
+    func syncFileSystem() throws(SystemError) {
+        try retryingInterrupts("syncfs") { xfer_sync_filesystem(rawValue) }
+    }
+
+    /// Starts write-back of a range without waiting (`sync_file_range` WRITE).
+    func startWriteback(offset: UInt64, length: UInt64) throws(SystemError) {
+        try retryingInterrupts("sync_file_range") { xfer_start_writeback(rawValue, Int64(offset), Int64(length)) }
+    }
+
+    /// Waits for write-back of a range and reports any write-back error this descriptor
+    /// has not seen yet (`sync_file_range` WAIT_BEFORE|WRITE|WAIT_AFTER). Not durability:
+    /// metadata and the device cache need `fsync` or `syncfs`. Length 0 means to the end.
+    func waitWriteback(offset: UInt64, length: UInt64) throws(SystemError) {
+        try retryingInterrupts("sync_file_range") { xfer_wait_writeback(rawValue, Int64(offset), Int64(length)) }
+    }
+
+    /// Takes an exclusive `flock` without waiting; false when another open file holds it.
+    func tryLockExclusive() throws(SystemError) -> Bool {
+        while flock(rawValue, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            if errno == EWOULDBLOCK { return false }
+            throw SystemError("flock")
+        }
+        return true
+    }
+
+    /// The file's status. The corresponding C function is `fstat`.
+    func status() throws(SystemError) -> stat {
+        var info = stat()
+        try retryingInterrupts("fstat") { fstat(rawValue, &info) }
+        return info
+    }
+
+    /// Status of `name` inside this directory, not following a final link, or `nil` when
+    /// nothing is there. The corresponding C function is `fstatat`.
+    func status(of name: String) throws(SystemError) -> stat? {
+        var info = stat()
+        while fstatat(rawValue, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+            if errno == EINTR { continue }
+            if errno == ENOENT { return nil }
+            throw SystemError("stat", name)
+        }
+        return info
+    }
+}
+
+extension SystemError {
+    /// Whether the file system is out of space or quota: the wire's `noSpace`.
+    var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+}

@@ -1,0 +1,106 @@
+import Framing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One stream being received into `.xfer/<id>.part` (SPEC.md §11): owns the descriptor,
+/// holds an exclusive lock on the file for as long as it is open, writes, starts and waits
+/// for write-back with every error checked, and keeps the whole-stream digest.
+///
+/// The lock is what stops a second process (another receiver on the same directory, or a
+/// tool) from truncating or rewriting the file under us: the digest covers the bytes that
+/// arrived, not the bytes on disk, so nobody else may write them.
+final class PartialFile {
+    /// Write-back starts for every this many bytes and is waited for one window later, so
+    /// the final sync has little left to do and write-back errors surface early.
+    let window: UInt64
+    /// The descriptor (open until the commit closes it).
+    let file: FileDescriptor
+    /// Bytes of the stream in the file, from offset 0 (a kept prefix included).
+    private(set) var length: UInt64
+    /// Bytes whose write-back finished without error.
+    private(set) var writtenBack: UInt64
+    /// Digest of the stream's bytes 0..<length.
+    private(set) var digest = StreamDigest()
+    private var windowStart: UInt64
+    private var previousWindow: (start: UInt64, length: UInt64)?
+
+    /// Writes larger than this are split, so one DATA record never holds the disk long.
+    private static let writePiece = 256 << 10
+
+    private init(file: FileDescriptor, length: UInt64, window: UInt64) {
+        self.file = file
+        self.length = length
+        self.window = window
+        writtenBack = length
+        windowStart = length
+    }
+
+    /// What happened when a partial file was opened.
+    enum Opening {
+        case opened(PartialFile)
+        /// Another open file holds its lock: someone else is writing it.
+        case locked
+    }
+
+    /// Opens (creating it if needed) the partial file `name` in `directory`, locks it, and
+    /// keeps exactly its first `offset` bytes (the caller made sure it has that many). The
+    /// lock is taken before the file is touched, so a locked file is never truncated.
+    static func open(
+        _ name: String,
+        in directory: FileDescriptor,
+        keeping offset: UInt64,
+        window: UInt64
+    ) throws(SystemError) -> Opening {
+        let file = try FileDescriptor.open(name, in: directory, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+        guard try file.tryLockExclusive() else { return .locked }
+        try retryingInterrupts("truncate", name) { ftruncate(file.rawValue, off_t(offset)) }
+        try retryingInterrupts("seek", name) { lseek(file.rawValue, off_t(offset), SEEK_SET) }
+        return .opened(PartialFile(file: file, length: offset, window: window))
+    }
+
+    /// Feeds the kept prefix (bytes 0..<length, read back from the file) to the digest:
+    /// the whole-stream digest covers them too (SPEC.md §11).
+    /// - Throws: ``SystemError`` when they cannot all be read.
+    func hashKeptPrefix() throws(SystemError) {
+        guard digestFile(file.rawValue, count: length, at: 0, into: &digest) else {
+            throw SystemError("read", "kept prefix", errno: errno == 0 ? EIO : errno)
+        }
+    }
+
+    /// Appends `bytes` to the file and the digest, and moves write-back along.
+    /// - Throws: ``SystemError`` from `write` or from write-back (`sync_file_range`); after
+    ///   either the stream must fail: the kernel reports a write-back error only once.
+    func append(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let piece = min(PartialFile.writePiece, bytes.count - offset)
+            try file.writeAll(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + piece]))
+            offset += piece
+        }
+        digest.update(bytes)
+        length += UInt64(bytes.count)
+        guard length - windowStart >= window else { return }
+        let current = (start: windowStart, length: length - windowStart)
+        try file.startWriteback(offset: current.start, length: current.length)
+        if let previous = previousWindow {
+            try file.waitWriteback(offset: previous.start, length: previous.length)
+            writtenBack = previous.start + previous.length
+        }
+        previousWindow = current
+        windowStart = length
+    }
+
+    /// Gives the file the sender's permission bits (at most 0o777) and modification time.
+    /// Best effort: a file system that keeps neither still holds the right bytes.
+    func applyMetadata(of offer: Offer) {
+        _ = fchmod(file.rawValue, mode_t(offer.mode & 0o777))
+        let mtime = offer.modificationTime
+        var times = [
+            timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2),  // atime: UTIME_OMIT
+            timespec(tv_sec: Int(mtime.seconds), tv_nsec: Int(mtime.nanoseconds)),
+        ]
+        _ = futimens(file.rawValue, &times)
+    }
+}

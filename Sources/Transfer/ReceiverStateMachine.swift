@@ -1,0 +1,144 @@
+import Framing
+
+/// The receiver's side of the conversation (SPEC.md §7.3) as a value: messages in, actions
+/// out. It knows nothing of sockets or files, so every rule of the conversation can be
+/// tested on its own; ``ReceiverConnection`` carries the actions out.
+///
+/// ```
+/// awaitingPreamble ─preamble→ awaitingHello ─HELLO→ idle
+/// idle ─OFFER→ receiving ─END/CANCEL→ idle        (declined: discarding, or idle with awaitAnswer)
+/// receiving ─stream failed→ discarding ─END/CANCEL→ idle
+/// idle ─GOODBYE→ closed
+/// ```
+///
+/// Two kinds of failure: a stream's (the connection answers with a non-fatal ERROR and
+/// calls ``streamFailed()``) and the connection's (``Action/fail(_:_:)``: a fatal ERROR).
+struct ReceiverStateMachine {
+    /// Where the conversation is.
+    enum State: Equatable {
+        case awaitingPreamble
+        case awaitingHello
+        case idle
+        /// DATA and END belong to this accepted stream.
+        case receiving(TransferID)
+        /// This offer's DATA is dropped up to its END or CANCEL (refused, or failed).
+        case discarding(TransferID)
+        /// The client said GOODBYE.
+        case closed
+    }
+
+    /// What the connection must do with the message just read.
+    enum Action: Equatable {
+        /// Send our preamble.
+        case greet
+        /// Send our preamble, then fail with `unsupportedVersion`: the client may reconnect
+        /// speaking our version.
+        case greetAndRefuse(version: UInt16)
+        /// Send WELCOME.
+        case welcome
+        /// Decide on the offer; the machine now expects its stream, unless the connection
+        /// calls ``declined(_:)``.
+        case offer(Offer)
+        /// Store DATA of the accepted stream.
+        case store(ArraySlice<UInt8>)
+        /// Nothing to do (dropped DATA, KEEPALIVE, an unknown ignorable record).
+        case ignore
+        /// Verify and queue the accepted stream for commit.
+        case finish(End)
+        /// Keep or drop the accepted stream's partial file.
+        case cancel(Cancel)
+        /// A non-fatal ERROR from the sender, to log.
+        case peerError(ErrorRecord)
+        /// A fatal ERROR from the sender: it is going away.
+        case peerFailed(ErrorRecord)
+        /// Commit what is pending, send GOODBYE, read until the client closes.
+        case goodbye
+        /// A connection error: fatal ERROR with this code (only if ``greeted``), then close.
+        case fail(ErrorCode, String)
+    }
+
+    /// The current state.
+    private(set) var state: State = .awaitingPreamble
+
+    /// Whether the peer sent a valid preamble, so our records (an ERROR) mean something to it.
+    /// A peer that did not is not an xfer client and is closed on without a word (SPEC.md §3).
+    private(set) var greeted = false
+
+    /// Applies one message from the client.
+    mutating func receive(_ message: RecordDecoder.Message) -> Action {
+        let record: Record
+        switch message {
+        case .preamble(let preamble):
+            guard state == .awaitingPreamble else { return fail(.protocolViolation, "a second preamble") }
+            greeted = true
+            guard preamble.version == Preamble.currentVersion else {
+                state = .closed
+                return .greetAndRefuse(version: preamble.version)
+            }
+            state = .awaitingHello
+            return .greet
+        case .record(let next):
+            record = next
+        }
+        switch (state, record) {
+        case (.awaitingPreamble, _):
+            return fail(.protocolViolation, "no preamble")
+        case (.awaitingHello, .hello):
+            state = .idle
+            return .welcome
+        case (.awaitingHello, _):
+            return fail(.protocolViolation, "expected HELLO after the preamble, got \(record.kind)")
+        case (.closed, _):
+            return fail(.protocolViolation, "\(record.kind) after GOODBYE")
+        case (_, .keepAlive), (_, .unknown):
+            return .ignore  // reading it reset the idle clock; that was its purpose
+        case (_, .error(let error)):
+            return error.fatal ? .peerFailed(error) : .peerError(error)
+        case (.idle, .offer(let offer)):
+            state = .receiving(offer.transferID)
+            return .offer(offer)
+        case (.idle, .goodbye):
+            state = .closed
+            return .goodbye
+        case (.idle, .data), (.idle, .end), (.idle, .cancel):
+            return fail(.protocolViolation, "\(record.kind) without an OFFER")
+        case (.receiving, .data(let bytes)):
+            return .store(bytes)
+        case (.receiving, .end(let end)):
+            state = .idle
+            return .finish(end)
+        case (.receiving, .cancel(let cancel)):
+            state = .idle
+            return .cancel(cancel)
+        case (.discarding, .data):
+            return .ignore
+        case (.discarding, .end), (.discarding, .cancel):
+            state = .idle
+            return .ignore
+        case (.receiving, .offer), (.discarding, .offer):
+            return fail(.protocolViolation, "OFFER before the previous stream's END or CANCEL")
+        case (.receiving, .goodbye), (.discarding, .goodbye):
+            return fail(.protocolViolation, "GOODBYE inside a stream")
+        default:
+            return fail(.protocolViolation, "\(record.kind) is sent by receivers, not senders")
+        }
+    }
+
+    /// The offer just returned by ``receive(_:)`` was answered other than `accept`: its
+    /// DATA, if the sender streams any, is dropped until its END or CANCEL (SPEC.md §7.2).
+    mutating func declined(_ offer: Offer) {
+        guard state == .receiving(offer.transferID) else { return }
+        state = offer.awaitAnswer ? .idle : .discarding(offer.transferID)
+    }
+
+    /// The accepted stream failed (non-fatal ERROR sent): drop the rest of it.
+    mutating func streamFailed() {
+        guard case .receiving(let id) = state else { return }
+        state = .discarding(id)
+    }
+
+    private mutating func fail(_ code: ErrorCode, _ message: String) -> Action {
+        state = .closed
+        return .fail(code, message)
+    }
+}
