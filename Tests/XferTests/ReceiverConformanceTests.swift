@@ -1,0 +1,460 @@
+import Foundation
+import Framing
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension Integration {
+    /// The real `xfer receive` against the bytes of SPEC.md §12's conversations, and two
+    /// timing rules a raw client can see: the idle clock counts bytes, not whole records,
+    /// and a receiver that hashes a kept prefix before answering still shows it is alive.
+    @Suite struct ReceiverConformance {
+        // MARK: A. Vector conversations
+
+        /// The names of the conversations in Tests/Vectors/vectors.json.
+        static let conversationNames: [String] = conversations.map(\.name)
+
+        @Test("A vector conversation played against the real receiver", arguments: conversationNames)
+        func vectorConversation(_ name: String) throws {
+            let conversation = try #require(Self.conversations.first { $0.name == name })
+            let clientBytes = conversation.bytes(of: "client")
+            let serverSteps = conversation.steps.filter { $0.direction == "server" }
+            let expectedMessages = try Self.decodeWhole(serverSteps.flatMap { Self.bytes(ofHex: $0.hex) })
+            try #require(expectedMessages.count == serverSteps.count, "one message per server step")
+
+            // None of the three conversations presupposes state on the receiver (no partial,
+            // no earlier commit): a fresh, empty target is what each describes. The target
+            // sits inside a parent directory so a name that escapes it lands somewhere we
+            // can look.
+            let parent = TemporaryDirectory()
+            let targetPath = parent.file("target")
+            try FileManager.default.createDirectory(atPath: targetPath, withIntermediateDirectories: false)
+            let receiver = ReceiverProcess(directory: targetPath)
+            let client = RawClient(port: receiver.port)
+            let reader = ServerReader(fd: client.fd)
+            #expect(client.send(clientBytes) == clientBytes.count, "the receiver took every client byte")
+            reader.pump(seconds: 10) { $0.last == .record(.goodbye) }
+            client.close()
+            if let failure = reader.failure { Issue.record("the server's bytes did not decode: \(failure)") }
+
+            let expected = zip(expectedMessages, serverSteps).compactMap { message, step in
+                Self.comparable(message).map { (message: $0, note: step.note) }
+            }
+            let actual = reader.messages.compactMap(Self.comparable)
+            for (index, (want, got)) in zip(expected, actual).enumerated() {
+                #expect(
+                    got == want.message,
+                    "\(name) server message \(index) (\(want.note)): got \(Self.describe(got)), want \(Self.describe(want.message))"
+                )
+            }
+            #expect(
+                actual.count == expected.count,
+                """
+                \(name): \(actual.count) server messages (PROGRESS, KEEPALIVE dropped), want \(expected.count)
+                got:  \(actual.map(Self.describe))
+                want: \(expected.map { Self.describe($0.message) })
+                log: \(receiver.log)
+                """
+            )
+
+            // The files: every stream the vector ACKs is under its name with exactly the
+            // bytes its DATA carried; every other stream is nowhere, and no partial is left.
+            let acked = Set(
+                expectedMessages.compactMap { message -> TransferID? in
+                    if case .record(.ack(let ack)) = message { return ack.transferID }
+                    return nil
+                }
+            )
+            let streams = try Self.streams(in: clientBytes)
+            #expect(!streams.isEmpty)
+            for stream in streams {
+                let path = URL(fileURLWithPath: targetPath).appendingPathComponent(stream.offer.name).standardized.path
+                if acked.contains(stream.offer.transferID) {
+                    let contents = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+                    #expect(contents == stream.bytes, "\(name): '\(stream.offer.name)' holds what its DATA carried")
+                } else {
+                    #expect(
+                        !FileManager.default.fileExists(atPath: path),
+                        "\(name): '\(stream.offer.name)' was not acknowledged, so it must not exist at \(path)"
+                    )
+                }
+            }
+            let state = (try? FileManager.default.contentsOfDirectory(atPath: targetPath + "/.xfer")) ?? []
+            #expect(state.filter { $0.hasSuffix(".part") }.isEmpty, "\(name): partial files left: \(state)")
+        }
+
+        // MARK: B. The idle clock counts bytes
+
+        @Test("The idle clock counts bytes: a 1 MiB DATA record dribbled 128 KiB per 1.2 s against --timeout 3")
+        func idleClockCountsBytes() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--timeout", "3"])
+            let client = RawClient(port: receiver.port)
+            let reader = ServerReader(fd: client.fd)
+            let id = TransferID(high: 0xD81B_B1ED, low: 1)
+            let payload = Self.randomBytes(1 << 20)
+            var opening = Preamble().bytes
+            try RecordEncoder.append(.hello(Hello()), to: &opening)
+            try RecordEncoder.append(
+                .offer(Offer(transferID: id, size: UInt64(payload.count), name: "dribbled.bin", awaitAnswer: false)),
+                to: &opening
+            )
+            client.send(opening)
+
+            // One DATA record, its bytes in pieces of 128 KiB (the header rides with the
+            // first), 1.2 s apart: each gap is well inside the 3 s timeout, the whole record
+            // is not. Between pieces the client reads what the server sends (§7.1).
+            var record: [UInt8] = []
+            try RecordEncoder.append(.data(payload[...]), to: &record)
+            let piece = 128 << 10
+            let starts = [0] + Array(stride(from: ProtocolLimits.headerSize + piece, to: record.count, by: piece))
+            for (index, start) in starts.enumerated() {
+                if index > 0 { reader.pump(seconds: 1.2) }  // the dribble under test, not a wait for readiness
+                if reader.ended { break }
+                let end = index + 1 < starts.count ? starts[index + 1] : record.count
+                client.send(Array(record[start..<end]))
+            }
+            var digest = StreamDigest()
+            digest.update(payload)
+            var closing: [UInt8] = []
+            try RecordEncoder.append(.end(End(totalLength: UInt64(payload.count), digest: digest.value)), to: &closing)
+            try RecordEncoder.append(.goodbye, to: &closing)
+            if !reader.ended { client.send(closing) }
+            reader.pump(seconds: 20) { $0.last == .record(.goodbye) }
+            client.close()
+
+            let records = reader.records
+            let errors = records.compactMap { record -> ErrorRecord? in
+                if case .error(let error) = record { return error }
+                return nil
+            }
+            #expect(
+                errors.isEmpty,
+                "the receiver dropped a sender whose bytes kept arriving: \(errors.map { "\($0.code): \($0.message)" })"
+            )
+            let answer = records.compactMap { record -> Answer? in
+                if case .answer(let answer) = record { return answer }
+                return nil
+            }.first
+            #expect(answer?.transferID == id && answer?.decision == .accept, "ANSWER: \(String(describing: answer))")
+            let ack = records.compactMap { record -> Ack? in
+                if case .ack(let ack) = record { return ack }
+                return nil
+            }.first
+            #expect(
+                ack == Ack(transferID: id, committedLength: UInt64(payload.count), digest: digest.value, durable: true),
+                "ACK: \(String(describing: ack))"
+            )
+            #expect(records.last == .goodbye, "records: \(records.map { Self.describe(.record($0)) })")
+            let committed = target.contents("dribbled.bin")
+            let intact = committed == payload
+            #expect(intact, "the file is committed with the bytes sent (found \(committed?.count ?? 0) bytes)")
+        }
+
+        // MARK: C. Hashing a kept prefix is not silence
+
+        @Test("Hashing a big kept prefix before the ANSWER: the server is never silent for 2.5 s")
+        func resumeHashingIsNotSilent() throws {
+            // Grow the sparse prefix until hashing it takes long enough to mean something:
+            // each try doubles it, so the one that counts takes from 3 s to about 6 s.
+            var attempt: HashingAttempt?
+            for gibibytes in [1, 2, 4, 8, 16, 32, 64, 128, 256] as [UInt64] {
+                attempt = try Self.offerResume(prefix: gibibytes << 30)
+                guard let done = attempt, done.answer?.decision == .accept, done.answerDelay < 3 else { break }
+            }
+            guard let attempt else { return }
+            try #require(attempt.answered, "no ANSWER for the resumed offer: \(attempt.records) \(attempt.log)")
+            // It holds exactly the offered offset, so it must accept there (SPEC.md §11),
+            // and accepting is what makes it hash the kept prefix.
+            try #require(
+                attempt.answer?.decision == .accept && attempt.answer?.offset == attempt.prefix,
+                "ANSWER: \(String(describing: attempt.answer))"
+            )
+            try #require(
+                attempt.answerDelay >= 3,
+                """
+                could not make hashing slow enough to test: a \(attempt.prefix >> 30) GiB sparse prefix was \
+                answered in \(Self.seconds(attempt.answerDelay))
+                """
+            )
+            #expect(
+                attempt.maxGap < 2.5,
+                """
+                the server was silent for \(Self.seconds(attempt.maxGap)) before the ANSWER, which took \
+                \(Self.seconds(attempt.answerDelay)) (\(attempt.prefix >> 30) GiB kept prefix); \
+                gaps: \(attempt.gaps.map(Self.seconds))
+                """
+            )
+            #expect(attempt.sawGoodbye, "clean end after CANCEL and GOODBYE: \(attempt.records)")
+            #expect(
+                attempt.allocatedAfter < 64 << 20,
+                "the sparse partial stayed sparse: \(attempt.allocatedAfter) bytes allocated in the target afterwards"
+            )
+        }
+
+        /// What one try of the resume-hashing test saw.
+        private struct HashingAttempt {
+            var prefix: UInt64
+            var answered = false
+            var answer: Answer?
+            /// Seconds from the OFFER to the arrival of the bytes that completed its ANSWER.
+            var answerDelay: Double = 0
+            /// Seconds between successive arrivals of server bytes, from the OFFER to the ANSWER.
+            var gaps: [Double] = []
+            var maxGap: Double { gaps.max() ?? 0 }
+            var sawGoodbye = false
+            var allocatedAfter: UInt64 = 0
+            var records: [String] = []
+            var log = ""
+        }
+
+        /// Plants a sparse partial of `prefix` bytes, offers to resume at its end, and times
+        /// the server's bytes until the ANSWER; then cancels and says goodbye.
+        private static func offerResume(prefix: UInt64) throws -> HashingAttempt {
+            var attempt = HashingAttempt(prefix: prefix)
+            let target = TemporaryDirectory()
+            let id = TransferID(high: 0x5BA7_5E00, low: prefix)
+            let state = target.file(".xfer")
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false)
+            let partial = state + "/\(id).part"  // 32 lower-case hex digits
+            let planted = shell("truncate -s \(prefix) '\(partial)'")
+            try #require(planted.status == 0, "truncate: \(planted.stderr)")
+            try #require(allocatedBytes(partial) < 1 << 20, "this file system does not keep the partial sparse")
+
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = RawClient(port: receiver.port)
+            let reader = ServerReader(fd: client.fd)
+            var opening = Preamble().bytes
+            try RecordEncoder.append(.hello(Hello()), to: &opening)
+            client.send(opening)
+            // Readiness: welcomed, so the clock below covers the offer alone.
+            try #require(
+                reader.pump(seconds: 10) { $0.contains { $0.isWelcome } },
+                "no WELCOME: \(reader.records) \(receiver.log)"
+            )
+            let offer = Offer(
+                transferID: id,
+                size: prefix + (1 << 20),
+                offset: prefix,
+                name: "sparse.bin",
+                awaitAnswer: true
+            )
+            let arrivalsBefore = reader.arrivals.count
+            let offered = monotonicNow()
+            client.send(.offer(offer))
+            attempt.answered = reader.pump(seconds: 240) { messages in
+                messages.contains {
+                    if case .record(.answer(let answer)) = $0 { answer.transferID == id } else { false }
+                }
+            }
+            if attempt.answered {
+                let answeredAt = reader.arrivals.last!
+                let times = [offered] + reader.arrivals[arrivalsBefore...]
+                attempt.gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+                attempt.answerDelay = answeredAt - offered
+                attempt.answer =
+                    reader.records.compactMap { record -> Answer? in
+                        if case .answer(let answer) = record, answer.transferID == id { return answer }
+                        return nil
+                    }.first
+                if attempt.answer?.decision == .accept {
+                    client.send(.cancel(Cancel(code: .cancelled, message: "test over")))
+                }
+                client.send(.goodbye)
+                attempt.sawGoodbye = reader.pump(seconds: 30) { $0.last == .record(.goodbye) }
+            }
+            client.close()
+            attempt.records = reader.records.map { describe(.record($0)) }
+            attempt.log = receiver.log
+            let usage = shell("du -sk '\(target.path)'").stdout.split(separator: "\t").first.flatMap { UInt64($0) }
+            attempt.allocatedAfter = max(allocatedBytes(partial), (usage ?? .max / 1024) * 1024)
+            return attempt
+        }
+
+        /// Bytes the file system allocated for `path` (0 if it does not exist).
+        private static func allocatedBytes(_ path: String) -> UInt64 {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return 0 }
+            return UInt64(info.st_blocks) * 512
+        }
+
+        // MARK: Helpers
+
+        private struct VectorFile: Decodable {
+            var conversations: [Conversation]
+        }
+
+        struct Conversation: Decodable, Sendable {
+            var name: String
+            var steps: [Step]
+
+            func bytes(of side: String) -> [UInt8] {
+                steps.filter { $0.direction == side }.flatMap { ReceiverConformance.bytes(ofHex: $0.hex) }
+            }
+        }
+
+        struct Step: Decodable, Sendable {
+            var direction: String
+            var note: String
+            var hex: String
+        }
+
+        /// The conversations of Tests/Vectors/vectors.json, found from this file's path as
+        /// FramingTests' VectorTests finds them (both test targets are in one package).
+        static let conversations: [Conversation] = {
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Vectors/vectors.json")
+            let data = try! Data(contentsOf: url)
+            return try! JSONDecoder().decode(VectorFile.self, from: data).conversations
+        }()
+
+        private static func bytes(ofHex hex: String) -> [UInt8] {
+            var bytes: [UInt8] = []
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                bytes.append(UInt8(hex[index..<next], radix: 16)!)
+                index = next
+            }
+            return bytes
+        }
+
+        /// One side's whole byte stream as messages; it must end on a message boundary.
+        private static func decodeWhole(_ bytes: [UInt8]) throws -> [RecordDecoder.Message] {
+            var decoder = RecordDecoder()
+            var messages: [RecordDecoder.Message] = []
+            try decoder.feed(bytes) { messages.append(copied($0)) }
+            try decoder.finish()
+            return messages
+        }
+
+        /// A stream the client offered and the bytes its DATA carried.
+        private struct Stream {
+            var offer: Offer
+            var bytes: [UInt8] = []
+        }
+
+        private static func streams(in clientBytes: [UInt8]) throws -> [Stream] {
+            var streams: [Stream] = []
+            for message in try decodeWhole(clientBytes) {
+                switch message {
+                case .record(.offer(let offer)): streams.append(Stream(offer: offer))
+                case .record(.data(let bytes)): streams[streams.count - 1].bytes += bytes
+                default: break
+                }
+            }
+            return streams
+        }
+
+        /// What must be equal in a server message, or nil for one that may come any number
+        /// of times. PROGRESS and KEEPALIVE (and any other ignorable kind, §4) are dropped;
+        /// WELCOME counts by kind (its agent is the implementation's); the free-text messages
+        /// of ERROR and ANSWER are blanked. Everything else stays, flags included.
+        private static func comparable(_ message: RecordDecoder.Message) -> RecordDecoder.Message? {
+            guard case .record(let record) = message else { return message }
+            switch record {
+            case .progress, .keepAlive, .unknown: return nil
+            case .welcome: return .record(.welcome(Welcome()))
+            case .error(var error):
+                error.message = ""
+                return .record(.error(error))
+            case .answer(var answer):
+                answer.message = ""
+                return .record(.answer(answer))
+            default: return message
+            }
+        }
+
+        private static func describe(_ message: RecordDecoder.Message) -> String {
+            switch message {
+            case .preamble(let preamble): return "preamble v\(preamble.version)"
+            case .record(.data(let bytes)): return "DATA \(bytes.count) B"
+            case .record(let record): return "\(record)"
+            }
+        }
+
+        private static func seconds(_ value: Double) -> String { String(format: "%.2f s", value) }
+
+        private static func randomBytes(_ count: Int) -> [UInt8] {
+            let random = FileHandle(forReadingAtPath: "/dev/urandom")!
+            defer { try? random.close() }
+            var bytes: [UInt8] = []
+            while bytes.count < count { bytes += random.readData(ofLength: count - bytes.count) }
+            return bytes
+        }
+    }
+}
+
+/// A message whose DATA slice no longer shares the decoder's buffer.
+private func copied(_ message: RecordDecoder.Message) -> RecordDecoder.Message {
+    if case .record(.data(let slice)) = message { return .record(.data(Array(slice)[...])) }
+    return message
+}
+
+/// Monotonic seconds.
+private func monotonicNow() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+extension RecordDecoder.Message {
+    fileprivate var isWelcome: Bool {
+        if case .record(.welcome) = self { return true }
+        return false
+    }
+}
+
+/// Reads a server's bytes as they come, with poll, recording when each piece arrived; it
+/// reads only when asked (between a test's sends), never on another thread.
+private final class ServerReader {
+    let fd: CInt
+    private var decoder = RecordDecoder()
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    /// Everything decoded so far, the server's preamble first.
+    private(set) var messages: [RecordDecoder.Message] = []
+    /// Monotonic time of every read that returned bytes.
+    private(set) var arrivals: [Double] = []
+    /// End of stream, a socket error, or bytes that did not decode.
+    private(set) var ended = false
+    private(set) var failure: String?
+
+    init(fd: CInt) { self.fd = fd }
+
+    var records: [Record] {
+        messages.compactMap { message in
+            if case .record(let record) = message { return record }
+            return nil
+        }
+    }
+
+    /// Reads for up to `seconds`, stopping early once `done` holds for the messages so far
+    /// (true) or the stream ends (false).
+    @discardableResult
+    func pump(seconds: Double, until done: ([RecordDecoder.Message]) -> Bool = { _ in false }) -> Bool {
+        let deadline = monotonicNow() + seconds
+        while !done(messages) {
+            let left = deadline - monotonicNow()
+            if ended || left <= 0 { return false }
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, CInt(max(1, min(left, 0.05) * 1000)))
+            if ready == 0 || (ready < 0 && errno == EINTR) { continue }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, CInt(MSG_DONTWAIT)) }
+            if count < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+            guard ready > 0, count > 0 else {
+                ended = true
+                continue
+            }
+            arrivals.append(monotonicNow())
+            do {
+                try decoder.feed(buffer[..<count]) { messages.append(copied($0)) }
+            } catch {
+                failure = "\(error)"
+                ended = true
+            }
+        }
+        return true
+    }
+}
