@@ -1,5 +1,6 @@
 import Foundation
 import Framing
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -11,41 +12,57 @@ public struct ReceiverOptions: Sendable {
     public var idleTimeout: Double = 30
     /// Connections served at once; the next gets a fatal ERROR `busy`.
     public var maxConnections = 64
-    /// A commit batch closes at this many files…
-    public var commitBatchFiles = 1000
+    /// A commit batch closes at this many files (each holds a descriptor until the commit
+    /// has checked it)…
+    public var commitBatchFiles = 256
     /// …or this many bytes, or when the sender pauses.
     public var commitBatchBytes: UInt64 = 64 << 20
     /// Write-back of received data starts every this many bytes.
     public var writeBackWindow: UInt64 = 8 << 20
 
-    /// The defaults: 30 s idle timeout, 64 connections, batches of 1000 files or 64 MiB.
+    /// The defaults: 30 s idle timeout, 64 connections, batches of 256 files or 64 MiB.
     public init() {}
 }
 
 /// The receiving server: accepts connections and serves each on its own thread
 /// (SPEC.md §7.3), writing only inside its target directory.
-public final class Receiver: @unchecked Sendable {
+public final class Receiver: Sendable {
     /// The settings it was created with.
     public let options: ReceiverOptions
     private let directory: TargetDirectory
     private let journal: CommitJournal
-    private let lock = NSLock()
-    private var active = 0
-    private var listener: TCPSocket?
+    private struct State {
+        /// Connections being served.
+        var active = 0
+        var listener: TCPSocket?
+    }
+
+    private let state = Mutex(State())
 
     /// Prepares to receive into `directory` (which must exist).
     /// - Throws: ``TransferError/localIO(_:)`` when it cannot be opened or its `.xfer`
     ///   state directory cannot be created.
     public init(directory: String, options: ReceiverOptions = ReceiverOptions()) throws(TransferError) {
         self.options = options
+        Receiver.raiseDescriptorLimit()
         self.directory = try TargetDirectory(path: directory)
         journal = try CommitJournal(directory: self.directory)
+    }
+
+    /// Each connection holds up to ``ReceiverOptions/commitBatchFiles`` descriptors while a
+    /// batch waits for its commit: take the whole hard limit, which the soft default
+    /// (often 1024) is far below.
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// Binds and listens; returns the address actually bound (the real port for port 0).
     public func listen(on endpoint: Endpoint) throws(TransferError) -> Endpoint {
         let socket = try TCPSocket.listen(on: endpoint)
-        lock.withLock { listener = socket }
+        state.withLock { $0.listener = socket }
         return socket.localAddress.endpoint
     }
 
@@ -53,7 +70,7 @@ public final class Receiver: @unchecked Sendable {
     /// - Parameter log: One line per notable event (errors, refusals, connection ends).
     @discardableResult
     public func serve(once: Bool = false, log: @escaping @Sendable (String) -> Void) -> ConnectionSummary? {
-        guard let listener = lock.withLock({ listener }) else { return nil }
+        guard let listener = state.withLock({ $0.listener }) else { return nil }
         while true {
             let socket: TCPSocket
             let address: SocketAddress
@@ -69,15 +86,15 @@ public final class Receiver: @unchecked Sendable {
             if once {
                 return connection(socket, peer: peer, log: log).run()
             }
-            let admitted = lock.withLock {
-                guard active < options.maxConnections else { return false }
-                active += 1
+            let admitted = state.withLock { state in
+                guard state.active < options.maxConnections else { return false }
+                state.active += 1
                 return true
             }
             let thread = Thread { [self] in
                 if admitted {
                     let summary = connection(socket, peer: peer, log: log).run()
-                    lock.withLock { active -= 1 }
+                    state.withLock { $0.active -= 1 }
                     log(summary.logLine)
                 } else {
                     turnAway(socket, peer: peer, log: log)
@@ -90,8 +107,8 @@ public final class Receiver: @unchecked Sendable {
 
     /// Stops accepting (connections being served go on).
     public func stop() {
-        lock.withLock {
-            if let listener { shutdown(listener.fd, CInt(SHUT_RDWR)) }
+        state.withLock {
+            if let listener = $0.listener { shutdown(listener.fd, CInt(SHUT_RDWR)) }
         }
     }
 

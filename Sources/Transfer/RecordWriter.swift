@@ -1,23 +1,28 @@
 import Foundation
 import Framing
+import Synchronization
 
 /// The receiver's outgoing records. The connection's thread and its heartbeat both write,
 /// so every call takes the lock. Small records collect and leave together: when the
 /// connection is about to wait for input, or when they are old or many enough.
-final class RecordWriter: @unchecked Sendable {
+final class RecordWriter: Sendable {
+    private struct Queue {
+        var buffer: [UInt8] = []
+        /// When the oldest queued byte was queued.
+        var oldest = 0.0
+    }
+
     private let socket: TCPSocket
-    private let lock = NSLock()
-    private var buffer: [UInt8] = []
-    private var oldest = 0.0
+    private let queue = Mutex(Queue())
 
     init(socket: TCPSocket) { self.socket = socket }
 
     /// Queues a record.
     func enqueue(_ record: Record) {
-        lock.withLock {
-            if buffer.isEmpty { oldest = monotonicSeconds() }
+        queue.withLock { queue in
+            if queue.buffer.isEmpty { queue.oldest = monotonicSeconds() }
             do {
-                try RecordEncoder.append(record, to: &buffer)
+                try RecordEncoder.append(record, to: &queue.buffer)
             } catch {
                 preconditionFailure("xfer built an invalid record: \(error)")
             }
@@ -26,25 +31,33 @@ final class RecordWriter: @unchecked Sendable {
 
     /// Queues raw bytes (the preamble).
     func enqueue(bytes: [UInt8]) {
-        lock.withLock {
-            if buffer.isEmpty { oldest = monotonicSeconds() }
-            buffer += bytes
+        queue.withLock { queue in
+            if queue.buffer.isEmpty { queue.oldest = monotonicSeconds() }
+            queue.buffer += bytes
         }
     }
 
-    /// Sends what is queued.
+    /// Sends what is queued (holding the lock, so records never interleave).
     func flush() throws(SystemError) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !buffer.isEmpty else { return }
-        defer { buffer.removeAll(keepingCapacity: true) }
-        try socket.writeAll(buffer)
+        let failure: SystemError? = queue.withLock { queue in
+            guard !queue.buffer.isEmpty else { return nil }
+            defer { queue.buffer.removeAll(keepingCapacity: true) }
+            do throws(SystemError) {
+                try socket.writeAll(queue.buffer)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
     }
 
     /// Sends what is queued if it has waited 50 ms or grown past 32 KiB, so a sender
     /// streaming many files hears its ANSWERs and ACKs promptly without a write per record.
     func flushIfDue() throws(SystemError) {
-        let due = lock.withLock { !buffer.isEmpty && (buffer.count > 32 << 10 || monotonicSeconds() - oldest > 0.05) }
+        let due = queue.withLock {
+            !$0.buffer.isEmpty && ($0.buffer.count > 32 << 10 || monotonicSeconds() - $0.oldest > 0.05)
+        }
         if due { try flush() }
     }
 
