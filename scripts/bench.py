@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Loopback benchmark: xfer against named baselines, measured in the same run.
 
-    scripts/bench.sh [--rounds N] [--size-mib M] [--files N]
+    scripts/bench.sh [--rounds N] [--size-mib M] [--files N] [--baseline-xfer PATH]
 
 Sends a 1 GiB file and 10,000 files of 4 KiB with xfer (durable, confirmed) and, in the
 same run and interleaved round by round, with:
@@ -9,6 +9,8 @@ same run and interleaved round by round, with:
   nc | dd fsync      netcat into `dd conv=fsync` (durable, nothing confirmed)
   rsync daemon       rsync to a local rsync daemon, if rsync is installed (not durable)
   tar | nc           for the small files
+  xfer baseline      another xfer binary (--baseline-xfer, e.g. a release build of the
+                     previous commit), to show a change's effect in the same run
 Prints median wall time, CPU seconds (both sides), peak RSS of each side, and ratios
 xfer/baseline. Wall time runs from starting the sender until both sides have exited.
 """
@@ -92,6 +94,7 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--files", type=int, default=10000)
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/tmp/xfer-bench"))
+    ap.add_argument("--baseline-xfer", help="another xfer binary to measure in the same run")
     args = ap.parse_args()
     xfer = os.path.join(ROOT, ".build", "release", "xfer")
     work = args.dir
@@ -137,12 +140,17 @@ def main():
             time.sleep(0.005)
         raise RuntimeError("nc did not listen")
 
-    def xfer_case(paths):
+    def xfer_case(paths, binary=xfer):
         def run():
             fresh_target()
-            return measure(work, "%s receive --listen 127.0.0.1:0 --dir %s --once --quiet" % (xfer, target),
-                           "%s send --quiet %s 127.0.0.1:{port}" % (xfer, " ".join(paths)), xfer_ready)
+            return measure(work, "%s receive --listen 127.0.0.1:0 --dir %s --once --quiet" % (binary, target),
+                           "%s send --quiet %s 127.0.0.1:{port}" % (binary, " ".join(paths)), xfer_ready)
         return run
+
+    def baseline(paths):
+        if not args.baseline_xfer:
+            return []
+        return [("xfer baseline (durable)", xfer_case(paths, os.path.abspath(args.baseline_xfer)))]
 
     def shell_case(recv_tmpl, send_tmpl):
         def run():
@@ -172,12 +180,12 @@ def main():
             ("nc | dd conv=fsync (durable)", shell_case(
                 "nc -l 127.0.0.1 {port} | dd of={target}/big.bin bs=1M conv=fsync status=none",
                 "nc -N 127.0.0.1 {port} < big.bin")),
-        ] + ([("rsync daemon (not durable)", rsync_case("big.bin"))] if have_rsync else [])),
+        ] + ([("rsync daemon (not durable)", rsync_case("big.bin"))] if have_rsync else []) + baseline([big])),
         ("%d files of 4 KiB" % args.files, [
             ("xfer (durable, confirmed)", xfer_case([small])),
             ("tar | nc (not durable)", shell_case("nc -l 127.0.0.1 {port} | tar -C {target} -xf -",
                                                   "tar -cf - small | nc -N 127.0.0.1 {port}")),
-        ] + ([("rsync daemon (not durable)", rsync_case("small"))] if have_rsync else [])),
+        ] + ([("rsync daemon (not durable)", rsync_case("small"))] if have_rsync else []) + baseline([small])),
     ]
     print("xfer loopback benchmark: %d interleaved rounds, medians; machine: %d cores" % (args.rounds, os.cpu_count()))
     for title, cases in suites:
@@ -189,14 +197,15 @@ def main():
                     print("  %s: FAILED run" % name)
                 results[name].append(r)
         print("\n%s" % title)
-        print("  %-30s %9s %9s %11s %11s" % ("", "wall s", "CPU s", "RSS send", "RSS recv"))
+        print("  %-30s %9s %15s %9s %11s %11s" % ("", "wall s", "(min-max)", "CPU s", "RSS send", "RSS recv"))
         med = {}
         for name, runs in results.items():
             wall = statistics.median(r.wall for r in runs)
             cpu = statistics.median(r.cpu for r in runs)
             med[name] = (wall, cpu)
-            print("  %-30s %9.3f %9.3f %8.1f MiB %8.1f MiB" % (
-                name, wall, cpu, max(r.rss_send for r in runs) / 1024, max(r.rss_recv for r in runs) / 1024))
+            span = "(%.3f-%.3f)" % (min(r.wall for r in runs), max(r.wall for r in runs))
+            print("  %-30s %9.3f %15s %9.3f %8.1f MiB %8.1f MiB" % (
+                name, wall, span, cpu, max(r.rss_send for r in runs) / 1024, max(r.rss_recv for r in runs) / 1024))
         if have_rsync:
             print("  (rsync: the daemon's side is not in CPU or RSS)")
         xw, xc = med[cases[0][0]]

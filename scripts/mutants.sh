@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Breaks xfer's promises on purpose, one at a time, and checks that the test suite notices.
+#
+#   scripts/mutants.sh [NAME ...]      # all mutants, or only those named
+#   MUTANTS_FULL=1 scripts/mutants.sh  # run the whole suite for each, not its named suites
+#
+# Each mutant is a named, exact text replacement in one source file. The script copies the
+# repository once to a scratch directory (so the work tree is never touched), and for each
+# mutant restores the pristine sources, applies the replacement (failing loudly if the text
+# is not found: a mutant that no longer applies is a bug of this script), builds
+# incrementally and runs the tests. Killed = some test failed (or the build broke, which
+# counts as "not run" and fails the script). Survived = every test passed: a promise that
+# no test checks. Exit status 0 only when every mutant was killed.
+#
+# By default each mutant runs the suites that should catch it (the `filter` column), to
+# keep a full run near 15 minutes on 2 cores; MUTANTS_FULL=1 runs everything every time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scratch=${MUTANTS_DIR:-/tmp/xfer-mutants}
+
+python3 - "$root" "$scratch" "$@" <<'PY'
+import os, shutil, subprocess, sys
+
+root, scratch, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+R = "Sources/Transfer/"
+
+# name, file, old text, new text, suites that should kill it (a swift test --filter regex)
+MUTANTS = [
+    ("no-file-fsync", R + "Committer.swift",
+     "try batch[0].partial.file.sync()", "_ = batch[0].partial.file",
+     "Durability"),
+    ("no-directory-fsync", R + "Committer.swift",
+     "try handle.sync()", "_ = handle",
+     "Durability"),
+    ("no-syncfs", R + "Committer.swift",
+     "try syncHandle.syncFileSystem()", "_ = syncHandle",
+     "Durability"),
+    ("sync-errors-ignored", R + "FileDescriptor.swift",
+     'try retryingInterrupts("fsync") { fsync(rawValue) }', "_ = fsync(rawValue)",
+     "Durability"),
+    ("syncfs-errors-ignored", R + "FileDescriptor.swift",
+     'try retryingInterrupts("syncfs") { xfer_sync_filesystem(rawValue) }', "_ = xfer_sync_filesystem(rawValue)",
+     "Durability"),
+    ("writeback-errors-ignored", R + "FileDescriptor.swift",
+     'try retryingInterrupts("sync_file_range") { xfer_wait_writeback(rawValue, Int64(offset), Int64(length)) }',
+     "_ = xfer_wait_writeback(rawValue, Int64(offset), Int64(length))",
+     "Durability"),
+    ("end-digest-check-skipped", R + "ReceiverConnection.swift",
+     "if end.digest != digest {", "if false {",
+     "Failures|HostilePeers|ReceiverConformance"),
+    ("end-length-check-skipped", R + "ReceiverConnection.swift",
+     "if end.totalLength != partial.length || (incoming.offer.size.map { $0 != partial.length } ?? false) {",
+     "if false {",
+     "Failures|HostilePeers|ReceiverConformance|ReceiverPromises"),
+    ("data-past-size-check-skipped", R + "ReceiverConnection.swift",
+     "if let size = incoming.offer.size, UInt64(bytes.count) > size - partial.length {",
+     "if let size = incoming.offer.size, false {",
+     "Failures|HostilePeers|ReceiverPromises"),
+    ("already-committed-identity-skipped", R + "ReceiverConnection.swift",
+     "directory.identity(of: name) == entry.identity", "true",
+     "ReceiverPromises|Transfers"),
+    ("ack-before-commit", R + "ReceiverConnection.swift",
+     "let outcomes = committer.commit(batch)",
+     "for early in batch { writer.enqueue(.ack(Ack(transferID: early.offer.transferID, "
+     "committedLength: early.partial.length, digest: early.partial.digest.value, durable: true))) }\n"
+     "        try? writer.flush()\n        let outcomes = committer.commit(batch)",
+     "Durability"),
+    ("names-split-by-character", R + "WireName.swift",
+     "let parts = bytes.split(separator: WireName.slash, omittingEmptySubsequences: false)",
+     'let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { ArraySlice(Array($0.utf8)) }',
+     "WireNameTests|ReceiverPromises"),
+    ("no-part-lock", R + "PartialFile.swift",
+     "guard try file.tryLockExclusive() else { return .locked }", "",
+     "ReceiverPromises"),
+    ("no-directory-lock", R + "TargetDirectory.swift",
+     "locked = try lock.tryLockExclusive()", "locked = true",
+     "ReceiverPromises"),
+]
+
+names = [m[0] for m in MUTANTS]
+for name in wanted:
+    if name not in names:
+        sys.exit("unknown mutant %r; known: %s" % (name, ", ".join(names)))
+selected = [m for m in MUTANTS if not wanted or m[0] in wanted]
+
+# One scratch copy, built once; each mutant then rebuilds incrementally.
+os.makedirs(scratch, exist_ok=True)
+shutil.copytree(root, scratch, dirs_exist_ok=True,
+                ignore=lambda d, names: [n for n in names if n == ".git" or n.startswith(".build")])
+def run(args, **kw):
+    return subprocess.run(args, cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+print("building the pristine copy in %s ..." % scratch, flush=True)
+b = run(["swift", "build", "--build-tests"])
+if b.returncode != 0:
+    sys.exit("the pristine copy does not build:\n" + b.stdout[-3000:])
+
+full = os.environ.get("MUTANTS_FULL") == "1"
+results = []
+for name, path, old, new, suites in selected:
+    pristine = open(os.path.join(root, path)).read()
+    for other in {m[1] for m in MUTANTS}:
+        shutil.copyfile(os.path.join(root, other), os.path.join(scratch, other))
+    if pristine.count(old) != 1:
+        results.append((name, "NOT APPLIED (text found %d times)" % pristine.count(old), ""))
+        continue
+    open(os.path.join(scratch, path), "w").write(pristine.replace(old, new))
+    b = run(["swift", "build", "--build-tests"])
+    if b.returncode != 0:
+        results.append((name, "BUILD FAILED", b.stdout[-1500:]))
+        continue
+    args = ["swift", "test", "--skip-build"] + ([] if full else ["--filter", suites])
+    t = run(args, timeout=1800)
+    failed = [l for l in t.stdout.splitlines() if l.startswith("✘ Test ") and "failed after" in l]
+    verdict = "killed" if t.returncode != 0 else "SURVIVED"
+    results.append((name, verdict, "; ".join(l[7:].split(" failed after")[0] for l in failed[:3])))
+    print("%-36s %s" % (name, verdict), flush=True)
+
+for other in {m[1] for m in MUTANTS}:
+    shutil.copyfile(os.path.join(root, other), os.path.join(scratch, other))
+print("\n| mutant | result | killed by |\n|---|---|---|")
+for name, verdict, detail in results:
+    print("| %s | %s | %s |" % (name, verdict, detail.replace("|", "/").replace("\n", " ")[:200]))
+sys.exit(0 if all(v == "killed" for _, v, _ in results) else 1)
+PY
