@@ -2,8 +2,12 @@
 #define _GNU_SOURCE
 #include "CXferSystem.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/stat.h>
+#endif
 
 int xfer_start_writeback(int fd, int64_t offset, int64_t length) {
 #ifdef __linux__
@@ -31,5 +35,19 @@ int xfer_sync_filesystem(int fd) {
     (void)fd;
     sync();
     return 0;
+#endif
+}
+
+int xfer_mount_id(int fd, uint64_t *mount_id) {
+#if defined(__linux__) && defined(STATX_MNT_ID)
+    struct statx info;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &info) != 0) return -1;
+    if (!(info.stx_mask & STATX_MNT_ID)) { errno = EINVAL; return -1; }
+    *mount_id = info.stx_mnt_id;
+    return 0;
+#else
+    (void)fd; (void)mount_id;
+    errno = ENOSYS;
+    return -1;
 #endif
 }

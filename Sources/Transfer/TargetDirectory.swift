@@ -1,3 +1,4 @@
+import CXferSystem
 import Framing
 
 #if canImport(Glibc)
@@ -23,8 +24,10 @@ final class TargetDirectory: Sendable {
     nonisolated(unsafe) let state: FileDescriptor
     /// `.xfer/lock`, locked for the life of this object.
     private nonisolated(unsafe) let lock: FileDescriptor
-    /// The file system both live on: a destination elsewhere cannot be renamed into.
+    /// The file system both live on, and the mount (when the kernel tells): a destination
+    /// on another of either cannot be renamed into.
     private let device: UInt64
+    private let mount: UInt64?
 
     /// Opens `path`, creates `.xfer` in it and takes the directory's lock.
     /// - Throws: ``TransferError/localIO(_:)`` when the directory cannot be used, or when
@@ -44,6 +47,7 @@ final class TargetDirectory: Sendable {
             )
             lock = try FileDescriptor.open("lock", in: state, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
             device = UInt64(try state.status().st_dev)
+            mount = TargetDirectory.mountID(of: state)
         } catch {
             throw failure(error)
         }
@@ -152,10 +156,10 @@ final class TargetDirectory: Sendable {
             {
                 throw TransferError.refused(code: .badName, message: "'\(name.text)' is an existing directory")
             }
-            if UInt64(try where_.status().st_dev) != device {
+            if UInt64(try where_.status().st_dev) != device || TargetDirectory.mountID(of: where_) != mount {
                 throw TransferError.refused(
                     code: .ioError,
-                    message: "'\(name.text)' would be on another file system than '\(path)/.xfer'; it cannot be renamed into place"
+                    message: "'\(name.text)' would be on another file system or mount than '\(path)/.xfer'; it cannot be renamed into place"
                 )
             }
         } catch let error as TransferError {
@@ -169,6 +173,11 @@ final class TargetDirectory: Sendable {
                 message: "cannot write '\(name.text)': its directory is not writable (\(SystemError("access").reason))"
             )
         }
+    }
+
+    private static func mountID(of directory: FileDescriptor) -> UInt64? {
+        var id: UInt64 = 0
+        return xfer_mount_id(directory.rawValue, &id) == 0 ? id : nil
     }
 
     /// The identity of the regular file at `name`, or `nil` if there is none (or a link,

@@ -277,6 +277,48 @@ extension Integration {
             HostilePeers.expectStillServing(receiver, target)
         }
 
+        @Test(
+            "A bind mount inside the target (same file system, another mount) is refused at OFFER time",
+            .enabled(if: tmpfsMounts, "needs root and mounts")
+        )
+        func bindMountRefusedAtOffer() throws {
+            let target = TemporaryDirectory()
+            let mountPoint = target.file("bound")
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+            // Same st_dev as the target: only the mount ID tells that rename would fail EXDEV.
+            let mounted = shell("mount --bind '\(mountPoint)' '\(mountPoint)'")
+            try #require(mounted.status == 0, "mount failed: \(mounted.stderr)")
+            defer {
+                shell("umount -l '\(mountPoint)'")
+                withExtendedLifetime(target) {}
+            }
+            let receiver = ReceiverProcess(directory: target.path)
+            expectRefusedAtOffer("bound/file.bin", receiver)
+            #expect(!target.exists("bound/file.bin"))
+            HostilePeers.expectStillServing(receiver, target)
+        }
+
+        @Test(
+            "An immutable parent directory (unwritable even for root) is refused at OFFER time",
+            .enabled(if: getuid() == 0 && commandExists("chattr"), "needs root and chattr")
+        )
+        func immutableParentRefusedAtOffer() throws {
+            let target = TemporaryDirectory()
+            let locked = target.file("frozen")
+            try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: false)
+            let frozen = shell("chattr +i '\(locked)'")
+            try #require(frozen.status == 0, "chattr failed: \(frozen.stderr)")
+            defer {
+                shell("chattr -i '\(locked)'")
+                withExtendedLifetime(target) {}
+            }
+            let receiver = ReceiverProcess(directory: target.path)
+            expectRefusedAtOffer("frozen/file.bin", receiver)
+            expectRefusedAtOffer("frozen/new/file.bin", receiver)
+            #expect(!target.exists("frozen/file.bin"))
+            HostilePeers.expectStillServing(receiver, target)
+        }
+
         // MARK: One receiver per directory
 
         @Test("A second receiver on the same directory exits 74, naming the first one's process ID")

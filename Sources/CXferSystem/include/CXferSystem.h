@@ -16,4 +16,9 @@ int xfer_wait_writeback(int fd, int64_t offset, int64_t length);
 /// One call commits a batch of files. Returns 0 or -1 with errno.
 int xfer_sync_filesystem(int fd);
 
+/// The ID of the mount holding `fd` (Linux `statx` STATX_MNT_ID, 5.8+): two directories
+/// on one file system but different mounts (a bind mount) cannot rename into each other.
+/// Returns 0 or -1 with errno (ENOSYS/EINVAL where the kernel cannot tell).
+int xfer_mount_id(int fd, uint64_t *mount_id);
+
 #endif
