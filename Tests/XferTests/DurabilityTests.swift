@@ -147,7 +147,8 @@ private struct DurabilityScenario {
 
 // MARK: - A. Fault injection
 
-/// The calls made to fail, with the errors tried for each, at their 1st, 2nd and 3rd call.
+/// The calls made to fail, with the errors tried for each, at each of their first eight calls (every
+/// directory fsync of a deep new tree included).
 private let injections: [(call: String, errors: [String])] = [
     ("fsync", ["EIO", "ENOSPC", "EDQUOT"]),
     ("fdatasync", ["EIO", "ENOSPC", "EDQUOT"]),
@@ -165,7 +166,7 @@ private func checkFaults(_ scenario: DurabilityScenario, strace: String) {
     var fired: Set<String> = []
     for (call, errors) in injections {
         for error in errors {
-            for when in 1...3 {
+            for when in 1...8 {
                 let combination = "\(call):error=\(error):when=\(when)"
                 let traced = commitCalls + ["openat"] + fileWriteCalls
                 guard
