@@ -7,11 +7,16 @@ struct OutputBuffer: ~Copyable {
     private let storage: UnsafeMutableRawBufferPointer
     private(set) var count = 0
     private var scratch: [UInt8] = []
+    /// Asked whenever a write made no progress for the socket's send timeout: go on
+    /// waiting (true) or fail with `EAGAIN`.
+    private let keepWaiting: () -> Bool
 
     /// Room for `capacity` bytes; must exceed one maximal record.
-    init(capacity: Int) {
+    /// - Parameter keepWaiting: Whether a blocked write should go on waiting.
+    init(capacity: Int, keepWaiting: @escaping () -> Bool = { false }) {
         precondition(capacity > ProtocolLimits.headerSize + ProtocolLimits.maxPayload)
         storage = .allocate(byteCount: capacity, alignment: 64)
+        self.keepWaiting = keepWaiting
     }
 
     deinit { storage.deallocate() }
@@ -62,6 +67,6 @@ struct OutputBuffer: ~Copyable {
         guard count > 0 else { return }
         let pending = UnsafeRawBufferPointer(rebasing: storage[..<count])
         count = 0
-        try socket.writeAll(pending)
+        try socket.writeAll(pending, keepWaiting: keepWaiting)
     }
 }

@@ -129,7 +129,9 @@ final class ReceiverConnection {
             case .cancel(let cancel):
                 if let incoming = current {
                     current = nil
-                    keepPartial(incoming)
+                    // sourceUnreadable: the source changed or vanished; its ID will never be
+                    // offered again, so its partial could never be resumed (SPEC.md §11).
+                    keepPartial(incoming, resumable: cancel.code != .sourceUnreadable)
                     log("\(summary.peer): '\(incoming.name.text)' cancelled by the sender: \(cancel.message)")
                 }
             case .peerError(let error):
@@ -412,14 +414,15 @@ final class ReceiverConnection {
     }
 
     /// Keeps a partial stream for a later resume: synced, so its length is true. A stream
-    /// of unknown length cannot be resumed, and a partial that cannot be synced cannot be
-    /// trusted: both are removed.
-    private func keepPartial(_ incoming: Incoming) {
+    /// of unknown length cannot be resumed, nor one whose source changed (`resumable`
+    /// false), and a partial that cannot be synced cannot be trusted: all are removed.
+    private func keepPartial(_ incoming: Incoming, resumable: Bool = true) {
         let id = incoming.offer.transferID
         defer { journal.release(id) }
-        let synced = (try? incoming.partial.file.sync()) != nil
+        let keep = resumable && incoming.offer.size != nil
+        let synced = keep && (try? incoming.partial.file.sync()) != nil
         incoming.partial.file.close()
-        if incoming.offer.size == nil || !synced {
+        if !synced {
             directory.removePartial(id)
         } else {
             log("\(summary.peer): kept \(incoming.partial.length) bytes of '\(incoming.name.text)' to resume")

@@ -14,10 +14,16 @@ public struct SenderOptions: Sendable {
     /// Bytes of file data per DATA record (1 to 1 MiB).
     public var recordSize: Int = 1 << 20
     /// Seconds a stream of unknown length may be quiet before a KEEPALIVE is sent, so the
-    /// receiver's idle timeout (xfer: 30 s) does not drop a slow but live sender.
+    /// receiver's idle timeout (xfer: 30 s) does not drop a slow but live sender. Also
+    /// the longest silence while the sender hashes a file before or after an offer.
     public var keepAliveInterval: Double = 5
+    /// Whether a file keeps its transfer ID across runs, so the receiver can resume it
+    /// or answer "already committed" (SPEC.md §11). `false` sends every file afresh, under
+    /// a random ID.
+    public var resume = true
 
-    /// The defaults: 10 s to connect, 30 s idle timeout, 1 MiB records, keep-alive every 5 s.
+    /// The defaults: 10 s to connect, 30 s idle timeout, 1 MiB records, keep-alive every 5 s,
+    /// resumable IDs.
     public init() {}
 }
 
@@ -50,11 +56,12 @@ public final class Sender: Sendable {
         } catch {
             var report = SendReport()
             report.connectionError = error
+            report.failures = sources.map { ($0.name, error) }
             return report
         }
-        // Reads wake every second so the reader can apply the idle timeout itself;
-        // writes give up after the idle timeout without progress.
-        socket.setTimeouts(receive: 1, send: options.idleTimeout)
+        // Reads wake every second so the reader can apply the idle timeout itself; writes
+        // wake every second too, and go on blocking only while the receiver is heard from.
+        socket.setTimeouts(receive: 1, send: 1)
         onEvent(.connected(endpoint))
         let reader = Thread { session.readReplies(from: socket) }
         reader.stackSize = 1 << 20
@@ -72,12 +79,15 @@ private struct SenderWriter: ~Copyable {
     let socket: TCPSocket
     let session: SenderSession
     let options: SenderOptions
-    var output = OutputBuffer(capacity: 4 << 20)
+    var output: OutputBuffer
+    /// When the writer last put something on the wire (for keep-alives while it hashes).
+    var lastWrite = monotonicSeconds()
 
     init(socket: TCPSocket, session: SenderSession, options: SenderOptions) {
         self.socket = socket
         self.session = session
         self.options = options
+        output = OutputBuffer(capacity: 4 << 20) { [session] in session.receiverIsAlive }
     }
 
     mutating func run(_ sources: [SendSource]) {
@@ -90,18 +100,43 @@ private struct SenderWriter: ~Copyable {
             }
             // A receiver that holds part of a stream asks to resume it; offer those again
             // from where it stands, waiting for its answer first (SPEC.md §7.2).
-            try output.flush(to: socket)
+            try flush()
             for (index, offset) in session.waitForResumeRequests() {
+                guard session.connectionError == nil else { break }
                 try send(sources[index], index: index, offset: offset, awaitAnswer: true)
             }
-            try output.append(.goodbye, flushingTo: socket)
-            try output.flush(to: socket)
+            if let error = session.connectionError {
+                // Tell a receiver that broke the rules why we stop (SPEC.md §7.5); then only read.
+                if case .protocolViolation(let message) = error, !message.hasPrefix("receiver:") {
+                    try? output.append(
+                        .error(ErrorRecord(code: .protocolViolation, fatal: true, message: message)),
+                        flushingTo: socket
+                    )
+                    try? flush()
+                }
+                socket.shutdownWrite()
+            } else {
+                try output.append(.goodbye, flushingTo: socket)
+                try flush()
+            }
         } catch let error as SystemError {
+            if error.errno == EAGAIN || error.errno == EWOULDBLOCK {
+                session.connectionFailed(
+                    .timeout("the receiver neither read nor said anything for \(Int(options.idleTimeout)) s")
+                )
+            }
             session.writeFailed(error)
+            socket.shutdownWrite()
         } catch {
             session.writeFailed(SystemError("send", errno: EIO))
+            socket.shutdownWrite()
         }
         session.writerIsWaiting()
+    }
+
+    private mutating func flush() throws(SystemError) {
+        try output.flush(to: socket)
+        lastWrite = monotonicSeconds()
     }
 
     /// Offers one source and sends its bytes from `offset`.
@@ -111,22 +146,23 @@ private struct SenderWriter: ~Copyable {
         var id: TransferID
         var mode: UInt32 = 0o644
         var mtime = Timestamp(seconds: Int64(time(nil)))
+        var before = stat()
         switch source {
         case .standardInput:
             fd = STDIN_FILENO
-            id = TransferID(high: UInt64.random(in: .min ... .max), low: UInt64.random(in: .min ... .max))
+            id = TransferID.random()
         case .file(let path, let name):
             fd = open(path, O_RDONLY | O_CLOEXEC)
-            var info = stat()
-            guard fd >= 0, fstat(fd, &info) == 0 else {
+            guard fd >= 0, fstat(fd, &before) == 0 else {
+                let reason = SystemError("open").reason
                 if fd >= 0 { close(fd) }
-                session.localFailure(index: index, .localIO("cannot read '\(path)': \(SystemError("open").reason)"))
+                session.localFailure(index: index, .localIO("cannot read '\(path)': \(reason)"))
                 return
             }
-            size = UInt64(info.st_size)
-            mode = UInt32(info.st_mode) & 0o7777
-            mtime = Timestamp(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: UInt32(info.st_mtim.tv_nsec))
-            id = transferID(name: name, info: info)
+            size = UInt64(before.st_size)
+            mode = UInt32(before.st_mode) & 0o7777
+            mtime = Timestamp(seconds: Int64(before.st_mtim.tv_sec), nanoseconds: UInt32(before.st_mtim.tv_nsec))
+            id = options.resume ? transferID(name: name, info: before) : TransferID.random()
             _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
@@ -134,13 +170,14 @@ private struct SenderWriter: ~Copyable {
         // The digest covers the whole stream, so a resumed file's kept prefix is hashed
         // locally, not sent; before the OFFER, so a failure here leaves nothing half-said.
         if offset > 0 {
-            guard digestFile(fd, count: offset, into: &digest) else {
+            session.phase(.hashing, index: index)
+            guard try hash(fd, count: offset, into: &digest) else {
                 session.localFailure(index: index, .localIO("'\(source.name)' shrank while being read"))
                 return
             }
         }
         var position = offset
-        session.offered(index: index, id: id, size: size)
+        session.offered(index: index, id: id, size: size, offset: offset, awaitAnswer: awaitAnswer)
         let offer = Offer(
             transferID: id,
             size: size,
@@ -154,12 +191,12 @@ private struct SenderWriter: ~Copyable {
 
         if awaitAnswer {
             // With awaitAnswer nothing more is sent for a non-accepted offer (SPEC.md §6.2).
-            try output.flush(to: socket)
-            guard let answer = session.waitForAnswer(id) else { return }  // connection ended
+            try flush()
+            guard let answer = session.waitForAnswer(index) else { return }  // connection ended
             switch answer.decision {
             case .accept: break
             case .alreadyCommitted:
-                expectCommitted(id, fd: fd, index: index, name: source.name, size: size, position: position, &digest)
+                try expectCommitted(fd: fd, index: index, name: source.name, size: size, position: position, &digest)
                 return
             case .resume:
                 session.localFailure(
@@ -173,36 +210,31 @@ private struct SenderWriter: ~Copyable {
         while size.map({ position < $0 }) ?? true {
             // The reader thread saw the connection end: stop reading the source.
             if session.connectionError != nil { return }
-            if let answer = session.answer(for: id), answer.decision != .accept {
+            if let answer = session.answer(for: index), answer.decision != .accept {
                 // The receiver discards the rest (SPEC.md §7.2): stop and close the offer.
+                try cancel(index, .cancelled, "receiver answered \(answer.decision)")
                 if answer.decision == .alreadyCommitted {
-                    expectCommitted(
-                        id,
-                        fd: fd,
-                        index: index,
-                        name: source.name,
-                        size: size,
-                        position: position,
-                        &digest
-                    )
+                    try expectCommitted(fd: fd, index: index, name: source.name, size: size, position: position, &digest)
                 }
-                try output.append(
-                    .cancel(Cancel(code: .cancelled, message: "receiver answered \(answer.decision)")),
-                    flushingTo: socket
-                )
+                return
+            }
+            if session.isDecided(index) {
+                // The receiver failed this stream (an ERROR): it discards the rest. Stop
+                // reading it, close the offer, go on with the next.
+                try cancel(index, .cancelled, "the receiver reported an error for it")
                 return
             }
             if size == nil && !isReadable(fd) {
                 // A stream that has nothing more right now (a slow pipe, a terminal): send
                 // what we have before blocking on it, and say how far we are.
-                try output.flush(to: socket)
-                session.sent(0, force: true)
+                try flush()
+                session.sent(index: index, 0, force: true)
                 // A quiet stream must not look like a dead sender to the receiver's idle
                 // timeout: say "still here" until there is more (SPEC.md §7.1).
                 while !isReadable(fd, within: options.keepAliveInterval) {
                     if session.connectionError != nil { return }
                     try output.append(.keepAlive, flushingTo: socket)
-                    try output.flush(to: socket)
+                    try flush()
                 }
             }
             let wanted = size.map { Int(min(UInt64(options.recordSize), $0 - position)) } ?? options.recordSize
@@ -218,36 +250,82 @@ private struct SenderWriter: ~Copyable {
             }
             if readError == EINTR { continue }
             if readError != 0 || (count == 0 && size != nil) {
-                let reason = readError != 0 ? String(cString: strerror(readError)) : "file shrank while being read"
-                try output.append(.cancel(Cancel(code: .sourceUnreadable, message: reason)), flushingTo: socket)
-                session.localFailure(index: index, .localIO("cannot read '\(source.name)': \(reason)"))
+                let reason = readError != 0 ? String(cString: strerror(readError)) : "it shrank while being read"
+                try cancel(index, .sourceUnreadable, reason)
+                session.localFailure(index: index, .localIO("cannot read '\(source.name)': \(reason); send it again"))
                 return
             }
             if count == 0 { break }  // end of standard input
             position += UInt64(count)
-            if output.count >= 1 << 20 { try output.flush(to: socket) }
-            session.sent(UInt64(count))
+            if output.count >= 1 << 20 { try flush() }
+            session.sent(index: index, UInt64(count))
         }
+        if case .file = source, let change = changed(fd, since: before) {
+            // What was read is not one version of the file: do not let it be committed.
+            try cancel(index, .sourceUnreadable, "it changed while being read (\(change))")
+            session.localFailure(
+                index: index,
+                .localIO("'\(source.name)' changed while being read (\(change)); it was not sent: send it again")
+            )
+            return
+        }
+        // Known before END is written, so an ACK can never arrive ahead of it.
+        session.expect(index, length: position, digest: digest.value)
         try output.append(.end(End(totalLength: position, digest: digest.value)), flushingTo: socket)
-        session.expect(id, length: position, digest: digest.value)
+    }
+
+    /// Closes the current offer with CANCEL.
+    private mutating func cancel(_ index: Int, _ code: ErrorCode, _ message: String) throws(SystemError) {
+        session.cancelled(index)
+        try output.append(.cancel(Cancel(code: code, message: message)), flushingTo: socket)
+    }
+
+    /// How the file behind `fd` differs from `before` (size or modification time), if it does.
+    private func changed(_ fd: CInt, since before: stat) -> String? {
+        var after = stat()
+        guard fstat(fd, &after) == 0 else { return "it can no longer be examined" }
+        if after.st_size != before.st_size { return "size \(before.st_size) → \(after.st_size) bytes" }
+        if after.st_mtim.tv_sec != before.st_mtim.tv_sec || after.st_mtim.tv_nsec != before.st_mtim.tv_nsec {
+            return "modified"
+        }
+        return nil
+    }
+
+    /// Feeds `count` bytes of `fd` from its current position to `digest`, sending a
+    /// KEEPALIVE whenever the wire has been quiet for the keep-alive interval: hashing a
+    /// large prefix can take longer than the receiver's idle timeout.
+    /// - Returns: false if the file ended or could not be read first.
+    private mutating func hash(_ fd: CInt, count: UInt64, into digest: inout StreamDigest) throws -> Bool {
+        var done: UInt64 = 0
+        while done < count {
+            let piece = min(count - done, 16 << 20)
+            guard digestFile(fd, count: piece, into: &digest) else { return false }
+            done += piece
+            if monotonicSeconds() - lastWrite >= options.keepAliveInterval {
+                if session.connectionError != nil { return true }
+                try output.append(.keepAlive, flushingTo: socket)
+                try flush()
+            }
+        }
+        return true
     }
 
     /// For an offer answered "already committed": the ACK that follows is checked against
     /// the digest of the whole file, so hash what was not read yet.
-    private func expectCommitted(
-        _ id: TransferID,
+    private mutating func expectCommitted(
         fd: CInt,
         index: Int,
         name: String,
         size: UInt64?,
         position: UInt64,
         _ digest: inout StreamDigest
-    ) {
-        guard let size, digestFile(fd, count: size - position, into: &digest) else {
+    ) throws {
+        session.phase(.hashing, index: index)
+        guard let size, size >= position, try hash(fd, count: size - position, into: &digest) else {
             session.localFailure(index: index, .localIO("cannot read '\(name)' to check the receiver's copy"))
             return
         }
-        session.expect(id, length: size, digest: digest.value)
+        session.expect(index, length: size, digest: digest.value)
     }
 
     /// Whether a read from `fd` would return at once, or does within `seconds`.
@@ -270,6 +348,13 @@ private struct SenderWriter: ~Copyable {
         var low = StreamDigest()
         low.update(Array("xfer-id-low\u{0}\(identity)".utf8))
         return TransferID(high: high.value, low: low.value)
+    }
+}
+
+extension TransferID {
+    /// A random ID: for a stream that cannot be resumed, or a send forced afresh.
+    static func random() -> TransferID {
+        TransferID(high: UInt64.random(in: .min ... .max), low: UInt64.random(in: .min ... .max))
     }
 }
 

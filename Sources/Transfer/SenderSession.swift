@@ -5,35 +5,21 @@ import Framing
     import Glibc
 #endif
 
-/// What the sender's two threads share: per-stream answers, ACKs and outcomes, the
-/// connection's fate, and the idle clock. Every access holds `condition`'s lock.
+/// What the sender's two threads share: the ``SenderLedger`` (every stream and the rules
+/// the receiver's records must follow), the connection's fate, and the idle clock.
+///
+/// `@unchecked Sendable` because the writer blocks on a condition (an answer, the reader's
+/// end) that `Synchronization.Mutex` cannot wait on: every access holds `condition`'s lock.
 final class SenderSession: @unchecked Sendable {
-    private struct Item {
-        var name: String
-        var id: TransferID?
-        var size: UInt64?
-        var answer: Answer?
-        var expected: (length: UInt64, digest: UInt64)?
-        var ack: Ack?
-        var outcome: Outcome?
-        var received: UInt64 = 0
-    }
-
-    private enum Outcome {
-        case confirmed(bytes: UInt64, durable: Bool)
-        case failed(TransferError)
-    }
-
     private let condition = NSCondition()
     private let options: SenderOptions
     private let onEvent: @Sendable (SenderEvent) -> Void
-    private var items: [Item]
-    private var indexByID: [TransferID: Int] = [:]
+    private var ledger: SenderLedger
     private var failure: TransferError?
     private var writeError: SystemError?
     private var readerDone = false
     private var goodbyeReceived = false
-    /// How many threads are waiting on the receiver; the idle clock runs only then.
+    /// How many threads are waiting on the receiver; the reader's idle clock runs only then.
     private var waiters = 0
     private var lastHeard = monotonicSeconds()
     private var progress: SendProgress
@@ -42,17 +28,17 @@ final class SenderSession: @unchecked Sendable {
     init(sources: [SendSource], options: SenderOptions, onEvent: @escaping @Sendable (SenderEvent) -> Void) {
         self.options = options
         self.onEvent = onEvent
-        items = sources.map { Item(name: $0.name) }
+        ledger = SenderLedger(names: sources.map(\.name))
         var total: UInt64? = 0
         for source in sources {
             switch source {
             case .standardInput: total = nil
             case .file(let path, _):
                 var info = stat()
-                if stat(path, &info) == 0, let sum = total { total = sum + UInt64(info.st_size) }
+                if stat(path, &info) == 0, let sum = total { total = sum &+ UInt64(info.st_size) }
             }
         }
-        progress = SendProgress(sent: 0, received: 0, confirmed: 0, total: total)
+        progress = SendProgress(total: total)
     }
 
     private func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
@@ -65,36 +51,52 @@ final class SenderSession: @unchecked Sendable {
 
     var connectionError: TransferError? { locked { failure } }
 
-    func offered(index: Int, id: TransferID, size: UInt64?) {
+    func offered(index: Int, id: TransferID, size: UInt64?, offset: UInt64, awaitAnswer: Bool) {
         locked {
-            items[index].id = id
-            items[index].size = size
-            items[index].answer = nil
-            items[index].expected = nil
-            indexByID[id] = index
-            onEvent(.started(name: items[index].name, size: size))
+            ledger.offered(index, id: id, size: size, offset: offset, awaitAnswer: awaitAnswer)
+            if offset > 0 { progress.kept &+= offset }
+            progress.current = ledger.streams[index].name
+            progress.phase = .sending
+            onEvent(.started(name: ledger.streams[index].name, size: size, resumedFrom: offset > 0 ? offset : nil))
         }
     }
 
-    /// Counts bytes written to the socket; `force` reports progress even if one was just sent.
-    func sent(_ count: UInt64, force: Bool = false) {
+    /// Counts DATA bytes of stream `index` written to the socket; `force` reports progress
+    /// even if one was just sent.
+    func sent(index: Int, _ count: UInt64, force: Bool = false) {
         locked {
-            progress.sent += count
+            ledger.sent(index, count)
+            progress.sent &+= count
             reportProgress(force: force)
         }
     }
 
-    func answer(for id: TransferID) -> Answer? {
-        locked { indexByID[id].flatMap { items[$0].answer } }
+    /// Says what the writer is doing to stream `index` (for the progress display).
+    func phase(_ phase: SendProgress.Phase, index: Int) {
+        locked {
+            progress.current = ledger.streams[index].name
+            progress.phase = phase
+            reportProgress(force: true)
+        }
     }
 
-    /// Blocks until the answer to `id` arrives or the connection ends.
-    func waitForAnswer(_ id: TransferID) -> Answer? {
+    func answer(for index: Int) -> Answer? {
+        locked { ledger.streams[index].answer }
+    }
+
+    /// Whether stream `index` has an outcome already (the receiver failed it, or it was
+    /// confirmed early): the writer stops sending it.
+    func isDecided(_ index: Int) -> Bool {
+        locked { ledger.streams[index].outcome != nil }
+    }
+
+    /// Blocks until the answer to stream `index`'s offer arrives or the connection ends.
+    func waitForAnswer(_ index: Int) -> Answer? {
         locked {
             waiters += 1
             defer { waiters -= 1 }
-            while !readerDone, let index = indexByID[id], items[index].answer == nil { condition.wait() }
-            return indexByID[id].flatMap { items[$0].answer }
+            while !readerDone && failure == nil && ledger.streams[index].answer == nil { condition.wait() }
+            return ledger.streams[index].answer
         }
     }
 
@@ -104,33 +106,53 @@ final class SenderSession: @unchecked Sendable {
         locked {
             waiters += 1
             defer { waiters -= 1 }
-            func pending() -> Bool { items.contains { $0.id != nil && $0.outcome == nil && $0.answer == nil } }
-            while !readerDone && pending() { condition.wait() }
-            guard !readerDone else { return [] }
-            return items.indices.compactMap { index in
-                guard items[index].outcome == nil, let answer = items[index].answer, answer.decision == .resume else {
-                    return nil
-                }
+            func pending() -> Bool {
+                ledger.streams.contains { $0.id != nil && $0.outcome == nil && $0.answer == nil && !$0.cancelled }
+            }
+            while !readerDone && failure == nil && pending() { condition.wait() }
+            guard !readerDone && failure == nil else { return [] }
+            return ledger.streams.indices.compactMap { index in
+                let stream = ledger.streams[index]
+                guard stream.outcome == nil, let answer = stream.answer, answer.decision == .resume else { return nil }
                 return (index, answer.offset)
             }
         }
     }
 
-    /// The sender has sent (or, for an already committed stream, hashed) the whole stream.
-    func expect(_ id: TransferID, length: UInt64, digest: UInt64) {
+    /// The sender knows stream `index`'s whole length and digest (before writing its END,
+    /// or after hashing an already-committed file).
+    func expect(_ index: Int, length: UInt64, digest: UInt64) {
         locked {
-            guard let index = indexByID[id] else { return }
-            items[index].expected = (length, digest)
-            resolve(index)
+            if ledger.streams[index].answer?.decision == .alreadyCommitted { progress.kept &+= length }
+            report(ledger.expect(index, length: length, digest: digest))
         }
     }
 
+    /// The writer closed stream `index` with CANCEL.
+    func cancelled(_ index: Int) {
+        locked { ledger.cancelled(index) }
+    }
+
     func localFailure(index: Int, _ error: TransferError) {
-        locked { fail(index, error) }
+        locked { report(ledger.fail(index, error)) }
     }
 
     func writeFailed(_ error: SystemError) {
         locked { writeError = error }
+    }
+
+    /// A failure the writer found (e.g. the receiver went silent while a write blocked).
+    func connectionFailed(_ error: TransferError) {
+        locked {
+            if failure == nil { failure = error }
+            condition.broadcast()
+        }
+    }
+
+    /// Whether the receiver said anything within the idle timeout: while it does (it may
+    /// be syncing and not reading), a blocked write is waiting for a live peer.
+    var receiverIsAlive: Bool {
+        locked { monotonicSeconds() - lastHeard <= options.idleTimeout }
     }
 
     /// Everything is written: from now on the sender only waits for the receiver.
@@ -138,6 +160,11 @@ final class SenderSession: @unchecked Sendable {
         locked {
             waiters += 1
             lastHeard = monotonicSeconds()
+            if let index = ledger.streams.lastIndex(where: { $0.id != nil && $0.outcome == nil }) {
+                progress.current = ledger.streams[index].name
+                progress.phase = .syncing
+                reportProgress(force: true)
+            }
         }
     }
 
@@ -148,24 +175,32 @@ final class SenderSession: @unchecked Sendable {
     func report() -> SendReport {
         locked {
             var report = SendReport()
+            report.sentBytes = progress.sent
             let lost: TransferError =
                 failure ?? writeError.map { .connectionLost("sending failed: \($0.reason)") }
                 ?? .connectionLost("the receiver did not acknowledge it before the connection ended")
-            for item in items {
-                switch item.outcome {
-                case .confirmed(let bytes, let durable): report.confirmed.append((item.name, bytes, durable))
-                case .failed(let error): report.failures.append((item.name, error))
-                case nil: report.failures.append((item.name, lost))
+            for stream in ledger.streams {
+                switch stream.outcome {
+                case .confirmed(let delivery): report.confirmed.append((stream.name, delivery))
+                case .failed(let error): report.failures.append((stream.name, error))
+                case nil: report.failures.append((stream.name, lost))
                 }
             }
-            if failure != nil || writeError != nil || !goodbyeReceived { report.connectionError = lost }
+            let undecided = ledger.streams.contains { $0.outcome == nil }
+            if failure != nil || writeError != nil || (!goodbyeReceived && undecided) {
+                report.connectionError = lost
+            } else if !goodbyeReceived {
+                // Every stream has its verdict: the ACKs are the promise, GOODBYE only manners.
+                report.warnings.append("the receiver closed the connection without GOODBYE (every stream had its answer)")
+            }
             return report
         }
     }
 
     // MARK: Called by the reading thread
 
-    /// Reads the receiver's records until its GOODBYE, a fatal error or the end.
+    /// Reads the receiver's records until its GOODBYE, or after a failure until the end of
+    /// the stream (SPEC.md §7.5: read before closing, so our close sends no RST).
     func readReplies(from socket: TCPSocket) {
         var reader = RecordReader(socket: socket)
         do throws(ReadFailure) {
@@ -192,17 +227,29 @@ final class SenderSession: @unchecked Sendable {
                 if try handle(record) { break }
             }
         } catch {
-            locked {
-                guard failure == nil else { return }
+            let ended: Bool = locked {
+                let ended: Bool
                 switch error {
-                case .endOfStream: failure = .connectionLost("the receiver closed the connection")
+                case .endOfStream:
+                    ended = true
+                    if failure == nil { failure = .connectionLost("the receiver closed the connection") }
                 case .system(let error) where error.errno == ECONNRESET:
-                    failure = .connectionLost("connection reset by the receiver")
-                case .system(let error): failure = .connectionLost(error.description)
-                case .framing(let error): failure = .protocolViolation("from the receiver: \(error)")
-                case .idle(let error): failure = error
+                    ended = true
+                    if failure == nil { failure = .connectionLost("connection reset by the receiver") }
+                case .system(let error):
+                    ended = true
+                    if failure == nil { failure = .connectionLost(error.description) }
+                case .framing(let error):
+                    ended = false
+                    if failure == nil { failure = .protocolViolation("from the receiver: \(error)") }
+                case .idle(let error):
+                    ended = false
+                    if failure == nil { failure = error }
                 }
+                condition.broadcast()
+                return ended
             }
+            if !ended { socket.drain(seconds: options.idleTimeout) }
         }
         locked {
             readerDone = true
@@ -211,10 +258,12 @@ final class SenderSession: @unchecked Sendable {
     }
 
     private func next(_ reader: inout RecordReader) throws(ReadFailure) -> RecordDecoder.Message {
-        let message = try reader.next { (_: Double) throws(ReadFailure) in
+        let timeout = options.idleTimeout
+        let message = try reader.next { (silence: Double) throws(ReadFailure) in
             try locked { () throws(ReadFailure) in
-                if waiters > 0 && monotonicSeconds() - lastHeard > options.idleTimeout {
-                    throw .idle(.timeout("no word from the receiver for \(Int(options.idleTimeout)) s"))
+                if failure != nil { throw .idle(failure!) }
+                if waiters > 0 && silence > timeout {
+                    throw .idle(.timeout("no word from the receiver for \(Int(timeout)) s"))
                 }
             }
         }
@@ -226,74 +275,53 @@ final class SenderSession: @unchecked Sendable {
     private func handle(_ record: Record) throws(ReadFailure) -> Bool {
         try locked { () throws(ReadFailure) -> Bool in
             defer { condition.broadcast() }
-            switch record {
-            case .answer(let answer):
-                guard let index = indexByID[answer.transferID] else {
-                    throw .idle(.protocolViolation("ANSWER for an unknown transfer"))
-                }
-                items[index].answer = answer
-                if answer.decision == .refuse {
-                    fail(index, .fromReceiver(code: answer.code, message: answer.message))
-                }
-            case .progress(let report):
-                guard let index = indexByID[report.transferID] else { return false }
-                progress.received += report.received - min(report.received, items[index].received)
-                items[index].received = max(items[index].received, report.received)
-                reportProgress()
-            case .ack(let ack):
-                guard let index = indexByID[ack.transferID] else {
-                    throw .idle(.protocolViolation("ACK for an unknown transfer"))
-                }
-                items[index].ack = ack
-                resolve(index)
-            case .error(let error):
-                if error.fatal || error.transferID == .none {
-                    failure = .fromReceiver(code: error.code, message: error.message)
-                    return true
-                }
-                guard let index = indexByID[error.transferID] else { return false }
-                fail(index, .fromReceiver(code: error.code, message: error.message))
+            let effect: SenderLedger.Effect
+            do throws(TransferError) {
+                effect = try ledger.apply(record)
+            } catch {
+                throw .idle(error)
+            }
+            switch effect {
             case .goodbye:
                 goodbyeReceived = true
                 return true
-            case .unknown, .keepAlive:
-                break
+            case .fatal(let error):
+                throw .idle(error)
             default:
-                throw .idle(.protocolViolation("the receiver sent \(record.kind), which only a sender sends"))
+                report(effect)
+                return false
             }
-            return false
         }
     }
 
     // MARK: Helpers, lock held
 
-    /// Decides a stream once both the receiver's ACK and the sender's own totals are known.
-    private func resolve(_ index: Int) {
-        guard items[index].outcome == nil, let ack = items[index].ack, let expected = items[index].expected else {
-            return
+    /// Turns a ledger effect into events.
+    private func report(_ effect: SenderLedger.Effect) {
+        switch effect {
+        case .decided(let index):
+            let stream = ledger.streams[index]
+            switch stream.outcome {
+            case .confirmed(let delivery):
+                progress.confirmed &+= delivery.bytes
+                progress.received &+= stream.sent &- min(stream.sent, stream.received)
+                onEvent(.confirmed(name: stream.name, delivery: delivery))
+                reportProgress(force: true)
+            case .failed(let error):
+                onEvent(.failed(name: stream.name, error: error))
+            case nil:
+                break
+            }
+        case .progressed:
+            progress.received = ledger.streams.reduce(0) { total, stream in
+                let settled: Bool
+                if case .confirmed? = stream.outcome { settled = true } else { settled = false }
+                return total &+ (settled ? stream.sent : stream.received)
+            }
+            reportProgress()
+        default:
+            break
         }
-        if ack.committedLength == expected.length && ack.digest == expected.digest {
-            items[index].outcome = .confirmed(bytes: ack.committedLength, durable: ack.durable)
-            progress.confirmed += ack.committedLength
-            progress.received += ack.committedLength - min(ack.committedLength, items[index].received)
-            items[index].received = ack.committedLength
-            onEvent(.confirmed(name: items[index].name, bytes: ack.committedLength, durable: ack.durable))
-            reportProgress(force: true)
-        } else {
-            fail(
-                index,
-                .integrity(
-                    "receiver committed \(ack.committedLength) bytes with digest \(hex16(ack.digest)); "
-                        + "sent \(expected.length) bytes with digest \(hex16(expected.digest))"
-                )
-            )
-        }
-    }
-
-    private func fail(_ index: Int, _ error: TransferError) {
-        guard items[index].outcome == nil else { return }
-        items[index].outcome = .failed(error)
-        onEvent(.failed(name: items[index].name, error: error))
     }
 
     private func reportProgress(force: Bool = false) {

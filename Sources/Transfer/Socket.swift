@@ -120,13 +120,19 @@ final class TCPSocket: Sendable {
     }
 
     /// Writes all of `bytes`.
-    /// - Throws: ``SystemError`` (`EAGAIN` when the send timeout expired, `EPIPE` or
-    ///   `ECONNRESET` when the peer is gone).
-    func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+    /// - Parameter keepWaiting: Asked each time the send timeout passes without progress:
+    ///   true goes on waiting (the peer is busy but alive), false gives up.
+    /// - Throws: ``SystemError`` (`EAGAIN` when the send timeout expired and `keepWaiting`
+    ///   said no, `EPIPE` or `ECONNRESET` when the peer is gone).
+    func writeAll(_ bytes: UnsafeRawBufferPointer, keepWaiting: () -> Bool = { false }) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            offset += try retryingInterrupts("send") {
-                send(fd, bytes.baseAddress! + offset, bytes.count - offset, CInt(MSG_NOSIGNAL))
+            do throws(SystemError) {
+                offset += try retryingInterrupts("send") {
+                    send(fd, bytes.baseAddress! + offset, bytes.count - offset, CInt(MSG_NOSIGNAL))
+                }
+            } catch where (error.errno == EAGAIN || error.errno == EWOULDBLOCK) && keepWaiting() {
+                continue
             }
         }
     }

@@ -61,11 +61,13 @@ struct Arguments {
 
     func value(_ name: String) -> String? { options[name] }
 
-    /// A number of seconds, greater than zero.
+    /// A number of seconds, from 1 ms to 10^6 s: every timeout and interval in xfer fits a
+    /// `timeval` and a millisecond `poll` count within that range, and below 1 ms a socket
+    /// timeout would round to 0, which means "no timeout".
     func seconds(_ name: String, default fallback: Double) throws(UsageError) -> Double {
         guard let text = options[name] else { return fallback }
-        guard let seconds = Double(text), seconds > 0, seconds.isFinite else {
-            throw UsageError(message: "'--\(name)' takes a number of seconds above zero, not '\(text)'")
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0.001, seconds <= 1_000_000 else {
+            throw UsageError(message: "'--\(name)' takes a number of seconds from 0.001 to 1000000, not '\(text)'")
         }
         return seconds
     }

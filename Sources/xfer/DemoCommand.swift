@@ -80,7 +80,7 @@ struct DemoCommand {
         let source = SendSource.file(path: root.appendingPathComponent("demo.bin").path, name: "demo.bin")
         let reporter = SendReporter(json: false, quiet: false)
         let report = Sender(endpoint: endpoint).send([source]) { reporter.handle($0) }
-        let code = report.primaryError.map(ExitCode.init) ?? .confirmed
+        let code = ExitCode.verdict(report, lostSources: 0, allowNondurable: false)
         reporter.finish(report, exitCode: code)
         receiver.waitUntilExit()
         let receiverLog = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

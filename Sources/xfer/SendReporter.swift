@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Transfer
 
 #if canImport(Glibc)
@@ -6,18 +7,28 @@ import Transfer
 #endif
 
 /// Turns ``SenderEvent``s into what the user sees: a progress line redrawn in place on a
-/// terminal (stderr), JSON lines on stdout with `--json`, or nothing with `--quiet`.
-/// Errors always reach stderr, one sentence each.
-final class SendReporter: @unchecked Sendable {
+/// terminal (stderr), JSON lines on stdout with `--json` (schema in the README), or nothing
+/// with `--quiet`. Errors always reach stderr, one sentence each.
+final class SendReporter: Sendable {
     enum Style {
         case json, terminal, plain, quiet
     }
 
+    private struct State {
+        var lineShown = false
+        var reportedFailures: Set<String> = []
+        var skipped = 0
+        var lost = 0
+        /// The stream being worked on, and its last figures (for an interruption).
+        var current: String?
+        var currentResumable = true
+        var last = SendProgress()
+        var started: [String: UInt64?] = [:]
+    }
+
     private let style: Style
-    private let lock = NSLock()
-    private let started = monotonic()
-    private var lineShown = false
-    private var reportedFailures: Set<String> = []
+    private let begun = monotonic()
+    private let state = Mutex(State())
 
     init(json: Bool, quiet: Bool) {
         if json {
@@ -29,114 +40,256 @@ final class SendReporter: @unchecked Sendable {
         }
     }
 
+    /// Sources left out before connecting: links and special files (a warning) or sources
+    /// that could not be read or named (a loss: the run is partial).
+    func skipped(_ skip: SendSource.Skip) {
+        state.withLock { state in
+            state.skipped += 1
+            if skip.isLoss { state.lost += 1 }
+            if style == .json {
+                printLine(
+                    jsonObject([
+                        ("event", jsonString("skipped")), ("path", jsonString(skip.path)),
+                        ("reason", jsonString(skip.reason)), ("loss", "\(skip.isLoss)"),
+                    ])
+                )
+            }
+            printError("xfer: skipping '\(skip.path)': \(skip.reason)")
+        }
+    }
+
+    /// How many sources were lost before connecting (for the exit status).
+    var lostSources: Int { state.withLock { $0.lost } }
+
     func handle(_ event: SenderEvent) {
-        lock.lock()
-        defer { lock.unlock() }
-        switch (style, event) {
-        case (.json, .connected(let endpoint)):
-            printLine(jsonObject([("event", jsonString("connected")), ("receiver", jsonString(endpoint.description))]))
-        case (.json, .started(let name, let size)):
-            printLine(
-                jsonObject([
-                    ("event", jsonString("started")), ("name", jsonString(name)),
-                    ("size", size.map { "\($0)" } ?? "null"),
-                ])
-            )
-        case (.json, .progress(let progress)):
-            printLine(
-                jsonObject([
-                    ("event", jsonString("progress")), ("sent", "\(progress.sent)"),
-                    ("received", "\(progress.received)"),
-                    ("confirmed", "\(progress.confirmed)"), ("total", progress.total.map { "\($0)" } ?? "null"),
-                ])
-            )
-        case (.json, .confirmed(let name, let bytes, let durable)):
-            printLine(
-                jsonObject([
-                    ("event", jsonString("confirmed")), ("name", jsonString(name)), ("bytes", "\(bytes)"),
-                    ("durable", "\(durable)"),
-                ])
-            )
-        case (_, .failed(let name, let error)):
-            reportFailure(name: name, error: error)
-        case (.terminal, .progress(let progress)):
-            drawProgress(progress)
-        default:
-            break
+        state.withLock { state in
+            switch event {
+            case .connected(let endpoint):
+                if style == .json {
+                    printLine(
+                        jsonObject([("event", jsonString("connected")), ("receiver", jsonString(endpoint.description))])
+                    )
+                }
+            case .started(let name, let size, let resumedFrom):
+                state.current = name
+                state.currentResumable = size != nil
+                state.started[name] = resumedFrom
+                if style == .json {
+                    var pairs = [
+                        ("event", jsonString("started")), ("name", jsonString(name)),
+                        ("size", size.map { "\($0)" } ?? "null"),
+                    ]
+                    if let resumedFrom { pairs.append(("resumed_from", "\(resumedFrom)")) }
+                    printLine(jsonObject(pairs))
+                }
+            case .progress(let progress):
+                state.last = progress
+                if let current = progress.current { state.current = current }
+                if style == .json {
+                    printLine(
+                        jsonObject([
+                            ("event", jsonString("progress")), ("name", progress.current.map(jsonString) ?? "null"),
+                            ("phase", jsonString(progress.phase.rawValue)), ("sent", "\(progress.sent)"),
+                            ("kept", "\(progress.kept)"), ("received", "\(progress.received)"),
+                            ("confirmed", "\(progress.confirmed)"), ("total", progress.total.map { "\($0)" } ?? "null"),
+                        ])
+                    )
+                } else if style == .terminal {
+                    drawProgress(progress, &state)
+                }
+            case .confirmed(let name, let delivery):
+                if style == .json {
+                    var pairs = [
+                        ("event", jsonString("confirmed")), ("name", jsonString(name)), ("bytes", "\(delivery.bytes)"),
+                        ("durable", "\(delivery.durable)"), ("already_committed", "\(delivery.alreadyCommitted)"),
+                    ]
+                    if let from = delivery.resumedFrom { pairs.append(("resumed_from", "\(from)")) }
+                    printLine(jsonObject(pairs))
+                }
+            case .failed(let name, let error):
+                reportFailure(name: name, error: error, &state)
+            case .warning(let message):
+                warn(message, &state)
+            }
         }
     }
 
     /// The closing lines, once the report is in.
     func finish(_ report: SendReport, exitCode: ExitCode) {
-        lock.lock()
-        defer { lock.unlock() }
-        clearLine()
-        // Streams the connection took down with it were never reported one by one.
-        for failure in report.failures where !reportedFailures.contains(failure.name) {
-            reportFailure(name: failure.name, error: failure.error)
+        state.withLock { state in
+            clearLine(&state)
+            for warning in report.warnings { warn(warning, &state) }
+            // Streams the connection took down with it were never reported one by one.
+            for failure in report.failures where !state.reportedFailures.contains(failure.name) {
+                reportFailure(name: failure.name, error: failure.error, &state)
+            }
+            let bytes = report.confirmed.reduce(UInt64(0)) { $0 + $1.delivery.bytes }
+            let seconds = monotonic() - begun
+            let already = report.confirmed.filter(\.delivery.alreadyCommitted).count
+            let resumed = report.confirmed.compactMap(\.delivery.resumedFrom)
+            let fresh = report.confirmed.count - already - resumed.count
+            if style == .json {
+                var pairs: [(String, String)] = [
+                    ("event", jsonString("done")), ("exit", "\(exitCode.rawValue)"),
+                    ("confirmed", "\(report.confirmed.count)"), ("failed", "\(report.failures.count)"),
+                    ("skipped", "\(state.skipped)"), ("sent_files", "\(fresh)"), ("resumed", "\(resumed.count)"),
+                    ("already_committed", "\(already)"), ("bytes", "\(bytes)"), ("sent", "\(report.sentBytes)"),
+                    ("seconds", String(format: "%.3f", seconds)),
+                ]
+                if let error = report.connectionError { pairs.append(("error", jsonString(error.description))) }
+                printLine(jsonObject(pairs))
+            }
+            if let error = report.connectionError, report.failures.isEmpty {
+                printError("xfer: \(error)")
+            }
+            if case .integrity = report.primaryError {
+                printError(
+                    "xfer: if the source was rewritten in place with its size and time kept, "
+                        + "send it afresh with --no-resume"
+                )
+            }
+            guard style == .terminal || style == .plain else { return }
+            if !report.confirmed.isEmpty {
+                let notDurable = report.confirmed.filter { !$0.delivery.durable }.count
+                let durability = notDurable == 0 ? "durable" : "\(notDurable) NOT durable"
+                let rate =
+                    seconds > 0 && report.sentBytes > 0
+                    ? ", \(formatBytes(UInt64(Double(report.sentBytes) / seconds)))/s sent" : ""
+                var how: [String] = []
+                if fresh > 0 { how.append("\(fresh) sent") }
+                if !resumed.isEmpty {
+                    let from = resumed.count == 1 ? " from \(formatBytes(resumed[0]))" : ""
+                    how.append("\(resumed.count) resumed\(from)")
+                }
+                if already > 0 { how.append("\(already) already there") }
+                printError(
+                    "xfer: confirmed \(report.confirmed.count) file(s), \(formatBytes(bytes)), \(durability), "
+                        + "in \(String(format: "%.2f", seconds)) s\(rate): \(how.joined(separator: ", "))"
+                )
+            }
+            if !report.failures.isEmpty { printError("xfer: \(report.failures.count) file(s) not confirmed") }
         }
-        let bytes = report.confirmed.reduce(UInt64(0)) { $0 + $1.bytes }
-        let seconds = monotonic() - started
-        if style == .json {
-            var pairs: [(String, String)] = [
-                ("event", jsonString("done")), ("exit", "\(exitCode.rawValue)"),
-                ("confirmed", "\(report.confirmed.count)"),
-                ("failed", "\(report.failures.count)"), ("bytes", "\(bytes)"),
-                ("seconds", String(format: "%.3f", seconds)),
-            ]
-            if let error = report.connectionError { pairs.append(("error", jsonString(error.description))) }
-            printLine(jsonObject(pairs))
+    }
+
+    /// What to say when the user interrupts: what the receiver keeps, and how to go on.
+    func interrupted() {
+        state.withLock { state in
+            clearLine(&state)
+            let seconds = monotonic() - begun
+            if style == .json {
+                printLine(
+                    jsonObject([
+                        ("event", jsonString("done")), ("exit", "\(ExitCode.interrupted.rawValue)"),
+                        ("interrupted", "true"), ("sent", "\(state.last.sent)"),
+                        ("seconds", String(format: "%.3f", seconds)),
+                    ])
+                )
+            }
+            guard let current = state.current else {
+                printError("xfer: interrupted before anything was sent")
+                return
+            }
+            if state.currentResumable {
+                printError(
+                    "xfer: interrupted while sending '\(current)'. The receiver keeps the verified part "
+                        + "it received; run the same command again to resume from there (files already "
+                        + "confirmed are not sent again)."
+                )
+            } else {
+                printError(
+                    "xfer: interrupted while sending '\(current)' (standard input cannot be resumed; "
+                        + "the receiver drops it). Files already confirmed stay confirmed; run the same "
+                        + "command again to resume the rest."
+                )
+            }
         }
-        if let error = report.connectionError, report.failures.isEmpty {
-            printError("xfer: \(error)")
-        }
-        guard style == .terminal || style == .plain else { return }
-        let durable = report.confirmed.allSatisfy(\.durable) ? "durable" : "NOT all durable"
-        if !report.confirmed.isEmpty {
-            let rate =
-                seconds > 0
-                ? " in \(String(format: "%.2f", seconds)) s, \(formatBytes(UInt64(Double(bytes) / seconds)))/s" : ""
-            printError("xfer: confirmed \(report.confirmed.count) file(s), \(formatBytes(bytes)), \(durable)\(rate)")
-        }
-        if !report.failures.isEmpty { printError("xfer: \(report.failures.count) file(s) not confirmed") }
     }
 
     /// One failed stream: a sentence on stderr, and a JSON event with `--json`.
-    private func reportFailure(name: String, error: TransferError) {
-        reportedFailures.insert(name)
-        clearLine()
+    private func reportFailure(name: String, error: TransferError, _ state: inout State) {
+        state.reportedFailures.insert(name)
+        clearLine(&state)
         if style == .json {
             printLine(
                 jsonObject([
                     ("event", jsonString("failed")), ("name", jsonString(name)),
-                    ("exit", "\(ExitCode(error).rawValue)"),
-                    ("error", jsonString(error.description)),
+                    ("exit", "\(ExitCode(error).rawValue)"), ("error", jsonString(error.description)),
                 ])
             )
         }
         printError("xfer: '\(name)' failed: \(error)")
     }
 
-    private func drawProgress(_ progress: SendProgress) {
-        let seconds = max(monotonic() - started, 0.001)
-        let rate = Double(progress.sent) / seconds
-        var line = "xfer: \(formatBytes(progress.sent))"
-        if let total = progress.total { line += " / \(formatBytes(total))" }
-        line +=
-            " sent, \(formatBytes(progress.received)) received, \(formatBytes(progress.confirmed)) confirmed, \(formatBytes(UInt64(rate)))/s"
-        if let total = progress.total, rate > 0, total > progress.sent {
-            line += ", ETA \(Int((Double(total - progress.sent) / rate).rounded(.up))) s"
-        }
-        writeAll(STDERR_FILENO, "\r\u{1B}[K\(line)")
-        lineShown = true
+    private func warn(_ message: String, _ state: inout State) {
+        clearLine(&state)
+        if style == .json { printLine(jsonObject([("event", jsonString("warning")), ("message", jsonString(message))])) }
+        printError("xfer: warning: \(message)")
     }
 
-    private func clearLine() {
-        if lineShown {
+    private func drawProgress(_ progress: SendProgress, _ state: inout State) {
+        let seconds = max(monotonic() - begun, 0.001)
+        let rate = Double(progress.sent) / seconds
+        var parts: [String] = []
+        var figures = formatBytes(progress.sent)
+        if let total = progress.total { figures += "/\(formatBytes(total &- min(total, progress.kept)))" }
+        parts.append("\(figures) sent")
+        if progress.kept > 0 { parts.append("\(formatBytes(progress.kept)) kept") }
+        parts.append("\(formatBytes(progress.confirmed)) confirmed")
+        parts.append("\(formatBytes(UInt64(rate)))/s")
+        if let total = progress.total, rate > 0 {
+            let left = total &- min(total, progress.kept &+ progress.sent)
+            if left > 0 { parts.append("ETA \(Int((Double(left) / rate).rounded(.up))) s") }
+        }
+        let phase: String
+        switch progress.phase {
+        case .hashing: phase = " (checking)"
+        case .syncing: phase = " (syncing)"
+        case .sending: phase = ""
+        }
+        let columns = terminalColumns() - 1
+        let figuresText = phase + ": " + parts.joined(separator: ", ")
+        // The name gives way first (its end is kept: it tells files apart), then the figures.
+        let room = columns - "xfer: ".count - figuresText.unicodeScalars.count
+        let name = shortened(progress.current ?? "", columns: max(room, 8))
+        let line = fitted("xfer: " + name + figuresText, columns: columns)
+        writeAll(STDERR_FILENO, "\r\u{1B}[K\(line)")
+        state.lineShown = true
+    }
+
+    private func clearLine(_ state: inout State) {
+        if state.lineShown {
             writeAll(STDERR_FILENO, "\r\u{1B}[K")
-            lineShown = false
+            state.lineShown = false
         }
     }
+}
+
+/// The width of the terminal on stderr (TIOCGWINSZ), 80 when it cannot be told.
+func terminalColumns() -> Int {
+    var size = winsize()
+    guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+    return Int(size.ws_col)
+}
+
+/// `line` cut to `columns` characters (counting Unicode scalars: one column each for the
+/// names xfer prints, a wide character may take two), marked with "…" when cut.
+func fitted(_ line: String, columns: Int) -> String {
+    let scalars = Array(line.unicodeScalars)
+    guard scalars.count > columns else { return line }
+    guard columns > 1 else { return "" }
+    var out = String.UnicodeScalarView()
+    out.append(contentsOf: scalars[..<(columns - 1)])
+    return String(out) + "…"
+}
+
+/// `name` cut to `columns` characters from the left ("…/2024/photo.jpg"): its end tells
+/// files apart.
+func shortened(_ name: String, columns: Int) -> String {
+    let scalars = Array(name.unicodeScalars)
+    guard scalars.count > columns else { return name }
+    var out = String.UnicodeScalarView()
+    out.append(contentsOf: scalars[(scalars.count - columns + 1)...])
+    return "…" + String(out)
 }
 
 /// Seconds on a monotonic clock (Foundation's uptime reads CLOCK_MONOTONIC).

@@ -75,6 +75,15 @@ func main(_ arguments: [String]) -> ExitCode {
                 ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
             printError(usage)
         }
+        if command == "send" && rest.contains("--json") {
+            // Scripts reading --json get a `done` event on every exit path.
+            printLine(
+                jsonObject([
+                    ("event", jsonString("done")), ("exit", "\(error.exitCode.rawValue)"),
+                    ("error", jsonString(error.message)),
+                ])
+            )
+        }
         return error.exitCode
     }
 }
