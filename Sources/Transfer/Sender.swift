@@ -56,7 +56,6 @@ public final class Sender: Sendable {
         } catch {
             var report = SendReport()
             report.connectionError = error
-            report.failures = sources.map { ($0.name, error) }
             return report
         }
         // Reads wake every second so the reader can apply the idle timeout itself; writes

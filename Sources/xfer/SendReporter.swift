@@ -229,28 +229,31 @@ final class SendReporter: Sendable {
     private func drawProgress(_ progress: SendProgress, _ state: inout State) {
         let seconds = max(monotonic() - begun, 0.001)
         let rate = Double(progress.sent) / seconds
+        // Short figures first (they matter most), then the name gets what room is left.
         var parts: [String] = []
-        var figures = formatBytes(progress.sent)
-        if let total = progress.total { figures += "/\(formatBytes(total &- min(total, progress.kept)))" }
-        parts.append("\(figures) sent")
-        if progress.kept > 0 { parts.append("\(formatBytes(progress.kept)) kept") }
-        parts.append("\(formatBytes(progress.confirmed)) confirmed")
-        parts.append("\(formatBytes(UInt64(rate)))/s")
-        if let total = progress.total, rate > 0 {
-            let left = total &- min(total, progress.kept &+ progress.sent)
-            if left > 0 { parts.append("ETA \(Int((Double(left) / rate).rounded(.up))) s") }
+        let toSend = progress.total.map { $0 &- min($0, progress.kept) }
+        if let toSend, toSend > 0 {
+            parts.append("\(min(100, progress.sent * 100 / toSend))%")
+            parts.append("\(formatBytes(progress.sent))/\(formatBytes(toSend))")
+        } else {
+            parts.append("\(formatBytes(progress.sent)) sent")
         }
-        let phase: String
+        if progress.kept > 0 { parts.append("\(formatBytes(progress.kept)) kept") }
+        if progress.confirmed > 0 { parts.append("\(formatBytes(progress.confirmed)) confirmed") }
         switch progress.phase {
-        case .hashing: phase = " (checking)"
-        case .syncing: phase = " (syncing)"
-        case .sending: phase = ""
+        case .hashing: parts.append("checking")
+        case .syncing: parts.append("syncing")
+        case .sending:
+            parts.append("\(formatBytes(UInt64(rate)))/s")
+            if let toSend, rate > 0, toSend > progress.sent {
+                parts.append("ETA \(Int((Double(toSend - progress.sent) / rate).rounded(.up))) s")
+            }
         }
         let columns = terminalColumns() - 1
-        let figuresText = phase + ": " + parts.joined(separator: ", ")
-        // The name gives way first (its end is kept: it tells files apart), then the figures.
+        let figuresText = " " + parts.joined(separator: " ")
+        // The name gives way first (its middle goes), then the figures.
         let room = columns - "xfer: ".count - figuresText.unicodeScalars.count
-        let name = shortened(progress.current ?? "", columns: max(room, 8))
+        let name = shortened(progress.current ?? "", columns: max(room, 9))
         let line = fitted("xfer: " + name + figuresText, columns: columns)
         writeAll(STDERR_FILENO, "\r\u{1B}[K\(line)")
         state.lineShown = true
@@ -282,14 +285,18 @@ func fitted(_ line: String, columns: Int) -> String {
     return String(out) + "…"
 }
 
-/// `name` cut to `columns` characters from the left ("…/2024/photo.jpg"): its end tells
-/// files apart.
+/// `name` cut to `columns` characters in the middle ("photos/20…/a.jpg"): its start says
+/// which tree it is in, its end which file.
 func shortened(_ name: String, columns: Int) -> String {
     let scalars = Array(name.unicodeScalars)
-    guard scalars.count > columns else { return name }
+    guard scalars.count > columns, columns > 1 else { return name }
+    let keep = columns - 1
+    let head = max(keep / 2, min(8, keep))
     var out = String.UnicodeScalarView()
-    out.append(contentsOf: scalars[(scalars.count - columns + 1)...])
-    return "…" + String(out)
+    out.append(contentsOf: scalars[..<head])
+    out.append("…")
+    out.append(contentsOf: scalars[(scalars.count - (keep - head))...])
+    return String(out)
 }
 
 /// Seconds on a monotonic clock (Foundation's uptime reads CLOCK_MONOTONIC).

@@ -69,7 +69,7 @@ func main(_ arguments: [String]) -> ExitCode {
             printError("xfer: error: \(error.message)")
             let usage =
                 [
-                    "send": "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] PATH... HOST[:PORT]",
+                    "send": "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
                     "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
                     "demo": "USAGE: xfer demo [--size BYTES]",
                 ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
@@ -79,7 +79,8 @@ func main(_ arguments: [String]) -> ExitCode {
             // Scripts reading --json get a `done` event on every exit path.
             printLine(
                 jsonObject([
-                    ("event", jsonString("done")), ("exit", "\(error.exitCode.rawValue)"),
+                    ("event", jsonString("done")), ("exit", "\(error.exitCode.rawValue)"), ("confirmed", "0"),
+                    ("failed", "0"), ("skipped", "0"), ("bytes", "0"), ("sent", "0"), ("seconds", "0.000"),
                     ("error", jsonString(error.message)),
                 ])
             )
