@@ -34,7 +34,12 @@ final class CommitJournal: Sendable {
     private let fd: CInt
 
     init(directory: TargetDirectory) throws(TransferError) {
-        fd = openat(directory.state.rawValue, "committed.log", O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        fd = openat(
+            directory.state.rawValue,
+            "committed.log",
+            O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+            0o600
+        )
         guard fd >= 0 else {
             throw .localIO("cannot open '\(directory.path)/.xfer/committed.log': \(SystemError("open").reason)")
         }

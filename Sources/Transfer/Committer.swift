@@ -78,7 +78,11 @@ struct Committer {
                     stream.name.components[..<$0].joined(separator: "/")
                 }
             } catch {
-                outcomes[index] = .failed(error.wireCode, "'\(stream.name.text)': \(error.plainMessage)", keptPartial: true)
+                outcomes[index] = .failed(
+                    error.wireCode,
+                    "'\(stream.name.text)': \(error.plainMessage)",
+                    keptPartial: true
+                )
             }
         }
 
@@ -92,7 +96,8 @@ struct Committer {
             }
         }
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
-            if let (key, error) = needs[index].lazy.compactMap({ key in failedDirectories[key].map { (key, $0) } }).first
+            if let (key, error) = needs[index].lazy.compactMap({ key in failedDirectories[key].map { (key, $0) } })
+                .first
             {
                 let place = key.isEmpty ? "the target directory" : "directory '\(key)'"
                 outcomes[index] = .failed(
@@ -114,7 +119,11 @@ struct Committer {
                     )
                 )
             } catch {
-                outcomes[index] = .failed(.ioError, "cannot stat '\(stream.name.text)': \(error.reason)", keptPartial: false)
+                outcomes[index] = .failed(
+                    .ioError,
+                    "cannot stat '\(stream.name.text)': \(error.reason)",
+                    keptPartial: false
+                )
             }
         }
         for stream in batch { stream.partial.file.close() }

@@ -176,7 +176,10 @@ final class ReceiverConnection {
             return
         }
         guard journal.claim(id) else {
-            return refuse(offer, .refused(code: .busy, message: "'\(offer.name)' is being received on another connection"))
+            return refuse(
+                offer,
+                .refused(code: .busy, message: "'\(offer.name)' is being received on another connection")
+            )
         }
         var claimed = true
         defer { if claimed { journal.release(id) } }
@@ -187,7 +190,10 @@ final class ReceiverConnection {
         if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
             return refuse(
                 offer,
-                .refused(code: .noSpace, message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free")
+                .refused(
+                    code: .noSpace,
+                    message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free"
+                )
             )
         }
         let partial: PartialFile
@@ -199,7 +205,10 @@ final class ReceiverConnection {
                 window: options.writeBackWindow
             )
             guard case .opened(let opened) = opening else {
-                return refuse(offer, .refused(code: .busy, message: "'\(offer.name)' is being written by another process"))
+                return refuse(
+                    offer,
+                    .refused(code: .busy, message: "'\(offer.name)' is being written by another process")
+                )
             }
             partial = opened
         } catch {
@@ -225,7 +234,10 @@ final class ReceiverConnection {
                 directory.removePartial(id)
                 return refuse(
                     offer,
-                    .refused(code: .ioError, message: "cannot read back the kept part of '\(offer.name)': \(error.reason)")
+                    .refused(
+                        code: .ioError,
+                        message: "cannot read back the kept part of '\(offer.name)': \(error.reason)"
+                    )
                 )
             }
         }
@@ -263,7 +275,11 @@ final class ReceiverConnection {
         guard var incoming = current else { return }
         let partial = incoming.partial
         if let size = incoming.offer.size, UInt64(bytes.count) > size - partial.length {
-            return fail(incoming, .lengthMismatch, "'\(incoming.name.text)': more than the declared \(size) bytes arrived")
+            return fail(
+                incoming,
+                .lengthMismatch,
+                "'\(incoming.name.text)': more than the declared \(size) bytes arrived"
+            )
         }
         let failure: SystemError? = bytes.withUnsafeBytes { raw in
             do throws(SystemError) {
@@ -286,7 +302,11 @@ final class ReceiverConnection {
             current = incoming
             writer.enqueue(
                 .progress(
-                    Progress(transferID: incoming.offer.transferID, received: partial.length, durable: partial.writtenBack)
+                    Progress(
+                        transferID: incoming.offer.transferID,
+                        received: partial.length,
+                        durable: partial.writtenBack
+                    )
                 )
             )
         }

@@ -28,7 +28,9 @@ struct RecordReader {
     /// The next message, blocking until one is complete.
     /// - Parameter onIdle: Called each time the socket's receive timeout passes without
     ///   data, with the seconds since bytes last arrived; throw from it to stop waiting.
-    mutating func next(onIdle: (_ silence: Double) throws(ReadFailure) -> Void) throws(ReadFailure) -> RecordDecoder.Message {
+    mutating func next(onIdle: (_ silence: Double) throws(ReadFailure) -> Void) throws(ReadFailure)
+        -> RecordDecoder.Message
+    {
         while true {
             if let message = try buffered() { return message }
             try fill(onIdle: onIdle)

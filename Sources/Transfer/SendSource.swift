@@ -102,7 +102,13 @@ public enum SendSource: Sendable, Hashable {
         onSkip: (Skip) -> Void
     ) {
         guard let handle = opendir(directory) else {
-            onSkip(Skip(path: directory, reason: "cannot read the directory: \(SystemError("opendir").reason)", isLoss: true))
+            onSkip(
+                Skip(
+                    path: directory,
+                    reason: "cannot read the directory: \(SystemError("opendir").reason)",
+                    isLoss: true
+                )
+            )
             return
         }
         var entries: [String] = []
@@ -144,7 +150,8 @@ public enum SendSource: Sendable, Hashable {
                 }
                 sources.append(.file(path: path, name: relative))
             case S_IFDIR: walk(directory: path, name: relative, into: &sources, onSkip: onSkip)
-            case S_IFLNK: onSkip(Skip(path: path, reason: "symbolic link (not followed inside directories)", isLoss: false))
+            case S_IFLNK:
+                onSkip(Skip(path: path, reason: "symbolic link (not followed inside directories)", isLoss: false))
             default: onSkip(Skip(path: path, reason: "not a regular file", isLoss: false))
             }
         }

@@ -105,15 +105,18 @@ private struct SenderWriter: ~Copyable {
                 try send(sources[index], index: index, offset: offset, awaitAnswer: true)
             }
             if let error = session.connectionError {
-                // Tell a receiver that broke the rules why we stop (SPEC.md §7.5); then only read.
-                if case .protocolViolation(let message) = error, !message.hasPrefix("receiver:") {
-                    try? output.append(
-                        .error(ErrorRecord(code: .protocolViolation, fatal: true, message: message)),
-                        flushingTo: socket
-                    )
-                    try? flush()
+                // After the receiver's fatal ERROR: stop sending, only read (SPEC.md §7.5).
+                // Otherwise tell the receiver why we stop, and shut our side down.
+                if !session.receiverEnded {
+                    if case .protocolViolation(let message) = error {
+                        try? output.append(
+                            .error(ErrorRecord(code: .protocolViolation, fatal: true, message: message)),
+                            flushingTo: socket
+                        )
+                        try? flush()
+                    }
+                    socket.shutdownWrite()
                 }
-                socket.shutdownWrite()
             } else {
                 try output.append(.goodbye, flushingTo: socket)
                 try flush()
@@ -213,7 +216,14 @@ private struct SenderWriter: ~Copyable {
                 // The receiver discards the rest (SPEC.md §7.2): stop and close the offer.
                 try cancel(index, .cancelled, "receiver answered \(answer.decision)")
                 if answer.decision == .alreadyCommitted {
-                    try expectCommitted(fd: fd, index: index, name: source.name, size: size, position: position, &digest)
+                    try expectCommitted(
+                        fd: fd,
+                        index: index,
+                        name: source.name,
+                        size: size,
+                        position: position,
+                        &digest
+                    )
                 }
                 return
             }

@@ -55,6 +55,9 @@ struct SenderLedger {
     private(set) var streams: [Stream]
     private var indexByID: [TransferID: Int] = [:]
 
+    /// Whether every stream has its verdict (so a close without GOODBYE loses nothing).
+    var allDecided: Bool { streams.allSatisfy { $0.outcome != nil } }
+
     init(names: [String]) {
         streams = names.map { Stream(name: $0) }
     }
@@ -140,12 +143,17 @@ struct SenderLedger {
             streams[index].failedByReceiver = true
             return fail(index, .fromReceiver(code: error.code, message: error.message))
         case .progress(let report):
-            // Informational: an unknown ID is ignored, a count past the size is clamped.
-            guard let index = indexByID[report.transferID] else { return .none }
+            // A count past a known size, or for an ID never offered, is a lie; one past what
+            // this side has counted as sent may be a race with that count: clamp it.
+            let index = try known(report.transferID, "PROGRESS")
             let stream = streams[index]
+            if let size = stream.size, report.received > size {
+                throw .protocolViolation(
+                    "PROGRESS for '\(stream.name)' claims \(report.received) bytes received, past its size \(size)"
+                )
+            }
             let beyond = report.received >= stream.offset ? report.received - stream.offset : 0
-            let limit = stream.size.map { $0 >= stream.offset ? $0 - stream.offset : 0 } ?? stream.sent
-            let received = min(beyond, limit, stream.sent)
+            let received = min(beyond, stream.sent)
             guard received > stream.received else { return .none }
             streams[index].received = received
             return .progressed(index: index)

@@ -19,6 +19,8 @@ final class SenderSession: @unchecked Sendable {
     private var writeError: SystemError?
     private var readerDone = false
     private var goodbyeReceived = false
+    /// The receiver sent a fatal ERROR: it is going away; we only read until it closes.
+    private var receiverFailed = false
     /// How many threads are waiting on the receiver; the reader's idle clock runs only then.
     private var waiters = 0
     private var lastHeard = monotonicSeconds()
@@ -50,6 +52,10 @@ final class SenderSession: @unchecked Sendable {
     // MARK: Called by the writing thread
 
     var connectionError: TransferError? { locked { failure } }
+
+    /// Whether the connection's failure is the receiver's fatal ERROR (then the sender
+    /// stops sending and only reads; otherwise it says why and shuts its side down).
+    var receiverEnded: Bool { locked { receiverFailed } }
 
     func offered(index: Int, id: TransferID, size: UInt64?, offset: UInt64, awaitAnswer: Bool) {
         locked {
@@ -191,7 +197,9 @@ final class SenderSession: @unchecked Sendable {
                 report.connectionError = lost
             } else if !goodbyeReceived {
                 // Every stream has its verdict: the ACKs are the promise, GOODBYE only manners.
-                report.warnings.append("the receiver closed the connection without GOODBYE (every stream had its answer)")
+                report.warnings.append(
+                    "the receiver closed the connection without GOODBYE (every stream had its answer)"
+                )
             }
             return report
         }
@@ -232,7 +240,10 @@ final class SenderSession: @unchecked Sendable {
                 switch error {
                 case .endOfStream:
                     ended = true
-                    if failure == nil { failure = .connectionLost("the receiver closed the connection") }
+                    // After every verdict a missing GOODBYE loses nothing (report() warns).
+                    if failure == nil && !ledger.allDecided {
+                        failure = .connectionLost("the receiver closed the connection")
+                    }
                 case .system(let error) where error.errno == ECONNRESET:
                     ended = true
                     if failure == nil { failure = .connectionLost("connection reset by the receiver") }
@@ -249,7 +260,9 @@ final class SenderSession: @unchecked Sendable {
                 condition.broadcast()
                 return ended
             }
-            if !ended { socket.drain(seconds: options.idleTimeout) }
+            // Read until the receiver closes (SPEC.md §7.5): after its fatal ERROR for as long
+            // as it may take; after our own complaint, briefly.
+            if !ended { socket.drain(seconds: locked { receiverFailed } ? options.idleTimeout : 2) }
         }
         locked {
             readerDone = true
@@ -286,6 +299,7 @@ final class SenderSession: @unchecked Sendable {
                 goodbyeReceived = true
                 return true
             case .fatal(let error):
+                receiverFailed = true
                 throw .idle(error)
             default:
                 report(effect)

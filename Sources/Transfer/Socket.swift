@@ -131,7 +131,7 @@ final class TCPSocket: Sendable {
                 offset += try retryingInterrupts("send") {
                     send(fd, bytes.baseAddress! + offset, bytes.count - offset, CInt(MSG_NOSIGNAL))
                 }
-            } catch where (error.errno == EAGAIN || error.errno == EWOULDBLOCK) && keepWaiting() {
+            } catch  where (error.errno == EAGAIN || error.errno == EWOULDBLOCK) && keepWaiting() {
                 continue
             }
         }

@@ -131,12 +131,14 @@ final class TargetDirectory: Sendable {
                 if failure == ELOOP || failure == ENOTDIR {
                     throw .refused(
                         code: .badName,
-                        message: "'\(component)' in '\(name.text)' is not a directory inside the target (a link or a file)"
+                        message:
+                            "'\(component)' in '\(name.text)' is not a directory inside the target (a link or a file)"
                     )
                 }
                 throw .refused(
                     code: .ioError,
-                    message: "cannot open directory '\(component)' for '\(name.text)': \(SystemError("open", errno: failure).reason)"
+                    message:
+                        "cannot open directory '\(component)' for '\(name.text)': \(SystemError("open", errno: failure).reason)"
                 )
             }
             current = next
@@ -159,7 +161,8 @@ final class TargetDirectory: Sendable {
             if UInt64(try where_.status().st_dev) != device || TargetDirectory.mountID(of: where_) != mount {
                 throw TransferError.refused(
                     code: .ioError,
-                    message: "'\(name.text)' would be on another file system or mount than '\(path)/.xfer'; it cannot be renamed into place"
+                    message:
+                        "'\(name.text)' would be on another file system or mount than '\(path)/.xfer'; it cannot be renamed into place"
                 )
             }
         } catch let error as TransferError {

@@ -40,7 +40,9 @@ struct WireName: Equatable, Sendable {
             }
         }
         if WireName.isReserved(parts[0]) {
-            throw bad("must not start with '\(TargetDirectory.stateDirectoryName)' (in any case): it holds the receiver's state")
+            throw bad(
+                "must not start with '\(TargetDirectory.stateDirectoryName)' (in any case): it holds the receiver's state"
+            )
         }
         self.text = text
         // Splitting valid UTF-8 at 0x2F (never part of a multi-byte sequence) leaves valid
@@ -69,7 +71,9 @@ struct WireName: Equatable, Sendable {
             if byte < 0x20 || byte == 0x7F { return "a control character (byte 0x\(String(byte, radix: 16)))" }
             guard index + 1 < bytes.count else { continue }
             let next = bytes[index + 1]
-            if byte == 0xC2 && (0x80...0x9F).contains(next) { return "a C1 control character (U+00\(String(next, radix: 16, uppercase: true)))" }
+            if byte == 0xC2 && (0x80...0x9F).contains(next) {
+                return "a C1 control character (U+00\(String(next, radix: 16, uppercase: true)))"
+            }
             guard index + 2 < bytes.count, byte == 0xE2 else { continue }
             let last = bytes[index + 2]
             if (next == 0x80 && (0xAA...0xAE).contains(last)) || (next == 0x81 && (0xA6...0xA9).contains(last)) {

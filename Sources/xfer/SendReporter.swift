@@ -222,7 +222,9 @@ final class SendReporter: Sendable {
 
     private func warn(_ message: String, _ state: inout State) {
         clearLine(&state)
-        if style == .json { printLine(jsonObject([("event", jsonString("warning")), ("message", jsonString(message))])) }
+        if style == .json {
+            printLine(jsonObject([("event", jsonString("warning")), ("message", jsonString(message))]))
+        }
         printError("xfer: warning: \(message)")
     }
 

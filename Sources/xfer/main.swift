@@ -69,7 +69,8 @@ func main(_ arguments: [String]) -> ExitCode {
             printError("xfer: error: \(error.message)")
             let usage =
                 [
-                    "send": "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
+                    "send":
+                        "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
                     "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
                     "demo": "USAGE: xfer demo [--size BYTES]",
                 ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"

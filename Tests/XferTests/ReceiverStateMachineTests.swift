@@ -137,7 +137,10 @@ import Testing
 
     @Test func ordinaryNamesKeepTheirBytes() throws {
         // "..\u{301}" is not "..": the kernel sees four bytes, an ordinary name.
-        for text in ["caf\u{E9}", "cafe\u{301}", "..\u{301}/x", "photos/2024/a b.jpg", ".hidden", "..dots", "x.xfer/y", "a/.xfer"] {
+        for text in [
+            "caf\u{E9}", "cafe\u{301}", "..\u{301}/x", "photos/2024/a b.jpg", ".hidden", "..dots", "x.xfer/y",
+            "a/.xfer",
+        ] {
             let name = try WireName(validating: text)
             #expect(name.components.joined(separator: "/") == text)
             #expect(Array(name.components.joined(separator: "/").utf8) == Array(text.utf8))

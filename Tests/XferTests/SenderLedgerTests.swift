@@ -111,13 +111,17 @@ import Testing
         var ledger = Self.offered(offset: 4)
         _ = try ledger.apply(Self.accept(4))
         ledger.sent(0, 3)
-        // Far past the size and past what was sent: clamped to what was sent.
-        _ = try ledger.apply(.progress(Progress(transferID: Self.id, received: .max, durable: .max)))
+        // Within the size but past what this side counted as sent (a race): clamped.
+        _ = try ledger.apply(.progress(Progress(transferID: Self.id, received: 10, durable: 0)))
         #expect(ledger.streams[0].received == 3)
         // Below the offset: nothing.
         _ = try ledger.apply(.progress(Progress(transferID: Self.id, received: 1, durable: 0)))
         #expect(ledger.streams[0].received == 3)
-        #expect(try ledger.apply(.progress(Progress(transferID: Self.other, received: .max, durable: 0))) == .none)
+        // Past the size, or for an ID never offered: a lie.
+        var past = ledger
+        #expect(Self.violates(&past, .progress(Progress(transferID: Self.id, received: .max, durable: .max))))
+        var stranger = ledger
+        #expect(Self.violates(&stranger, .progress(Progress(transferID: Self.other, received: .max, durable: 0))))
         _ = ledger.expect(0, length: 7, digest: 1)
         _ = try ledger.apply(Self.ack(length: .max, digest: 1))
         guard case .failed(.integrity)? = ledger.streams[0].outcome else {
