@@ -41,11 +41,13 @@ struct Committer {
     /// This connection's own descriptor of the target, for `syncfs` (whose error state is
     /// per open file description: another connection must not consume our error).
     let syncHandle: FileDescriptor
+    /// Permission bits never given to a committed file.
+    let umask: mode_t
 
     /// Commits `batch`; the outcomes are in the batch's order.
     func commit(_ batch: [VerifiedStream]) -> [CommitOutcome] {
         var outcomes = [CommitOutcome?](repeating: nil, count: batch.count)
-        for stream in batch { stream.partial.applyMetadata(of: stream.offer) }
+        for stream in batch { stream.partial.applyMetadata(of: stream.offer, umask: umask) }
         syncData(batch, into: &outcomes)
 
         // Rename each file into place, remembering which directories need a sync for it.

@@ -32,6 +32,9 @@ final class FileDescriptor {
         return FileDescriptor(owning: fd)
     }
 
+    /// Gives up ownership without closing (another owner, e.g. `fdopendir`, closes it).
+    func release() { rawValue = -1 }
+
     /// Closes now; later calls do nothing. An error from `close` is ignored on purpose:
     /// everything that matters was checked by an earlier sync (Linux closes the descriptor
     /// even when `close` fails, so retrying would be wrong).
@@ -47,6 +50,31 @@ final class FileDescriptor {
         while offset < bytes.count {
             offset += try retryingInterrupts("write") {
                 Glibc.write(rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+            }
+        }
+    }
+
+    /// Reads from the current position to the end of the file, at most `limit` bytes. The
+    /// corresponding C function is `read`.
+    func readAll(limit: Int) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while bytes.count < limit {
+            let wanted = min(chunk.count, limit - bytes.count)
+            let count = try retryingInterrupts("read") { chunk.withUnsafeMutableBytes { read(rawValue, $0.baseAddress, wanted) } }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return bytes
+    }
+
+    /// Writes all of `bytes`; see ``writeAll(_:)-(UnsafeRawBufferPointer)``.
+    func writeAll(_ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let done = offset
+            offset += try retryingInterrupts("write") {
+                bytes.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress! + done, $0.count - done) }
             }
         }
     }

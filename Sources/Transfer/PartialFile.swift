@@ -92,10 +92,11 @@ final class PartialFile {
         windowStart = length
     }
 
-    /// Gives the file the sender's permission bits (at most 0o777) and modification time.
-    /// Best effort: a file system that keeps neither still holds the right bytes.
-    func applyMetadata(of offer: Offer) {
-        _ = fchmod(file.rawValue, mode_t(offer.mode & 0o777))
+    /// Gives the file the sender's permission bits (at most 0o777, less `umask`) and
+    /// modification time. Best effort: a file system that keeps neither still holds the
+    /// right bytes.
+    func applyMetadata(of offer: Offer, umask: mode_t) {
+        _ = fchmod(file.rawValue, mode_t(offer.mode & 0o777) & ~umask)
         let mtime = offer.modificationTime
         var times = [
             timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2),  // atime: UTIME_OMIT

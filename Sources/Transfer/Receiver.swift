@@ -19,9 +19,29 @@ public struct ReceiverOptions: Sendable {
     public var commitBatchBytes: UInt64 = 64 << 20
     /// Write-back of received data starts every this many bytes.
     public var writeBackWindow: UInt64 = 8 << 20
+    /// Seconds a partial file of an interrupted transfer is kept for a resume.
+    public var partialRetention: Double = 7 * 86400
+    /// Bytes all kept partial files may hold together; the oldest go first. `nil`: a
+    /// quarter of the target's file system.
+    public var maxPartialBytes: UInt64?
+    /// Seconds a commit is remembered at least, for "already committed" answers.
+    public var commitRetention: Double = 30 * 86400
+    /// Permission bits never given to received files: the sender's mode is applied through
+    /// this mask. `nil`: the process's umask, plus world-write (never world-writable).
+    public var umask: mode_t?
 
-    /// The defaults: 30 s idle timeout, 64 connections, batches of 256 files or 64 MiB.
+    /// The defaults: 30 s idle timeout, 64 connections, batches of 256 files or 64 MiB,
+    /// partials kept 7 days (at most a quarter of the file system), commits remembered 30 days.
     public init() {}
+}
+
+extension ReceiverOptions {
+    /// The mask applied to senders' modes: ``umask``, or the process's umask plus
+    /// world-write.
+    var effectiveUmask: mode_t {
+        if let umask { return umask & 0o777 }
+        return Receiver.processUmask | 0o002
+    }
 }
 
 /// The receiving server: accepts connections and serves each on its own thread
@@ -38,6 +58,25 @@ public final class Receiver: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The cap on kept partial files' total size.
+    private let partialLimit: UInt64
+    /// When partial files were last expired (monotonic seconds).
+    private let lastExpiry = Mutex(0.0)
+
+    /// Removes expired partial files, and the oldest while they hold more than the cap;
+    /// at most every 10 s (a listing of `.xfer` is cheap, not free).
+    private func expirePartials(log: (@Sendable (String) -> Void)?) {
+        let now = monotonicSeconds()
+        let due = lastExpiry.withLock { last in
+            guard log == nil || now - last >= 10 else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        for partial in directory.expirePartials(maximumAge: options.partialRetention, maximumBytes: partialLimit) {
+            log?("removed partial \(partial.name) (\(partial.size) bytes, \(Int(partial.age)) s old)")
+        }
+    }
 
     /// Prepares to receive into `directory` (which must exist).
     /// - Throws: ``TransferError/localIO(_:)`` when it cannot be opened or its `.xfer`
@@ -46,12 +85,21 @@ public final class Receiver: Sendable {
         self.options = options
         Receiver.raiseDescriptorLimit()
         self.directory = try TargetDirectory(path: directory)
-        journal = try CommitJournal(directory: self.directory)
+        journal = try CommitJournal(directory: self.directory, retention: options.commitRetention)
+        partialLimit = options.maxPartialBytes ?? (self.directory.fileSystemBytes() ?? .max) / 4
+        expirePartials(log: nil)
     }
 
     /// Each connection holds up to ``ReceiverOptions/commitBatchFiles`` descriptors while a
     /// batch waits for its commit: take the whole hard limit, which the soft default
     /// (often 1024) is far below.
+    /// The process's umask, read once (reading it means setting it).
+    static let processUmask: mode_t = {
+        let mask = Glibc.umask(0o022)
+        _ = Glibc.umask(mask)
+        return mask
+    }()
+
     private static func raiseDescriptorLimit() {
         var limit = rlimit()
         guard getrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
@@ -96,6 +144,7 @@ public final class Receiver: Sendable {
                     let summary = connection(socket, peer: peer, log: log).run()
                     state.withLock { $0.active -= 1 }
                     log(summary.logLine)
+                    expirePartials(log: log)
                 } else {
                     turnAway(socket, peer: peer, log: log)
                 }
@@ -154,5 +203,20 @@ extension ConnectionSummary {
         if failedFiles > 0 { line += ", \(failedFiles) failed" }
         if let failure { line += "; ended early: \(failure)" }
         return line
+    }
+}
+
+/// The receiver's state in a target directory, for tools: partial files kept for resumes.
+/// Works while a receiver serves the directory: each partial is checked by its own lock.
+public enum ReceiverState {
+    /// The partial files in `<directory>/.xfer`, oldest first.
+    public static func partials(in directory: String) throws(TransferError) -> [KeptPartial] {
+        try TargetDirectory(path: directory, locking: false).partials()
+    }
+
+    /// Removes every partial file no receiver is writing right now.
+    /// - Returns: The partials removed.
+    public static func removePartials(in directory: String) throws(TransferError) -> [KeptPartial] {
+        try TargetDirectory(path: directory, locking: false).expirePartials(maximumAge: -1, maximumBytes: 0)
     }
 }

@@ -77,7 +77,7 @@ final class ReceiverConnection {
         do {
             let committer: Committer
             do {
-                committer = Committer(directory: directory, syncHandle: try directory.openSyncHandle())
+                committer = Committer(directory: directory, syncHandle: try directory.openSyncHandle(), umask: options.effectiveUmask)
             } catch {
                 throw Stop.fatal(.internalError, "cannot open the target directory: \(error.reason)")
             }
@@ -403,7 +403,7 @@ final class ReceiverConnection {
         // Verified streams are committed even when the conversation breaks: a retry then
         // finds them already committed.
         if let committer = try? directory.openSyncHandle() {
-            try? commitPending(Committer(directory: directory, syncHandle: committer))
+            try? commitPending(Committer(directory: directory, syncHandle: committer, umask: options.effectiveUmask))
         }
         if let incoming = current {
             current = nil

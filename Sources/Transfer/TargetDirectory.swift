@@ -32,7 +32,9 @@ final class TargetDirectory: Sendable {
     /// Opens `path`, creates `.xfer` in it and takes the directory's lock.
     /// - Throws: ``TransferError/localIO(_:)`` when the directory cannot be used, or when
     ///   another process serves it (naming that process).
-    init(path: String) throws(TransferError) {
+    /// - Parameter locking: Take the directory's lock (a receiver does; a tool that only
+    ///   lists or cleans partial files, each checked by its own lock, does not).
+    init(path: String, locking: Bool = true) throws(TransferError) {
         self.path = path
         func failure(_ error: SystemError) -> TransferError { .localIO("cannot use '\(path)': \(error)") }
         do throws(SystemError) {
@@ -53,6 +55,7 @@ final class TargetDirectory: Sendable {
         }
         let locked: Bool
         do throws(SystemError) {
+            guard locking else { return }
             locked = try lock.tryLockExclusive()
             if locked {
                 var pid = Array("\(getpid())\n".utf8)
@@ -209,12 +212,82 @@ final class TargetDirectory: Sendable {
         _ = unlinkat(state.rawValue, TargetDirectory.partialName(id), 0)
     }
 
+    /// The partial files in `.xfer`, oldest first.
+    func partials() -> [KeptPartial] {
+        guard let listing = try? FileDescriptor.open(".", in: state, flags: O_RDONLY | O_DIRECTORY),
+            let handle = fdopendir(listing.rawValue)
+        else { return [] }
+        // fdopendir owns the descriptor now; closedir closes it.
+        listing.release()
+        defer { closedir(handle) }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var result: [KeptPartial] = []
+        while let entry = readdir(handle) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            guard let name = String(validating: bytes, as: UTF8.self), name.hasSuffix(".part"),
+                let info = try? state.status(of: name), info.st_mode & S_IFMT == S_IFREG
+            else { continue }
+            let age = Double(now.tv_sec - info.st_mtim.tv_sec) + Double(now.tv_nsec - info.st_mtim.tv_nsec) / 1e9
+            result.append(KeptPartial(name: name, size: UInt64(info.st_size), age: age))
+        }
+        return result.sorted { $0.age > $1.age }
+    }
+
+    /// Removes partial files older than `maximumAge` seconds, then the oldest until the rest
+    /// hold at most `maximumBytes`. A partial being written (its lock held) is never removed.
+    /// - Returns: The partials removed.
+    @discardableResult
+    func expirePartials(maximumAge: Double, maximumBytes: UInt64) -> [KeptPartial] {
+        var kept = partials()
+        var total = kept.reduce(UInt64(0)) { $0 &+ $1.size }
+        var removed: [KeptPartial] = []
+        var index = 0
+        while index < kept.count {
+            let partial = kept[index]
+            guard partial.age > maximumAge || total > maximumBytes, removePartialIfIdle(partial.name) else {
+                index += 1
+                continue
+            }
+            total -= partial.size
+            removed.append(partial)
+            kept.remove(at: index)
+        }
+        return removed
+    }
+
+    /// Removes `.xfer/name` unless another open file holds its lock (a stream being written).
+    func removePartialIfIdle(_ name: String) -> Bool {
+        guard let file = try? FileDescriptor.open(name, in: state, flags: O_RDWR | O_NOFOLLOW),
+            (try? file.tryLockExclusive()) == true
+        else { return false }
+        // Unlinked while locked: no writer can have opened it in between and kept writing.
+        return unlinkat(state.rawValue, name, 0) == 0
+    }
+
+    /// Bytes of the target's file system (for a default cap on partial files).
+    func fileSystemBytes() -> UInt64? {
+        var info = statvfs()
+        guard fstatvfs(root.rawValue, &info) == 0 else { return nil }
+        return UInt64(info.f_blocks) * UInt64(info.f_frsize)
+    }
+
     /// Bytes free for an unprivileged writer on the target's file system.
     func freeBytes() -> UInt64? {
         var info = statvfs()
         guard fstatvfs(root.rawValue, &info) == 0 else { return nil }
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
+}
+
+/// A partial file kept in `<target>/.xfer` for a resume.
+public struct KeptPartial: Sendable, Equatable {
+    /// The file's name in `.xfer` (`<transfer id>.part`).
+    public var name: String
+    /// Bytes it holds.
+    public var size: UInt64
+    /// Seconds since it was last written.
+    public var age: Double
 }
 
 /// What identifies the file a commit produced: if any of it changed, the file is no longer

@@ -71,4 +71,20 @@ struct Arguments {
         }
         return seconds
     }
+
+    /// A duration: a number with an optional unit s, m, h or d (seconds by default), from 0
+    /// to 100 years.
+    static func duration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var number = Substring(text)
+        var unit = 1.0
+        if let last = text.last, let factor = units[last] {
+            number = number.dropLast()
+            unit = factor
+        }
+        guard let value = Double(number), value.isFinite, value >= 0, value * unit <= 100 * 365 * 86400 else {
+            return nil
+        }
+        return value * unit
+    }
 }

@@ -18,6 +18,11 @@ struct ReceiveCommand {
           --once                 Serve one connection, then exit (0 if it ended cleanly).
           --timeout SECONDS      Drop a peer silent this long (default 30).
           --max-connections N    Serve at most N senders at once (default 64).
+          --keep-partials TIME   Keep the partial file of an interrupted transfer this long for a
+                                 resume (default 7d; s, m, h, d suffixes). Partials together hold
+                                 at most a quarter of the file system; the oldest go first.
+          --umask OCTAL          Permission bits never given to received files (default: the
+                                 process umask plus o+w: nothing received is world-writable).
           --quiet                Log nothing but the listening line and errors.
           -h, --help             Show this help.
         """
@@ -31,7 +36,7 @@ struct ReceiveCommand {
     init(_ arguments: [String]) throws(UsageError) {
         let parsed = try Arguments(
             arguments,
-            valueOptions: ["listen", "dir", "timeout", "max-connections"],
+            valueOptions: ["listen", "dir", "timeout", "max-connections", "keep-partials", "umask"],
             flagOptions: ["once", "quiet"]
         )
         if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
@@ -46,6 +51,18 @@ struct ReceiveCommand {
                 throw UsageError(message: "'--max-connections' takes a whole number above zero")
             }
             options.maxConnections = count
+        }
+        if let text = parsed.value("keep-partials") {
+            guard let seconds = Arguments.duration(text) else {
+                throw UsageError(message: "'--keep-partials' takes a duration such as 90s, 30m, 12h or 7d, not '\(text)'")
+            }
+            options.partialRetention = seconds
+        }
+        if let text = parsed.value("umask") {
+            guard let mask = UInt16(text, radix: 8), mask <= 0o777 else {
+                throw UsageError(message: "'--umask' takes octal permission bits such as 022 or 077, not '\(text)'")
+            }
+            options.umask = .init(mask)
         }
         self.listen = listen
         directory = parsed.value("dir") ?? "."

@@ -15,6 +15,7 @@ let rootHelp = """
       send PATH... HOST[:PORT]    Send files, directories, or - (standard input).
       receive [--listen HOST:PORT] [--dir DIR] [--once]
                                   Receive into a directory.
+      state [--dir DIR] [--clean] List (or remove) the partial files a receiver keeps.
       demo                        Run a real transfer on loopback and show the result.
 
     OPTIONS:
@@ -55,6 +56,12 @@ func main(_ arguments: [String]) -> ExitCode {
                 return .confirmed
             }
             return try ReceiveCommand(rest).run()
+        case "state":
+            if wantsHelp {
+                print(StateCommand.help)
+                return .confirmed
+            }
+            return try StateCommand(rest).run()
         case "demo":
             if wantsHelp {
                 print(DemoCommand.help)

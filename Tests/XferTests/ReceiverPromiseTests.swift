@@ -463,7 +463,15 @@ private final class PlantedTarget {
     /// Entries of the target's .xfer/ that are not the receiver's own files.
     func stateStrangers() -> [[UInt8]] {
         tree(target + "/.xfer").filter { name in
-            if name == Array("committed.log".utf8) || name == Array("lock".utf8) { return false }
+            if name == Array("commits".utf8) || name == Array("lock".utf8) { return false }
+            // The commit journal's buckets: commits/XXX.log, three lower-case hex digits.
+            let bucket = Array("commits/".utf8)
+            if name.count == bucket.count + 7, Array(name.prefix(bucket.count)) == bucket,
+                Array(name.suffix(4)) == Array(".log".utf8),
+                name.dropFirst(bucket.count).prefix(3).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            {
+                return false
+            }
             let suffix = Array(".part".utf8)
             guard name.count == 32 + suffix.count, Array(name.suffix(suffix.count)) == suffix else { return true }
             return !name.prefix(32).allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
