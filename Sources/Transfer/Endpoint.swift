@@ -109,5 +109,12 @@ struct SocketAddress: Sendable, CustomStringConvertible {
 
     var endpoint: Endpoint { Endpoint(host: host, port: port) }
 
+    /// The host alone, an IPv4-mapped IPv6 address written as IPv4: what per-address
+    /// limits count (one peer is one peer on a dual-stack socket).
+    var hostKey: String {
+        let text = host
+        return text.hasPrefix("::ffff:") && text.contains(".") ? String(text.dropFirst(7)) : text
+    }
+
     var description: String { endpoint.description }
 }

@@ -61,7 +61,9 @@ final class FileDescriptor {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while bytes.count < limit {
             let wanted = min(chunk.count, limit - bytes.count)
-            let count = try retryingInterrupts("read") { chunk.withUnsafeMutableBytes { read(rawValue, $0.baseAddress, wanted) } }
+            let count = try retryingInterrupts("read") {
+                chunk.withUnsafeMutableBytes { read(rawValue, $0.baseAddress, wanted) }
+            }
             if count == 0 { break }
             bytes += chunk[..<count]
         }

@@ -10,8 +10,16 @@ import Synchronization
 public struct ReceiverOptions: Sendable {
     /// Seconds a peer may stay silent before it is dropped.
     public var idleTimeout: Double = 30
-    /// Connections served at once; the next gets a fatal ERROR `busy`.
+    /// Connections served at once past their handshake; the next gets a fatal ERROR `busy`.
     public var maxConnections = 64
+    /// Connections still in their handshake (not yet sent a valid HELLO, or not yet
+    /// authenticated) at once; more are turned away on the accepting thread.
+    public var maxHandshakes = 128
+    /// Connections from one address at once (handshaking or not).
+    public var maxPerAddress = 16
+    /// Seconds a connection may take from accept to the end of its handshake, however
+    /// it trickles its bytes.
+    public var handshakeTimeout: Double = 10
     /// A commit batch closes at this many files (each holds a descriptor until the commit
     /// has checked it)…
     public var commitBatchFiles = 256
@@ -52,9 +60,14 @@ public final class Receiver: Sendable {
     private let directory: TargetDirectory
     private let journal: CommitJournal
     private struct State {
-        /// Connections being served.
-        var active = 0
+        /// Connections past their handshake.
+        var established = 0
+        /// Connections accepted and not yet past their handshake.
+        var handshaking = 0
+        /// Connections per peer address.
+        var perAddress: [String: Int] = [:]
         var listener: TCPSocket?
+        var stopping = false
     }
 
     private let state = Mutex(State())
@@ -90,9 +103,6 @@ public final class Receiver: Sendable {
         expirePartials(log: nil)
     }
 
-    /// Each connection holds up to ``ReceiverOptions/commitBatchFiles`` descriptors while a
-    /// batch waits for its commit: take the whole hard limit, which the soft default
-    /// (often 1024) is far below.
     /// The process's umask, read once (reading it means setting it).
     static let processUmask: mode_t = {
         let mask = Glibc.umask(0o022)
@@ -100,6 +110,9 @@ public final class Receiver: Sendable {
         return mask
     }()
 
+    /// Each connection holds up to ``ReceiverOptions/commitBatchFiles`` descriptors while a
+    /// batch waits for its commit: take the whole hard limit, which the soft default
+    /// (often 1024) is far below.
     private static func raiseDescriptorLimit() {
         var limit = rlimit()
         guard getrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
@@ -115,7 +128,14 @@ public final class Receiver: Sendable {
     }
 
     /// Serves connections until ``stop()``; with `once`, serves one and returns its summary.
-    /// - Parameter log: One line per notable event (errors, refusals, connection ends).
+    ///
+    /// The accepting thread turns a connection away itself, without a thread for it, when
+    /// its address already has ``ReceiverOptions/maxPerAddress`` connections or
+    /// ``ReceiverOptions/maxHandshakes`` connections are still in their handshake; a
+    /// connection past its handshake beyond ``ReceiverOptions/maxConnections`` gets a
+    /// fatal `busy`. So peers that never finish a handshake cannot starve real senders:
+    /// they hold a handshake slot for at most ``ReceiverOptions/handshakeTimeout``.
+    /// - Parameter log: One line per notable event (errors, refusals, files, connection ends).
     @discardableResult
     public func serve(once: Bool = false, log: @escaping @Sendable (String) -> Void) -> ConnectionSummary? {
         guard let listener = state.withLock({ $0.listener }) else { return nil }
@@ -131,33 +151,64 @@ public final class Receiver: Sendable {
                 continue
             }
             let peer = address.description
+            let host = address.hostKey
             if once {
+                state.withLock { $0.handshaking += 1 }
                 return connection(socket, peer: peer, log: log).run()
             }
-            let admitted = state.withLock { state in
-                guard state.active < options.maxConnections else { return false }
-                state.active += 1
-                return true
-            }
-            let thread = Thread { [self] in
-                if admitted {
-                    let summary = connection(socket, peer: peer, log: log).run()
-                    state.withLock { $0.active -= 1 }
-                    log(summary.logLine)
-                    expirePartials(log: log)
-                } else {
-                    turnAway(socket, peer: peer, log: log)
+            let refusal: String? = state.withLock { state in
+                if state.stopping { return "the receiver is shutting down" }
+                if state.perAddress[host, default: 0] >= options.maxPerAddress {
+                    return "too many connections from \(host) (\(options.maxPerAddress))"
                 }
+                if state.handshaking >= options.maxHandshakes {
+                    return "too many connections in their handshake (\(options.maxHandshakes))"
+                }
+                state.handshaking += 1
+                state.perAddress[host, default: 0] += 1
+                return nil
             }
-            thread.stackSize = 1 << 20
-            thread.start()
+            if let refusal {
+                turnAway(socket, peer: peer, reason: refusal, log: log)
+                continue
+            }
+            let started = spawnThread { [self] in
+                let summary = connection(socket, peer: peer, log: log).run()
+                state.withLock { state in
+                    state.perAddress[host, default: 1] -= 1
+                    if state.perAddress[host] == 0 { state.perAddress[host] = nil }
+                }
+                log(summary.logLine)
+                expirePartials(log: log)
+            }
+            if !started {
+                // No thread (RLIMIT_NPROC, memory): free the slot, close the socket.
+                state.withLock { state in
+                    state.handshaking -= 1
+                    state.perAddress[host, default: 1] -= 1
+                    if state.perAddress[host] == 0 { state.perAddress[host] = nil }
+                }
+                turnAway(socket, peer: peer, reason: "cannot start a thread for it", log: log)
+            }
         }
     }
 
-    /// Stops accepting (connections being served go on).
+    /// Stops accepting; connections being served finish their current commit and end
+    /// (their verified partial files are kept).
     public func stop() {
         state.withLock {
+            $0.stopping = true
             if let listener = $0.listener { shutdown(listener.fd, CInt(SHUT_RDWR)) }
+        }
+    }
+
+    /// Waits until no connection is served, or `seconds` pass; returns how many still are.
+    public func waitForConnections(seconds: Double) -> Int {
+        let deadline = monotonicSeconds() + seconds
+        while true {
+            let left = state.withLock { $0.established + $0.handshaking }
+            if left == 0 || monotonicSeconds() >= deadline { return left }
+            usleep(20_000)
         }
     }
 
@@ -170,30 +221,89 @@ public final class Receiver: Sendable {
             directory: directory,
             journal: journal,
             options: options,
+            admission: Admission(receiver: self),
             log: log
         )
     }
 
-    /// Tells a connection over the cap to come back later (SPEC.md §9), without reading it.
-    private func turnAway(_ socket: TCPSocket, peer: String, log: @Sendable (String) -> Void) {
+    /// A connection's slot: handshaking until ``establish()``, released at the end.
+    final class Admission {
+        private let receiver: Receiver
+        private var established = false
+        private var released = false
+
+        init(receiver: Receiver) { self.receiver = receiver }
+
+        /// The handshake is done: take a served slot, or false when all are taken.
+        func establish() -> Bool {
+            guard !established else { return true }
+            established = receiver.state.withLock { state in
+                guard state.established < receiver.options.maxConnections else { return false }
+                state.handshaking -= 1
+                state.established += 1
+                return true
+            }
+            return established
+        }
+
+        /// Whether the receiver is shutting down.
+        var stopping: Bool { receiver.state.withLock { $0.stopping } }
+
+        /// Frees the slot (once).
+        func release() {
+            guard !released else { return }
+            released = true
+            let established = self.established
+            receiver.state.withLock { state in
+                if established { state.established -= 1 } else { state.handshaking -= 1 }
+            }
+        }
+    }
+
+    /// Tells a connection it cannot be served now (SPEC.md §9), on the accepting thread:
+    /// never blocks. What fits in the socket buffer is sent (the preamble, a fatal `busy`),
+    /// what the peer already sent is read, so closing sends FIN rather than RST.
+    private func turnAway(_ socket: TCPSocket, peer: String, reason: String, log: @Sendable (String) -> Void) {
         var bytes = Preamble().bytes
         try? RecordEncoder.append(
-            .error(
-                ErrorRecord(
-                    code: .busy,
-                    fatal: true,
-                    message: "too many connections (\(options.maxConnections)); try again later"
-                )
-            ),
+            .error(ErrorRecord(code: .busy, fatal: true, message: "\(reason); try again later")),
             to: &bytes
         )
-        socket.setTimeouts(receive: 1, send: 2)
-        try? socket.writeAll(bytes)
+        _ = fcntl(socket.fd, F_SETFL, fcntl(socket.fd, F_GETFL) | O_NONBLOCK)
+        _ = bytes.withUnsafeBytes { send(socket.fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
         socket.shutdownWrite()
-        socket.drain(seconds: 2)
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while scratch.withUnsafeMutableBytes({ recv(socket.fd, $0.baseAddress, $0.count, 0) }) > 0 {}
         socket.close()
-        log("\(peer): turned away: too many connections")
+        log("\(peer): turned away: \(reason)")
     }
+}
+
+/// Starts `body` on a new detached thread with a 1 MiB stack; false when the system
+/// cannot create one (the caller then still owns what `body` would have used).
+private func spawnThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setstacksize(&attributes, 1 << 20)
+    pthread_attr_setdetachstate(&attributes, CInt(PTHREAD_CREATE_DETACHED))
+    let box = Unmanaged.passRetained(Box(body))
+    var thread = pthread_t()
+    let status = pthread_create(
+        &thread,
+        &attributes,
+        { raw in
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        },
+        box.toOpaque()
+    )
+    if status != 0 { box.release() }
+    return status == 0
 }
 
 extension ConnectionSummary {

@@ -41,7 +41,12 @@ final class ReceiverConnection {
     private let directory: TargetDirectory
     private let journal: CommitJournal
     private let options: ReceiverOptions
+    private let admission: Receiver.Admission
     private let log: @Sendable (String) -> Void
+    /// When the connection was accepted: the handshake must end within its timeout.
+    private let accepted = monotonicSeconds()
+    /// Whether the handshake is done (a slot among the served connections taken).
+    private var established = false
     private let writer: RecordWriter
     private var reader: RecordReader
     private var machine = ReceiverStateMachine()
@@ -57,12 +62,14 @@ final class ReceiverConnection {
         directory: TargetDirectory,
         journal: CommitJournal,
         options: ReceiverOptions,
+        admission: Receiver.Admission,
         log: @escaping @Sendable (String) -> Void
     ) {
         self.socket = socket
         self.directory = directory
         self.journal = journal
         self.options = options
+        self.admission = admission
         self.log = log
         writer = RecordWriter(socket: socket)
         reader = RecordReader(socket: socket)
@@ -71,13 +78,18 @@ final class ReceiverConnection {
 
     /// Serves the connection to its end and closes the socket.
     func run() -> ConnectionSummary {
+        defer { admission.release() }
         // Reads wake every second for the idle check; a write that makes no progress for
         // the idle timeout fails.
         socket.setTimeouts(receive: 1, send: options.idleTimeout)
         do {
             let committer: Committer
             do {
-                committer = Committer(directory: directory, syncHandle: try directory.openSyncHandle(), umask: options.effectiveUmask)
+                committer = Committer(
+                    directory: directory,
+                    syncHandle: try directory.openSyncHandle(),
+                    umask: options.effectiveUmask
+                )
             } catch {
                 throw Stop.fatal(.internalError, "cannot open the target directory: \(error.reason)")
             }
@@ -117,6 +129,10 @@ final class ReceiverConnection {
                     "this receiver speaks protocol version \(Preamble.currentVersion), not \(version)"
                 )
             case .welcome:
+                guard admission.establish() else {
+                    throw Stop.fatal(.busy, "too many connections (\(options.maxConnections)); try again later")
+                }
+                established = true
                 writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
             case .offer(let offer):
                 try receiveOffer(offer, committer)
@@ -454,7 +470,16 @@ final class ReceiverConnection {
     private func next() throws -> RecordDecoder.Message {
         do {
             let timeout = options.idleTimeout
+            let deadline = established ? Double.infinity : accepted + options.handshakeTimeout
+            let admission = self.admission
             return try reader.next { (silence: Double) throws(ReadFailure) in
+                // An absolute deadline for the handshake, however the bytes trickle.
+                if monotonicSeconds() > deadline {
+                    throw .idle(.timeout("no complete handshake within \(Int(options.handshakeTimeout)) s"))
+                }
+                if admission.stopping {
+                    throw .idle(.refused(code: .busy, message: "the receiver is shutting down; try again later"))
+                }
                 // Bytes arriving are progress, even inside one long record (a slow link).
                 if silence > timeout {
                     throw .idle(.timeout("no data from the sender for \(Int(timeout)) s"))
@@ -481,6 +506,7 @@ final class ReceiverConnection {
         case .system(let error): return .peerGone(error.description)
         case .framing(let error): return .fatal(error.wireCode, error.description)
         case .idle(.timeout(let text)): return .fatal(.timeout, text)
+        case .idle(.refused(let code, let text)): return .fatal(code, text)
         case .idle(let error): return .fatal(error.wireCode, "\(error)")
         }
     }

@@ -26,8 +26,10 @@ struct RecordReader {
     init(socket: TCPSocket) { self.socket = socket }
 
     /// The next message, blocking until one is complete.
-    /// - Parameter onIdle: Called each time the socket's receive timeout passes without
-    ///   data, with the seconds since bytes last arrived; throw from it to stop waiting.
+    /// - Parameter onIdle: Called after every read that leaves the message incomplete (data
+    ///   or the socket's receive timeout), with the seconds since bytes last arrived; throw
+    ///   from it to stop waiting. Called on data too, so that an absolute deadline (a
+    ///   handshake's) also stops a peer that trickles one byte at a time.
     mutating func next(onIdle: (_ silence: Double) throws(ReadFailure) -> Void) throws(ReadFailure)
         -> RecordDecoder.Message
     {
@@ -69,6 +71,7 @@ struct RecordReader {
             case .success(0): throw .endOfStream(buffered: decoder.bufferedByteCount)
             case .success:
                 lastInput = monotonicSeconds()
+                try onIdle(0)
                 return
             case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK:
                 try onIdle(monotonicSeconds() - lastInput)

@@ -18,6 +18,10 @@ struct ReceiveCommand {
           --once                 Serve one connection, then exit (0 if it ended cleanly).
           --timeout SECONDS      Drop a peer silent this long (default 30).
           --max-connections N    Serve at most N senders at once (default 64).
+          --max-per-address N    At most N connections from one address at once (default 16).
+          --handshake-timeout SECONDS
+                                 Drop a connection that has not completed its handshake this
+                                 long after it was accepted, however it trickles (default 10).
           --keep-partials TIME   Keep the partial file of an interrupted transfer this long for a
                                  resume (default 7d; s, m, h, d suffixes). Partials together hold
                                  at most a quarter of the file system; the oldest go first.
@@ -36,7 +40,10 @@ struct ReceiveCommand {
     init(_ arguments: [String]) throws(UsageError) {
         let parsed = try Arguments(
             arguments,
-            valueOptions: ["listen", "dir", "timeout", "max-connections", "keep-partials", "umask"],
+            valueOptions: [
+                "listen", "dir", "timeout", "max-connections", "max-per-address", "handshake-timeout", "keep-partials",
+                "umask",
+            ],
             flagOptions: ["once", "quiet"]
         )
         if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
@@ -47,14 +54,23 @@ struct ReceiveCommand {
         var options = ReceiverOptions()
         options.idleTimeout = try parsed.seconds("timeout", default: options.idleTimeout)
         if let text = parsed.value("max-connections") {
-            guard let count = Int(text), count > 0 else {
-                throw UsageError(message: "'--max-connections' takes a whole number above zero")
+            guard let count = Int(text), count > 0, count <= 1_000_000 else {
+                throw UsageError(message: "'--max-connections' takes a whole number from 1 to 1000000")
             }
             options.maxConnections = count
         }
+        if let text = parsed.value("max-per-address") {
+            guard let count = Int(text), count > 0, count <= 1_000_000 else {
+                throw UsageError(message: "'--max-per-address' takes a whole number from 1 to 1000000")
+            }
+            options.maxPerAddress = count
+        }
+        options.handshakeTimeout = try parsed.seconds("handshake-timeout", default: options.handshakeTimeout)
         if let text = parsed.value("keep-partials") {
             guard let seconds = Arguments.duration(text) else {
-                throw UsageError(message: "'--keep-partials' takes a duration such as 90s, 30m, 12h or 7d, not '\(text)'")
+                throw UsageError(
+                    message: "'--keep-partials' takes a duration such as 90s, 30m, 12h or 7d, not '\(text)'"
+                )
             }
             options.partialRetention = seconds
         }

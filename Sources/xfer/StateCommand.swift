@@ -27,7 +27,8 @@ struct StateCommand {
 
     func run() -> ExitCode {
         do {
-            let partials = try clean ? ReceiverState.removePartials(in: directory) : ReceiverState.partials(in: directory)
+            let partials =
+                try clean ? ReceiverState.removePartials(in: directory) : ReceiverState.partials(in: directory)
             for partial in partials {
                 print("\(clean ? "removed " : "")\(partial.name)  \(partial.size) bytes  \(Int(partial.age)) s old")
             }

@@ -468,7 +468,9 @@ private final class PlantedTarget {
             let bucket = Array("commits/".utf8)
             if name.count == bucket.count + 7, Array(name.prefix(bucket.count)) == bucket,
                 Array(name.suffix(4)) == Array(".log".utf8),
-                name.dropFirst(bucket.count).prefix(3).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+                name.dropFirst(bucket.count).prefix(3).allSatisfy({
+                    (0x30...0x39).contains($0) || (0x61...0x66).contains($0)
+                })
             {
                 return false
             }

@@ -66,7 +66,10 @@ import Testing
         let buckets = try FileManager.default.contentsOfDirectory(atPath: folder.file(".xfer/commits"))
         for bucket in buckets {
             let size = try FileManager.default.attributesOfItem(atPath: folder.file(".xfer/commits/\(bucket)"))[.size]
-            #expect((size as? Int ?? .max) <= CommitJournal.bucketLimit + 8 * 3100, "\(bucket): \(String(describing: size))")
+            #expect(
+                (size as? Int ?? .max) <= CommitJournal.bucketLimit + 8 * 3100,
+                "\(bucket): \(String(describing: size))"
+            )
         }
         // The newest entries survive compaction.
         #expect(journal.entry(for: Self.id(7999))?.length == 7999)

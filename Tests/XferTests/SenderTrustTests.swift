@@ -151,7 +151,9 @@ extension Integration {
         @Test("An ACK before the sender sent END is a protocol error (76)")
         func ackBeforeEnd() {
             let source = TemporaryDirectory()
-            let bytes = source.makeFile("early.bin", count: 4 << 20)
+            // Far more than the sender's socket buffer (up to 4 MiB here) and the fake's can
+            // hold, so its END cannot have left before the ACK is read.
+            let bytes = source.makeFile("early.bin", count: 32 << 20)
             let digest = FakeReceiver.digest(bytes)
             let fake = FakeReceiver(receiveBuffer: 64 << 10) { peer, record in
                 switch record {
@@ -160,7 +162,7 @@ extension Integration {
                     // The right length and digest, but before the data: a receiver cannot
                     // have verified bytes it has not read.
                     peer.ack(offer.transferID, length: UInt64(bytes.count), digest: digest)
-                    // Not reading for a moment: the sender cannot have put its END (4 MiB
+                    // Not reading for a moment: the sender cannot have put its END (32 MiB
                     // further on) into the socket before this ACK reached it.
                     peer.stall(seconds: 0.5)
                 case .end: break  // already "acknowledged"

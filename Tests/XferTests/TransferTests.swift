@@ -44,7 +44,9 @@ extension Integration {
             #expect(result.stderr.contains("confirmed 4 file(s)"))
         }
 
-        @Test("Permission bits (through the receiver's umask, never o+w) and modification time arrive, alone and in a batch")
+        @Test(
+            "Permission bits (through the receiver's umask, never o+w) and modification time arrive, alone and in a batch"
+        )
         func metadata() throws {
             let source = TemporaryDirectory()
             let target = TemporaryDirectory()

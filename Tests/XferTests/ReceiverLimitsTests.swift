@@ -1,0 +1,168 @@
+import Foundation
+import Framing
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension Integration {
+    /// Cheap denial of service, tried for real on loopback: each attack runs, then a
+    /// legitimate sender must get through while it goes on.
+    @Suite struct ReceiverLimits {
+        /// A TCP connection to the receiver from a chosen loopback source address
+        /// (127.0.0.0/8 is all loopback: one machine, many "peers").
+        final class Peer: @unchecked Sendable {
+            let fd: CInt
+
+            init?(from source: String, to port: UInt16) {
+                fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+                var local = sockaddr_in()
+                local.sin_family = sa_family_t(AF_INET)
+                local.sin_addr.s_addr = inet_addr(source)
+                var remote = sockaddr_in()
+                remote.sin_family = sa_family_t(AF_INET)
+                remote.sin_port = port.bigEndian
+                remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let bound = withUnsafePointer(to: &local) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                let connected = withUnsafePointer(to: &remote) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                if bound != 0 || connected != 0 {
+                    Glibc.close(fd)
+                    return nil
+                }
+            }
+
+            func send(_ bytes: [UInt8]) {
+                _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+            }
+
+            /// The first record the server sends after its preamble, within `seconds`.
+            func firstRecord(seconds: Int) -> Record? {
+                var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var decoder = RecordDecoder()
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                var found: Record?
+                while found == nil {
+                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    guard count > 0 else { return nil }
+                    try? decoder.feed(buffer[..<count]) { message in
+                        if case .record(let record) = message, found == nil { found = record }
+                    }
+                }
+                return found
+            }
+
+            deinit { Glibc.close(fd) }
+        }
+
+        /// Threads of a process, from /proc.
+        static func threads(of pid: Int32) -> Int {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
+            return Int(line?.split(separator: "\t").last.map(String.init) ?? "") ?? -1
+        }
+
+        static func expectSendWorks(_ receiver: ReceiverProcess, _ target: TemporaryDirectory, _ label: String) {
+            let source = TemporaryDirectory()
+            let bytes = source.makeFile("legit.bin", count: 100_000)
+            let started = Date()
+            let result = xfer(["send", "--timeout", "5", source.file("legit.bin"), receiver.address])
+            #expect(result.status == 0, "\(label): \(result.stderr)")
+            #expect(target.contents("legit.bin") == bytes, "\(label)")
+            #expect(Date().timeIntervalSince(started) < 5, "\(label): the legitimate send waited")
+        }
+
+        @Test("70 peers trickling a byte every 0.5 s: a real sender gets through at once; tricklers time out")
+        func slowTrickle() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--handshake-timeout", "3"])
+            // The start of a preamble, one byte at a time, from 70 different addresses.
+            let peers = (2..<72).compactMap { Peer(from: "127.0.0.\($0)", to: receiver.port) }
+            try #require(peers.count == 70, "could not open 70 trickling connections")
+            let preamble = Preamble().bytes
+            let trickling = Thread {
+                for index in 0..<preamble.count - 1 {
+                    for peer in peers { peer.send([preamble[index]]) }
+                    usleep(500_000)
+                }
+            }
+            trickling.start()
+            Self.expectSendWorks(receiver, target, "during the trickle")
+            // Every trickler is dropped by the handshake deadline: without a word, as a
+            // peer that never sent a whole preamble is not known to speak xfer.
+            let dropped = peers.prefix(5).map { peer -> Bool in
+                var timeout = timeval(tv_sec: 8, tv_usec: 0)
+                setsockopt(peer.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var byte: UInt8 = 0
+                let count = recv(peer.fd, &byte, 1, 0)
+                // EOF, or a reset if a trickled byte met the closed socket.
+                return count == 0 || (count < 0 && errno == ECONNRESET)
+            }
+            #expect(dropped.allSatisfy { $0 }, "tricklers were not dropped by the handshake deadline: \(dropped)")
+            #expect(receiver.log.contains("no complete handshake within 3 s"), "\(receiver.log)")
+        }
+
+        @Test("One address opening 300 connections: the accepting thread turns the excess away, no thread each")
+        func connectionBurst() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--handshake-timeout", "30"])
+            let pid = receiver.xfer.process.processIdentifier
+            let before = Self.threads(of: pid)
+            var peers: [Peer] = []
+            for _ in 0..<300 {
+                guard let peer = Peer(from: "127.0.0.9", to: receiver.port) else { break }
+                peers.append(peer)
+            }
+            try #require(peers.count == 300)
+            // The 17th and later are told "busy" (after the server's preamble) and closed.
+            let last = peers[299].firstRecord(seconds: 5)
+            guard case .error(let error)? = last else {
+                Issue.record("the 300th connection got \(String(describing: last))")
+                return
+            }
+            #expect(error.code == .busy && error.fatal, "\(error)")
+            #expect(error.message.contains("127.0.0.9"), "\(error.message)")
+            let during = Self.threads(of: pid)
+            #expect(during - before <= 16 + 4, "threads \(before) → \(during) for 300 connections")
+            // Another address is served meanwhile.
+            Self.expectSendWorks(receiver, target, "during the burst")
+            peers.removeAll()
+        }
+
+        @Test("Past the handshake, the connection cap answers busy; a slot freed is served again")
+        func connectionCap() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--max-connections", "2"])
+            var holders: [Peer] = []
+            for index in 0..<2 {
+                let peer = try #require(Peer(from: "127.0.0.\(20 + index)", to: receiver.port))
+                var hello: [UInt8] = Preamble().bytes
+                try RecordEncoder.append(.hello(Hello()), to: &hello)
+                peer.send(hello)
+                guard case .welcome? = peer.firstRecord(seconds: 5) else {
+                    Issue.record("holder \(index) was not welcomed")
+                    return
+                }
+                holders.append(peer)
+            }
+            let result = xfer(["send", "--timeout", "5", "-", receiver.address], input: Data("x".utf8))
+            #expect(result.status == 71, "\(result.stderr)")
+            #expect(result.stderr.contains("too many connections"), "\(result.stderr)")
+            holders.removeAll()  // closing them frees the slots
+            #expect(
+                receiver.xfer.stderr.wait { $0.components(separatedBy: "the sender closed the connection").count > 2 },
+                "\(receiver.log)"
+            )
+            Self.expectSendWorks(receiver, target, "after the holders left")
+        }
+    }
+}
