@@ -4,11 +4,11 @@
 #   scripts/mutants.sh [NAME ...]      # all mutants, or only those named
 #   MUTANTS_FULL=1 scripts/mutants.sh  # run the whole suite for each, not its named suites
 #
-# Each mutant is a named, exact text replacement in one source file. The script copies the
-# repository once to a scratch directory (so the work tree is never touched), and for each
-# mutant restores the pristine sources, applies the replacement (failing loudly if the text
-# is not found: a mutant that no longer applies is a bug of this script), builds
-# incrementally and runs the tests. Killed = some test failed (or the build broke, which
+# Each mutant is a named set of exact text replacements in one source file. The script
+# copies the repository once to a scratch directory (so the work tree is never touched, and
+# edits made there while it runs do not mix in), and for each mutant restores the pristine
+# sources, applies the replacements (failing loudly if a text is not found: a mutant that
+# no longer applies is a bug of this script), builds incrementally and runs the tests. Killed = some test failed (or the build broke, which
 # counts as "not run" and fails the script). Survived = every test passed: a promise that
 # no test checks. Exit status 0 only when every mutant was killed.
 #
@@ -85,8 +85,10 @@ MUTANTS = [
      "            answer(offer, .alreadyCommitted",
      "ReceiverPromises"),
     ("idle-clock-counts-records", "Sources/Transfer/RecordReader.swift",
-     "            case .success:\n                lastInput = monotonicSeconds()\n                return",
-     "            case .success:\n                return",
+     [("                lastInput = monotonicSeconds()\n                try onIdle(0)", "                try onIdle(0)"),
+      ("if let message = try buffered() { return message }",
+       "if let message = try buffered() {\n                lastInput = monotonicSeconds()\n                return message\n            }")],
+     None,
      "ReceiverConformance"),
     ("silent-prefix-hash", R + "ReceiverConnection.swift",
      "                try? writer.send(.keepAlive)", "                _ = writer",
@@ -120,10 +122,17 @@ for name in wanted:
         sys.exit("unknown mutant %r; known: %s" % (name, ", ".join(names)))
 selected = [m for m in MUTANTS if not wanted or m[0] in wanted]
 
-# One scratch copy, built once; each mutant then rebuilds incrementally.
+# One scratch copy, built once; each mutant then rebuilds incrementally. The pristine text
+# of every mutated file is taken from the copy, so later edits of the work tree do not mix in.
 os.makedirs(scratch, exist_ok=True)
 shutil.copytree(root, scratch, dirs_exist_ok=True,
                 ignore=lambda d, names: [n for n in names if n == ".git" or n.startswith(".build")])
+files = sorted({m[1] for m in MUTANTS})
+pristine = {f: open(os.path.join(scratch, f)).read() for f in files}
+def restore():
+    for f in files:
+        with open(os.path.join(scratch, f), "w") as out:
+            out.write(pristine[f])
 def run(args, **kw):
     return subprocess.run(args, cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
@@ -135,16 +144,21 @@ if b.returncode != 0:
 full = os.environ.get("MUTANTS_FULL") == "1"
 results = []
 for name, path, old, new, suites in selected:
-    pristine = open(os.path.join(root, path)).read()
-    for other in {m[1] for m in MUTANTS}:
-        shutil.copyfile(os.path.join(root, other), os.path.join(scratch, other))
-    if pristine.count(old) != 1:
-        results.append((name, "NOT APPLIED (text found %d times)" % pristine.count(old), ""))
+    restore()
+    pairs = old if isinstance(old, list) else [(old, new)]
+    text = pristine[path]
+    missing = [o for o, _ in pairs if o not in text]
+    if missing:
+        results.append((name, "NOT APPLIED (text not found: %r)" % missing[0][:60], ""))
         continue
-    open(os.path.join(scratch, path), "w").write(pristine.replace(old, new))
+    for o, n in pairs:
+        text = text.replace(o, n)
+    open(os.path.join(scratch, path), "w").write(text)
     b = run(["swift", "build", "--build-tests"])
     if b.returncode != 0:
-        results.append((name, "BUILD FAILED", b.stdout[-1500:]))
+        errors = [l for l in b.stdout.splitlines() if "error:" in l]
+        results.append((name, "BUILD FAILED", " ".join(errors[:2]) or b.stdout[-500:]))
+        print("%-36s BUILD FAILED" % name, flush=True)
         continue
     args = ["swift", "test", "--skip-build"] + ([] if full else ["--filter", suites])
     t = run(args, timeout=1800)
@@ -153,8 +167,7 @@ for name, path, old, new, suites in selected:
     results.append((name, verdict, "; ".join(l[7:].split(" failed after")[0] for l in failed[:3])))
     print("%-36s %s" % (name, verdict), flush=True)
 
-for other in {m[1] for m in MUTANTS}:
-    shutil.copyfile(os.path.join(root, other), os.path.join(scratch, other))
+restore()
 print("\n| mutant | result | killed by |\n|---|---|---|")
 for name, verdict, detail in results:
     print("| %s | %s | %s |" % (name, verdict, detail.replace("|", "/").replace("\n", " ")[:200]))
