@@ -41,6 +41,13 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Whether every address the host names is a loopback one (127.0.0.0/8, ::1,
+    /// `localhost`): reachable from this machine only.
+    public var isLoopback: Bool {
+        guard let addresses = try? resolve(passive: true), !addresses.isEmpty else { return false }
+        return addresses.allSatisfy(\.isLoopback)
+    }
+
     /// `HOST:PORT`, with brackets around an IPv6 address.
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
@@ -108,6 +115,12 @@ struct SocketAddress: Sendable, CustomStringConvertible {
     }
 
     var endpoint: Endpoint { Endpoint(host: host, port: port) }
+
+    /// Whether this is a loopback address.
+    var isLoopback: Bool {
+        let text = hostKey
+        return text == "::1" || text.hasPrefix("127.")
+    }
 
     /// The host alone, an IPv4-mapped IPv6 address written as IPv4: what per-address
     /// limits count (one peer is one peer on a dual-stack socket).

@@ -78,7 +78,7 @@ public final class Receiver: Sendable {
 
     /// Removes expired partial files, and the oldest while they hold more than the cap;
     /// at most every 10 s (a listing of `.xfer` is cheap, not free).
-    private func expirePartials(log: (@Sendable (String) -> Void)?) {
+    private func expirePartials(log: (@Sendable (ReceiverEvent) -> Void)?) {
         let now = monotonicSeconds()
         let due = lastExpiry.withLock { last in
             guard log == nil || now - last >= 10 else { return false }
@@ -87,7 +87,13 @@ public final class Receiver: Sendable {
         }
         guard due else { return }
         for partial in directory.expirePartials(maximumAge: options.partialRetention, maximumBytes: partialLimit) {
-            log?("removed partial \(partial.name) (\(partial.size) bytes, \(Int(partial.age)) s old)")
+            log?(
+                ReceiverEvent(
+                    peer: nil,
+                    kind: .notice,
+                    detail: "removed partial \(partial.name) (\(partial.size) bytes, \(Int(partial.age)) s old)"
+                )
+            )
         }
     }
 
@@ -137,7 +143,7 @@ public final class Receiver: Sendable {
     /// they hold a handshake slot for at most ``ReceiverOptions/handshakeTimeout``.
     /// - Parameter log: One line per notable event (errors, refusals, files, connection ends).
     @discardableResult
-    public func serve(once: Bool = false, log: @escaping @Sendable (String) -> Void) -> ConnectionSummary? {
+    public func serve(once: Bool = false, log: @escaping @Sendable (ReceiverEvent) -> Void) -> ConnectionSummary? {
         guard let listener = state.withLock({ $0.listener }) else { return nil }
         while true {
             let socket: TCPSocket
@@ -146,7 +152,7 @@ public final class Receiver: Sendable {
                 (socket, address) = try listener.accept()
             } catch {
                 if error.errno == EBADF || error.errno == EINVAL { return nil }  // stopped
-                log("accept failed: \(error.reason)")
+                log(ReceiverEvent(peer: nil, kind: .notice, detail: "accept failed: \(error.reason)"))
                 usleep(100_000)  // EMFILE and friends: back off instead of spinning
                 continue
             }
@@ -178,7 +184,7 @@ public final class Receiver: Sendable {
                     state.perAddress[host, default: 1] -= 1
                     if state.perAddress[host] == 0 { state.perAddress[host] = nil }
                 }
-                log(summary.logLine)
+                log(ReceiverEvent(peer: peer, kind: .connection, detail: summary.logLine))
                 expirePartials(log: log)
             }
             if !started {
@@ -212,7 +218,7 @@ public final class Receiver: Sendable {
         }
     }
 
-    private func connection(_ socket: TCPSocket, peer: String, log: @escaping @Sendable (String) -> Void)
+    private func connection(_ socket: TCPSocket, peer: String, log: @escaping @Sendable (ReceiverEvent) -> Void)
         -> ReceiverConnection
     {
         ReceiverConnection(
@@ -263,7 +269,7 @@ public final class Receiver: Sendable {
     /// Tells a connection it cannot be served now (SPEC.md §9), on the accepting thread:
     /// never blocks. What fits in the socket buffer is sent (the preamble, a fatal `busy`),
     /// what the peer already sent is read, so closing sends FIN rather than RST.
-    private func turnAway(_ socket: TCPSocket, peer: String, reason: String, log: @Sendable (String) -> Void) {
+    private func turnAway(_ socket: TCPSocket, peer: String, reason: String, log: @Sendable (ReceiverEvent) -> Void) {
         var bytes = Preamble().bytes
         try? RecordEncoder.append(
             .error(ErrorRecord(code: .busy, fatal: true, message: "\(reason); try again later")),
@@ -275,7 +281,7 @@ public final class Receiver: Sendable {
         var scratch = [UInt8](repeating: 0, count: 4096)
         while scratch.withUnsafeMutableBytes({ recv(socket.fd, $0.baseAddress, $0.count, 0) }) > 0 {}
         socket.close()
-        log("\(peer): turned away: \(reason)")
+        log(ReceiverEvent(peer: peer, kind: .turnedAway, detail: reason))
     }
 }
 
@@ -307,9 +313,9 @@ private func spawnThread(_ body: @escaping @Sendable () -> Void) -> Bool {
 }
 
 extension ConnectionSummary {
-    /// One line for the receiver's log.
+    /// One line for the receiver's log (without the peer, which the event carries).
     public var logLine: String {
-        var line = "\(peer): \(committedFiles) file(s), \(committedBytes) bytes committed"
+        var line = "\(committedFiles) file(s), \(committedBytes) bytes committed"
         if failedFiles > 0 { line += ", \(failedFiles) failed" }
         if let failure { line += "; ended early: \(failure)" }
         return line

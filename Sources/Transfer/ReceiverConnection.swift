@@ -42,7 +42,7 @@ final class ReceiverConnection {
     private let journal: CommitJournal
     private let options: ReceiverOptions
     private let admission: Receiver.Admission
-    private let log: @Sendable (String) -> Void
+    private let log: @Sendable (ReceiverEvent) -> Void
     /// When the connection was accepted: the handshake must end within its timeout.
     private let accepted = monotonicSeconds()
     /// Whether the handshake is done (a slot among the served connections taken).
@@ -63,7 +63,7 @@ final class ReceiverConnection {
         journal: CommitJournal,
         options: ReceiverOptions,
         admission: Receiver.Admission,
-        log: @escaping @Sendable (String) -> Void
+        log: @escaping @Sendable (ReceiverEvent) -> Void
     ) {
         self.socket = socket
         self.directory = directory
@@ -148,10 +148,10 @@ final class ReceiverConnection {
                     // sourceUnreadable: the source changed or vanished; its ID will never be
                     // offered again, so its partial could never be resumed (SPEC.md §11).
                     keepPartial(incoming, resumable: cancel.code != .sourceUnreadable)
-                    log("\(summary.peer): '\(incoming.name.text)' cancelled by the sender: \(cancel.message)")
+                    note(.cancelled, incoming.name.text, detail: cancel.message)
                 }
             case .peerError(let error):
-                log("\(summary.peer): sender reported \(error.code): \(error.message)")
+                note(.notice, detail: "sender reported \(error.code): \(error.message)")
             case .peerFailed(let error):
                 throw Stop.peerGone("sender reported \(error.code): \(error.message)")
             case .goodbye:
@@ -188,7 +188,7 @@ final class ReceiverConnection {
             writer.enqueue(
                 .ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true))
             )
-            log("\(summary.peer): '\(offer.name)' already committed; acknowledged again")
+            note(.alreadyCommitted, offer.name, bytes: entry.length)
             return
         }
         guard journal.claim(id) else {
@@ -281,7 +281,7 @@ final class ReceiverConnection {
 
     private func refuse(_ offer: Offer, _ error: TransferError) {
         summary.failedFiles += 1
-        log("\(summary.peer): refused '\(offer.name)': \(error)")
+        note(.refused, offer.name, detail: "\(error)")
         answer(offer, .refuse, offset: 0, error: error)
     }
 
@@ -335,12 +335,12 @@ final class ReceiverConnection {
         incoming.partial.file.close()
         directory.removePartial(incoming.offer.transferID)
         journal.release(incoming.offer.transferID)
-        reportFailure(incoming.offer.transferID, code, message)
+        reportFailure(incoming.offer.transferID, name: incoming.name.text, code, message)
     }
 
-    private func reportFailure(_ id: TransferID, _ code: ErrorCode, _ message: String) {
+    private func reportFailure(_ id: TransferID, name: String, _ code: ErrorCode, _ message: String) {
         summary.failedFiles += 1
-        log("\(summary.peer): \(message)")
+        note(.failed, name, detail: message)
         writer.enqueue(.error(ErrorRecord(code: code, transferID: id, fatal: false, message: message)))
     }
 
@@ -394,7 +394,7 @@ final class ReceiverConnection {
             if case .committed(let entry) = outcome { committed.append((id, entry)) }
         }
         if let error = journal.record(committed) {
-            log("cannot record commits in .xfer/committed.log (a retry will send them again): \(error)")
+            note(.notice, detail: "cannot record commits in .xfer/commits (a retry will send them again): \(error)")
         }
         for (stream, outcome) in zip(batch, outcomes) {
             let id = stream.offer.transferID
@@ -403,12 +403,14 @@ final class ReceiverConnection {
             case .committed(let entry):
                 summary.committedFiles += 1
                 summary.committedBytes += entry.length
+                let offset = stream.offer.offset
+                note(.committed, stream.name.text, bytes: entry.length, resumedFrom: offset > 0 ? offset : nil)
                 writer.enqueue(
                     .ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true))
                 )
             case .failed(let code, let message, let keptPartial):
                 if !keptPartial { directory.removePartial(id) }
-                reportFailure(id, code, message)
+                reportFailure(id, name: stream.name.text, code, message)
             }
         }
     }
@@ -428,7 +430,7 @@ final class ReceiverConnection {
         switch stop {
         case .fatal(let code, let message):
             summary.failure = code == .timeout ? .timeout(message) : .protocolViolation(message)
-            log("\(summary.peer): dropped: \(message)")
+            note(.notice, detail: "dropped: \(message)")
             guard machine.greeted else {
                 // Not an xfer client (no valid preamble): say nothing, just close (SPEC.md §3).
                 socket.shutdownWrite()
@@ -444,7 +446,7 @@ final class ReceiverConnection {
             socket.close()
         case .peerGone(let message):
             summary.failure = .connectionLost(message)
-            log("\(summary.peer): connection ended: \(message)")
+            note(.notice, detail: "connection ended: \(message)")
             socket.close()
         }
     }
@@ -461,8 +463,28 @@ final class ReceiverConnection {
         if !synced {
             directory.removePartial(id)
         } else {
-            log("\(summary.peer): kept \(incoming.partial.length) bytes of '\(incoming.name.text)' to resume")
+            note(.kept, incoming.name.text, bytes: incoming.partial.length)
         }
+    }
+
+    /// One line of the log about this connection.
+    private func note(
+        _ kind: ReceiverEvent.Kind,
+        _ name: String? = nil,
+        bytes: UInt64? = nil,
+        resumedFrom: UInt64? = nil,
+        detail: String = ""
+    ) {
+        log(
+            ReceiverEvent(
+                peer: summary.peer,
+                kind: kind,
+                name: name,
+                bytes: bytes,
+                resumedFrom: resumedFrom,
+                detail: detail
+            )
+        )
     }
 
     // MARK: Input

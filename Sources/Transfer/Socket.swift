@@ -64,6 +64,8 @@ final class TCPSocket: Sendable {
             guard fd >= 0 else { continue }
             let socket = TCPSocket(fd: fd)
             socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1)
+            // One IPv6 socket serves IPv4 too (as ::ffff:a.b.c.d) where the system allows.
+            if address.family == AF_INET6 { socket.setOption(CInt(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
             if address.withSockaddr({ bind(fd, $0, $1) }) == 0, Glibc.listen(fd, backlog) == 0 {
                 return socket
             }

@@ -6,15 +6,15 @@
 /// thread (the mask is inherited by threads started later) and one thread waits for them
 /// with `sigwait`, so the handler may lock, print and exit like ordinary code.
 enum Interruption {
-    /// From now on, SIGINT or SIGTERM runs `report` and exits with status 130.
-    static func watch(_ report: @escaping @Sendable () -> Void) {
+    /// From now on, SIGINT or SIGTERM runs `handler` and exits with the status it returns.
+    static func watch(_ handler: @escaping @Sendable () -> ExitCode) {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         var thread = pthread_t()
-        let box = Unmanaged.passRetained(Handler(report, signals)).toOpaque()
+        let box = Unmanaged.passRetained(Handler(handler, signals)).toOpaque()
         pthread_create(
             &thread,
             nil,
@@ -23,9 +23,9 @@ enum Interruption {
                 var signals = handler.signals
                 var received: CInt = 0
                 sigwait(&signals, &received)
-                handler.report()
-                // The receiver keeps what it verified; our sockets close with the process.
-                _exit(ExitCode.interrupted.rawValue)
+                let code = handler.run()
+                // Sockets and files close with the process.
+                _exit(code.rawValue)
             },
             box
         )
@@ -33,11 +33,11 @@ enum Interruption {
     }
 
     private final class Handler {
-        let report: @Sendable () -> Void
+        let run: @Sendable () -> ExitCode
         let signals: sigset_t
 
-        init(_ report: @escaping @Sendable () -> Void, _ signals: sigset_t) {
-            self.report = report
+        init(_ run: @escaping @Sendable () -> ExitCode, _ signals: sigset_t) {
+            self.run = run
             self.signals = signals
         }
     }

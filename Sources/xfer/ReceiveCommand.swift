@@ -1,3 +1,4 @@
+import Foundation
 import Transfer
 
 /// `xfer receive [--listen HOST:PORT] [--dir DIR] [--once]`
@@ -8,11 +9,17 @@ struct ReceiveCommand {
         arrived. Serves until interrupted, many senders at once.
 
         USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]
-                            [--max-connections N] [--quiet]
+                            [--max-connections N] [--no-auth] [--quiet] [--log-json]
+
+        Protected mode: without a key, xfer receive listens only on loopback addresses
+        (127.0.0.0/8, ::1) unless told --no-auth: anyone who can reach the port could write
+        into DIR.
 
         OPTIONS:
-          --listen HOST:PORT     Address to listen on (default 0.0.0.0:\(Endpoint.defaultPort); port 0
-                                 picks a free port). Prints "xfer: listening on HOST:PORT".
+          --listen HOST:PORT     Address to listen on (default [::]:\(Endpoint.defaultPort), IPv6 and IPv4,
+                                 or 0.0.0.0:\(Endpoint.defaultPort) where there is no IPv6; port 0 picks a
+                                 free port). Prints "xfer: listening on HOST:PORT".
+          --no-auth              Listen on a non-loopback address without authentication.
           --dir DIR              Directory to write into (default: the current one). Its
                                  .xfer/ subdirectory holds partial files and the commit log.
           --once                 Serve one connection, then exit (0 if it ended cleanly).
@@ -28,13 +35,18 @@ struct ReceiveCommand {
           --umask OCTAL          Permission bits never given to received files (default: the
                                  process umask plus o+w: nothing received is world-writable).
           --quiet                Log nothing but the listening line and errors.
+          --log-json             Log one JSON object per line on stderr (time, peer, event, name,
+                                 bytes, resumed_from, detail) instead of text.
+          SIGINT or SIGTERM stops accepting, lets running commits finish (at most 10 s), keeps
+          verified partial files for resumes, and exits 0.
           -h, --help             Show this help.
         """
 
-    let listen: Endpoint
+    let listen: [Endpoint]
     let directory: String
     let once: Bool
     let quiet: Bool
+    let logJSON: Bool
     let options: ReceiverOptions
 
     init(_ arguments: [String]) throws(UsageError) {
@@ -44,12 +56,24 @@ struct ReceiveCommand {
                 "listen", "dir", "timeout", "max-connections", "max-per-address", "handshake-timeout", "keep-partials",
                 "umask",
             ],
-            flagOptions: ["once", "quiet"]
+            flagOptions: ["once", "quiet", "no-auth", "log-json"]
         )
         if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
-        let address = parsed.value("listen") ?? "0.0.0.0:\(Endpoint.defaultPort)"
-        guard let listen = Endpoint(parsing: address) else {
-            throw UsageError(message: "'\(address)' is not HOST:PORT")
+        var listen: [Endpoint] = [
+            Endpoint(host: "::", port: Endpoint.defaultPort), Endpoint(host: "0.0.0.0", port: Endpoint.defaultPort),
+        ]
+        if let address = parsed.value("listen") {
+            guard let endpoint = Endpoint(parsing: address) else {
+                throw UsageError(message: "'\(address)' is not HOST:PORT")
+            }
+            listen = [endpoint]
+        }
+        if !parsed.flag("no-auth"), let open = listen.first(where: { !$0.isLoopback }) {
+            throw UsageError(
+                message: "refusing to listen on \(open) without authentication: anyone who can reach it could "
+                    + "write into the directory. Listen on loopback (--listen 127.0.0.1:PORT, e.g. behind an "
+                    + "ssh tunnel), or say --no-auth to accept that risk"
+            )
         }
         var options = ReceiverOptions()
         options.idleTimeout = try parsed.seconds("timeout", default: options.idleTimeout)
@@ -84,27 +108,71 @@ struct ReceiveCommand {
         directory = parsed.value("dir") ?? "."
         once = parsed.flag("once")
         quiet = parsed.flag("quiet")
+        logJSON = parsed.flag("log-json")
         self.options = options
     }
 
     func run() -> ExitCode {
         let receiver: Receiver
-        let bound: Endpoint
-        do {
+        var bound: Endpoint?
+        do throws(TransferError) {
             receiver = try Receiver(directory: directory, options: options)
-            bound = try receiver.listen(on: listen)
+            var lastError: TransferError?
+            // The default tries IPv6 and IPv4 on one socket first, then IPv4 alone.
+            for endpoint in listen where bound == nil {
+                do {
+                    bound = try receiver.listen(on: endpoint)
+                } catch {
+                    lastError = error
+                }
+            }
+            if bound == nil, let lastError { throw lastError }
         } catch {
             printError("xfer: \(error)")
             return ExitCode(error)
         }
-        printError("xfer: listening on \(bound)")
+        printError("xfer: listening on \(bound!)")
         let quiet = self.quiet
-        let summary = receiver.serve(once: once) { line in
-            if !quiet { printError("xfer: \(line)") }
+        let json = logJSON
+        let log: @Sendable (ReceiverEvent) -> Void = { event in
+            guard !quiet || event.kind == .failed else { return }
+            printError(json ? event.json : "xfer: \(event.text)")
         }
-        guard let summary else { return .confirmed }
-        if !quiet { printError("xfer: \(summary.logLine)") }
+        Interruption.watch {
+            receiver.stop()
+            let left = receiver.waitForConnections(seconds: 10)
+            log(
+                ReceiverEvent(
+                    peer: nil,
+                    kind: .notice,
+                    detail: "stopped: no longer accepting; \(left) connection(s) still open were cut; "
+                        + "verified partial files are kept for resumes"
+                )
+            )
+            return .confirmed
+        }
+        let summary = receiver.serve(once: once, log: log)
+        guard let summary else {
+            // Stopped by a signal: its handler finishes the connections and exits.
+            while true { pause() }
+        }
+        log(ReceiverEvent(peer: summary.peer, kind: .connection, detail: summary.logLine))
         if let failure = summary.failure { return ExitCode(failure) }
         return summary.failedFiles > 0 ? .refused : .confirmed
+    }
+}
+
+extension ReceiverEvent {
+    /// The event as one JSON object.
+    var json: String {
+        var pairs: [(String, String)] = [
+            ("time", String(format: "%.3f", time)), ("event", jsonString(kind.rawValue)),
+        ]
+        if let peer { pairs.append(("peer", jsonString(peer))) }
+        if let name { pairs.append(("name", jsonString(name))) }
+        if let bytes { pairs.append(("bytes", "\(bytes)")) }
+        if let resumedFrom { pairs.append(("resumed_from", "\(resumedFrom)")) }
+        if !detail.isEmpty { pairs.append(("detail", jsonString(detail))) }
+        return jsonObject(pairs)
     }
 }

@@ -127,7 +127,10 @@ struct SendCommand {
             reporter.finish(report, exitCode: code)
             return code
         }
-        Interruption.watch { reporter.interrupted() }
+        Interruption.watch {
+            reporter.interrupted()
+            return .interrupted
+        }
         let report = Sender(endpoint: endpoint, options: options).send(sources) { reporter.handle($0) }
         let code = ExitCode.verdict(report, lostSources: reporter.lostSources, allowNondurable: allowNondurable)
         reporter.finish(report, exitCode: code)
