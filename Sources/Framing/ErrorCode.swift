@@ -42,6 +42,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let sourceUnreadable = ErrorCode(rawValue: 15)
     /// Anything else that went wrong inside the peer.
     public static let internalError = ErrorCode(rawValue: 16)
+    /// The peer did not prove knowledge of the pre-shared key (SPEC.md §13). Protocol 1.1.
+    public static let unauthenticated = ErrorCode(rawValue: 17)
 
     /// The code's name, or "error N" for a code this version does not know.
     public var description: String {
@@ -63,6 +65,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .cancelled: return "cancelled"
         case .sourceUnreadable: return "source unreadable"
         case .internalError: return "internal error"
+        case .unauthenticated: return "unauthenticated"
         default: return "error \(rawValue)"
         }
     }

@@ -51,13 +51,17 @@ extension Record {
             buffer.append(contentsOf: error.transferID.bytes)
             buffer.appendString16(error.message)
         case .goodbye, .keepAlive: break
+        case .auth(let proof): buffer.append(contentsOf: proof.code)
+        case .seal(let seal):
+            buffer.appendBigEndian(seal.sequence)
+            buffer.append(contentsOf: seal.code)
         case .unknown(_, _, let payload): buffer.append(contentsOf: payload)
         }
     }
 
     /// Decodes a payload whose CRC has been checked.
     static func decode(kind: RecordKind, flags: UInt8, payload: ArraySlice<UInt8>) throws(FramingError) -> Record {
-        let known = RecordKind.allVersion1.contains(kind)
+        let known = RecordKind.all.contains(kind)
         if flags & ~kind.definedFlags != 0 && known {
             throw .unknownFlags(kind: kind, flags: flags & ~kind.definedFlags)
         }
@@ -146,6 +150,10 @@ extension Record {
             )
         case .goodbye: record = .goodbye
         case .keepAlive: record = .keepAlive
+        case .auth: record = .auth(AuthProof(unchecked: Array(try reader.readBytes(AuthProof.byteCount, "proof"))))
+        case .seal:
+            let sequence = try reader.read(UInt64.self, "sequence")
+            record = .seal(Seal(sequence: sequence, code: Array(try reader.readBytes(AuthProof.byteCount, "code"))))
         default:
             guard kind.isIgnorable else { throw .unknownKind(kind) }
             return .unknown(kind: kind, flags: flags, payload: Array(payload))

@@ -15,6 +15,10 @@ public enum Record: Hashable, Sendable {
     case error(ErrorRecord)
     case goodbye
     case keepAlive
+    /// A proof of the pre-shared key (SPEC.md §13).
+    case auth(AuthProof)
+    /// The MAC of the record before it (SPEC.md §13).
+    case seal(Seal)
     /// An ignorable kind (0x80–0xFF) this version does not know; its CRC was checked.
     case unknown(kind: RecordKind, flags: UInt8, payload: [UInt8])
 
@@ -33,6 +37,8 @@ public enum Record: Hashable, Sendable {
         case .error: return .error
         case .goodbye: return .goodbye
         case .keepAlive: return .keepAlive
+        case .auth: return .auth
+        case .seal: return .seal
         case .unknown(let kind, _, _): return kind
         }
     }
@@ -58,6 +64,12 @@ public struct Parameter: Hashable, Sendable {
 
     /// An agent parameter (id 1) with the given text.
     public static func agent(_ text: String) -> Parameter { Parameter(id: agentID, value: Array(text.utf8)) }
+
+    /// Id 2: a 32-byte random nonce for authentication (SPEC.md §13). Protocol 1.1.
+    public static let nonceID: UInt16 = 2
+
+    /// A nonce parameter (id 2).
+    public static func nonce(_ bytes: [UInt8]) -> Parameter { Parameter(id: nonceID, value: bytes) }
 }
 
 extension Array where Element == Parameter {
@@ -65,6 +77,13 @@ extension Array where Element == Parameter {
     public var agent: String? {
         guard let value = first(where: { $0.id == Parameter.agentID })?.value else { return nil }
         return String(validating: value, as: UTF8.self)
+    }
+
+    /// The nonce parameter's value, if present and exactly 32 bytes.
+    public var nonce: [UInt8]? {
+        guard let value = first(where: { $0.id == Parameter.nonceID })?.value, value.count == AuthProof.byteCount
+        else { return nil }
+        return value
     }
 }
 

@@ -127,7 +127,7 @@ public struct RecordDecoder: Sendable {
             let flags = storage[readIndex + 1]
             let length = readUInt32(at: readIndex + 2)
             let crc = readUInt32(at: readIndex + 6)
-            guard RecordKind.allVersion1.contains(kind) || kind.isIgnorable else { throw .unknownKind(kind) }
+            guard RecordKind.all.contains(kind) || kind.isIgnorable else { throw .unknownKind(kind) }
             guard let payloadLength = Int(exactly: length), payloadLength <= ProtocolLimits.maxPayload else {
                 throw .payloadTooLarge(kind: kind, length: length, limit: ProtocolLimits.maxPayload)
             }

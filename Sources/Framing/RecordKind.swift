@@ -32,6 +32,12 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let error = RecordKind(rawValue: 0x0A)
     /// Either direction: nothing more will be sent.
     public static let goodbye = RecordKind(rawValue: 0x0B)
+    /// Either direction, only on a connection with a key: proof of the key over the
+    /// handshake so far (SPEC.md §13). Protocol 1.1.
+    public static let auth = RecordKind(rawValue: 0x0C)
+    /// Receiver → sender, only after authentication: a MAC that seals the record before it
+    /// (SPEC.md §13). Protocol 1.1.
+    public static let seal = RecordKind(rawValue: 0x0D)
     /// Either direction: "still here" while there is nothing else to send. Ignorable
     /// (0x80), so a peer that does not know it skips it.
     public static let keepAlive = RecordKind(rawValue: 0x80)
@@ -40,6 +46,9 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let allVersion1: [RecordKind] = [
         .hello, .welcome, .offer, .answer, .data, .end, .cancel, .progress, .ack, .error, .goodbye, .keepAlive,
     ]
+
+    /// All kinds this implementation knows: version 1's, and AUTH and SEAL (SPEC.md §13).
+    public static let all: [RecordKind] = allVersion1 + [.auth, .seal]
 
     /// Whether a peer that does not know this kind may skip it (high bit set).
     public var isIgnorable: Bool { rawValue & 0x80 != 0 }
@@ -69,6 +78,8 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .error: return "ERROR"
         case .goodbye: return "GOODBYE"
         case .keepAlive: return "KEEPALIVE"
+        case .auth: return "AUTH"
+        case .seal: return "SEAL"
         default: return "kind 0x" + hex(rawValue, width: 2)
         }
     }

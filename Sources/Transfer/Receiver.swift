@@ -8,6 +8,9 @@ import Synchronization
 
 /// Settings of a ``Receiver``.
 public struct ReceiverOptions: Sendable {
+    /// The pre-shared key every client must prove before anything else (SPEC.md §13);
+    /// `nil`: no authentication.
+    public var key: AuthenticationKey?
     /// Seconds a peer may stay silent before it is dropped.
     public var idleTimeout: Double = 30
     /// Connections served at once past their handshake; the next gets a fatal ERROR `busy`.

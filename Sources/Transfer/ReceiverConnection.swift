@@ -49,7 +49,12 @@ final class ReceiverConnection {
     private var established = false
     private let writer: RecordWriter
     private var reader: RecordReader
-    private var machine = ReceiverStateMachine()
+    private var machine: ReceiverStateMachine
+    /// The handshake so far, when a key is required (SPEC.md §13).
+    private var transcript = AuthenticationTranscript()
+    private var clientPreamble: [UInt8] = []
+    private var clientNonce: [UInt8] = []
+    private var serverNonce: [UInt8] = []
     private var current: Incoming?
     /// Verified streams waiting for the next commit, in offer order.
     private var pending: [VerifiedStream] = []
@@ -73,6 +78,7 @@ final class ReceiverConnection {
         self.log = log
         writer = RecordWriter(socket: socket)
         reader = RecordReader(socket: socket)
+        machine = ReceiverStateMachine(requiresAuthentication: options.key != nil)
         summary = ConnectionSummary(peer: peer)
     }
 
@@ -121,6 +127,7 @@ final class ReceiverConnection {
             }
             switch machine.receive(message) {
             case .greet:
+                if case .preamble(let preamble) = message { clientPreamble = preamble.bytes }
                 writer.enqueue(bytes: Preamble().bytes)
             case .greetAndRefuse(let version):
                 writer.enqueue(bytes: Preamble().bytes)
@@ -128,12 +135,10 @@ final class ReceiverConnection {
                     .unsupportedVersion,
                     "this receiver speaks protocol version \(Preamble.currentVersion), not \(version)"
                 )
-            case .welcome:
-                guard admission.establish() else {
-                    throw Stop.fatal(.busy, "too many connections (\(options.maxConnections)); try again later")
-                }
-                established = true
-                writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
+            case .welcome(let hello):
+                try welcome(hello)
+            case .authenticate(let proof):
+                try authenticate(proof)
             case .offer(let offer):
                 try receiveOffer(offer, committer)
             case .store(let bytes):
@@ -165,6 +170,60 @@ final class ReceiverConnection {
                 throw Stop.peerGone("sending failed: \(error.reason)")
             }
         }
+    }
+
+    // MARK: Handshake
+
+    /// Answers HELLO; with a key, adds our nonce and proves the key (SPEC.md §13), and the
+    /// connection stays in its handshake until the client's proof holds.
+    private func welcome(_ hello: Hello) throws {
+        guard let key = options.key else {
+            try establish()
+            writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
+            return
+        }
+        // The transcript's order is fixed (SPEC.md §13): client preamble, HELLO, server
+        // preamble, WELCOME, then each side's AUTH.
+        clientNonce = hello.parameters.nonce ?? []
+        serverNonce = randomBytes(AuthProof.byteCount)
+        let welcome = Record.welcome(Welcome(parameters: [.agent(agentName), .nonce(serverNonce)]))
+        transcript.append(clientPreamble)
+        transcript.append(.hello(hello))
+        transcript.append(Preamble().bytes)
+        transcript.append(welcome)
+        let proof = transcript.proof(.server, key: key)
+        transcript.append(.auth(proof))
+        writer.enqueue(welcome)
+        writer.enqueue(.auth(proof))
+    }
+
+    /// Checks the client's proof. A wrong one is answered, after a fixed delay (no timing
+    /// to learn from, and no fast guessing), with a fatal ERROR `unauthenticated`.
+    private func authenticate(_ proof: AuthProof) throws {
+        guard let key = options.key else { return }
+        guard transcript.verify(proof, .client, key: key) else {
+            note(.notice, detail: "authentication failed: the client's proof does not match this receiver's key")
+            try? writer.flush()
+            usleep(ReceiverConnection.authenticationFailureDelay)
+            throw Stop.fatal(.unauthenticated, "authentication failed: wrong key")
+        }
+        transcript.append(.auth(proof))
+        let sessionKey = transcript.sessionKey(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
+        machine.authenticated()
+        try establish()
+        // From now on every record the sender acts on is sealed.
+        writer.startSealing(RecordSealer(sessionKey: sessionKey))
+    }
+
+    /// Microseconds before a failed proof is answered.
+    private static let authenticationFailureDelay: UInt32 = 1_000_000
+
+    /// The handshake is over: take a slot among the served connections.
+    private func establish() throws {
+        guard admission.establish() else {
+            throw Stop.fatal(.busy, "too many connections (\(options.maxConnections)); try again later")
+        }
+        established = true
     }
 
     // MARK: Offers
@@ -523,7 +582,10 @@ final class ReceiverConnection {
     private func stop(for failure: ReadFailure) -> Stop {
         switch failure {
         case .endOfStream(let buffered):
-            let inside = buffered > 0 ? " inside a record" : current != nil ? " inside a stream" : " before GOODBYE"
+            let inside =
+                buffered > 0
+                ? " inside a record"
+                : current != nil ? " inside a stream" : established ? " before GOODBYE" : " during the handshake"
             return .peerGone("the sender closed the connection\(inside)")
         case .system(let error): return .peerGone(error.description)
         case .framing(let error): return .fatal(error.wireCode, error.description)

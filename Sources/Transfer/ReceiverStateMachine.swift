@@ -5,7 +5,7 @@ import Framing
 /// tested on its own; ``ReceiverConnection`` carries the actions out.
 ///
 /// ```
-/// awaitingPreamble ─preamble→ awaitingHello ─HELLO→ idle
+/// awaitingPreamble ─preamble→ awaitingHello ─HELLO→ idle      (with a key: ─HELLO→ awaitingAuth ─AUTH→ idle)
 /// idle ─OFFER→ receiving ─END/CANCEL→ idle        (declined: discarding, or idle with awaitAnswer)
 /// receiving ─stream failed→ discarding ─END/CANCEL→ idle
 /// idle ─GOODBYE→ closed
@@ -18,6 +18,8 @@ struct ReceiverStateMachine {
     enum State: Equatable {
         case awaitingPreamble
         case awaitingHello
+        /// With a key: WELCOME and the server's AUTH are sent; only the client's AUTH may come.
+        case awaitingAuth
         case idle
         /// DATA and END belong to this accepted stream.
         case receiving(TransferID)
@@ -34,8 +36,11 @@ struct ReceiverStateMachine {
         /// Send our preamble, then fail with `unsupportedVersion`: the client may reconnect
         /// speaking our version.
         case greetAndRefuse(version: UInt16)
-        /// Send WELCOME.
-        case welcome
+        /// Send WELCOME (and with a key, the server's nonce and AUTH); the HELLO is passed on
+        /// for the transcript.
+        case welcome(Hello)
+        /// Verify the client's proof; call ``authenticated()`` if it holds.
+        case authenticate(AuthProof)
         /// Decide on the offer; the machine now expects its stream, unless the connection
         /// calls ``declined(_:)``.
         case offer(Offer)
@@ -60,6 +65,14 @@ struct ReceiverStateMachine {
     /// The current state.
     private(set) var state: State = .awaitingPreamble
 
+    /// Whether the client must prove the pre-shared key before anything else (SPEC.md §13).
+    let requiresAuthentication: Bool
+
+    /// A machine for a new connection.
+    init(requiresAuthentication: Bool = false) {
+        self.requiresAuthentication = requiresAuthentication
+    }
+
     /// Whether the peer sent a valid preamble, so our records (an ERROR) mean something to it.
     /// A peer that did not is not an xfer client and is closed on without a word (SPEC.md §3).
     private(set) var greeted = false
@@ -83,9 +96,18 @@ struct ReceiverStateMachine {
         switch (state, record) {
         case (.awaitingPreamble, _):
             return fail(.protocolViolation, "no preamble")
-        case (.awaitingHello, .hello):
-            state = .idle
-            return .welcome
+        case (.awaitingHello, .hello(let hello)):
+            guard !requiresAuthentication || hello.parameters.nonce != nil else {
+                return fail(.unauthenticated, "this receiver requires a pre-shared key (the HELLO has no nonce)")
+            }
+            state = requiresAuthentication ? .awaitingAuth : .idle
+            return .welcome(hello)
+        case (.awaitingAuth, .auth(let proof)):
+            return .authenticate(proof)
+        case (.awaitingAuth, .keepAlive), (.awaitingAuth, .unknown):
+            return .ignore
+        case (.awaitingAuth, _):
+            return fail(.unauthenticated, "expected the client's AUTH, got \(record.kind)")
         case (.awaitingHello, _):
             return fail(.protocolViolation, "expected HELLO after the preamble, got \(record.kind)")
         case (.closed, _):
@@ -129,6 +151,12 @@ struct ReceiverStateMachine {
     mutating func declined(_ offer: Offer) {
         guard state == .receiving(offer.transferID) else { return }
         state = offer.awaitAnswer ? .idle : .discarding(offer.transferID)
+    }
+
+    /// The client's proof held: the conversation proper begins.
+    mutating func authenticated() {
+        guard state == .awaitingAuth else { return }
+        state = .idle
     }
 
     /// The accepted stream failed (non-fatal ERROR sent): drop the rest of it.

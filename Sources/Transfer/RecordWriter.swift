@@ -8,6 +8,8 @@ import Synchronization
 final class RecordWriter: Sendable {
     private struct Queue {
         var buffer: [UInt8] = []
+        /// After authentication: seals every record the sender acts on (SPEC.md §13).
+        var sealer: RecordSealer?
         /// When the oldest queued byte was queued.
         var oldest = 0.0
     }
@@ -23,10 +25,18 @@ final class RecordWriter: Sendable {
             if queue.buffer.isEmpty { queue.oldest = monotonicSeconds() }
             do {
                 try RecordEncoder.append(record, to: &queue.buffer)
+                if RecordSealer.needsSeal(record), let seal = queue.sealer?.seal(record) {
+                    try RecordEncoder.append(.seal(seal), to: &queue.buffer)
+                }
             } catch {
                 preconditionFailure("xfer built an invalid record: \(error)")
             }
         }
+    }
+
+    /// From now on, follows every record that needs one with its SEAL.
+    func startSealing(_ sealer: RecordSealer) {
+        queue.withLock { $0.sealer = sealer }
     }
 
     /// Queues raw bytes (the preamble).

@@ -17,6 +17,9 @@ public struct SenderOptions: Sendable {
     /// receiver's idle timeout (xfer: 30 s) does not drop a slow but live sender. Also
     /// the longest silence while the sender hashes a file before or after an offer.
     public var keepAliveInterval: Double = 5
+    /// The pre-shared key: the receiver must prove it before anything is sent, and every
+    /// record the sender acts on must carry a valid seal (SPEC.md §13). `nil`: none.
+    public var key: AuthenticationKey?
     /// Whether a file keeps its transfer ID across runs, so the receiver can resume it
     /// or answer "already committed" (SPEC.md §11). `false` sends every file afresh, under
     /// a random ID.
@@ -92,7 +95,30 @@ private struct SenderWriter: ~Copyable {
     mutating func run(_ sources: [SendSource]) {
         do {
             try output.append(bytes: Preamble().bytes, flushingTo: socket)
-            try output.append(.hello(Hello(parameters: [.agent(agentName)])), flushingTo: socket)
+            if options.key != nil {
+                // Nothing but the handshake until the receiver has proved the key, and we have.
+                let nonce = randomBytes(AuthProof.byteCount)
+                let hello = Record.hello(Hello(parameters: [.agent(agentName), .nonce(nonce)]))
+                session.startAuthentication(hello: hello, nonce: nonce)
+                try output.append(hello, flushingTo: socket)
+                try flush()
+                guard let proof = session.waitForClientProof() else {
+                    if !session.receiverEnded, case .refused(.unauthenticated, let message)? = session.connectionError {
+                        // Tell the receiver why we leave: its log then says so.
+                        try? output.append(
+                            .error(ErrorRecord(code: .unauthenticated, fatal: true, message: message)),
+                            flushingTo: socket
+                        )
+                        try? flush()
+                    }
+                    socket.shutdownWrite()
+                    session.writerIsWaiting()
+                    return
+                }
+                try output.append(.auth(proof), flushingTo: socket)
+            } else {
+                try output.append(.hello(Hello(parameters: [.agent(agentName)])), flushingTo: socket)
+            }
             for (index, source) in sources.enumerated() {
                 guard session.connectionError == nil else { break }
                 try send(source, index: index, offset: 0, awaitAnswer: false)

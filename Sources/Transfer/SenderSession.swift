@@ -26,6 +26,12 @@ final class SenderSession: @unchecked Sendable {
     private var lastHeard = monotonicSeconds()
     private var progress: SendProgress
     private var lastProgressEvent = 0.0
+    /// With a key: the handshake's transcript, our nonce, and once the receiver proved the
+    /// key, our proof for the writer to send and the sealer that checks its records.
+    private var transcript = AuthenticationTranscript()
+    private var clientNonce: [UInt8] = []
+    private var clientProof: AuthProof?
+    private var sealer: RecordSealer?
 
     init(sources: [SendSource], options: SenderOptions, onEvent: @escaping @Sendable (SenderEvent) -> Void) {
         self.options = options
@@ -50,6 +56,26 @@ final class SenderSession: @unchecked Sendable {
     }
 
     // MARK: Called by the writing thread
+
+    /// The writer sent its preamble and this HELLO (with `nonce`): the transcript starts.
+    func startAuthentication(hello: Record, nonce: [UInt8]) {
+        locked {
+            transcript.append(Preamble().bytes)
+            transcript.append(hello)
+            clientNonce = nonce
+        }
+    }
+
+    /// Blocks until the receiver has proved the key; returns our proof to send, or `nil`
+    /// when it did not (the connection's failure says why).
+    func waitForClientProof() -> AuthProof? {
+        locked {
+            waiters += 1
+            defer { waiters -= 1 }
+            while !readerDone && failure == nil && clientProof == nil { condition.wait() }
+            return failure == nil ? clientProof : nil
+        }
+    }
 
     var connectionError: TransferError? { locked { failure } }
 
@@ -213,6 +239,7 @@ final class SenderSession: @unchecked Sendable {
         var reader = RecordReader(socket: socket)
         do throws(ReadFailure) {
             guard case .preamble(let preamble) = try next(&reader) else { throw ReadFailure.framing(.badMagic([])) }
+            locked { transcript.append(preamble.bytes) }
             if preamble.version != Preamble.currentVersion {
                 // The receiver speaks another version; its fatal ERROR follows (SPEC.md §3).
                 if case .record(.error(let error)) = try next(&reader) {
@@ -223,14 +250,33 @@ final class SenderSession: @unchecked Sendable {
                 )
             }
             switch try next(&reader) {
-            case .record(.welcome): break
+            case .record(.welcome(let welcome)):
+                if let key = options.key { try authenticate(welcome, key: key, &reader) }
             case .record(.error(let error)):
                 throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
             default: throw ReadFailure.idle(.protocolViolation("receiver did not start with WELCOME"))
             }
+            // With a key, every record the sender acts on must come with its SEAL: it is
+            // held until the SEAL after it proves it came from the key holder (SPEC.md §13).
+            var unsealed: Record?
             while true {
                 guard case .record(let record) = try next(&reader) else {
                     throw ReadFailure.idle(.protocolViolation("second preamble"))
+                }
+                if case .seal(let seal) = record {
+                    guard let sealed = unsealed, locked({ sealer?.verify(seal, of: sealed) }) == true else {
+                        throw ReadFailure.idle(.protocolViolation("a SEAL that does not seal the record before it"))
+                    }
+                    unsealed = nil
+                    if try handle(sealed) { break }
+                    continue
+                }
+                if let sealed = unsealed {
+                    throw ReadFailure.idle(.protocolViolation("\(sealed.kind) without its SEAL"))
+                }
+                if options.key != nil && RecordSealer.needsSeal(record) {
+                    unsealed = record
+                    continue
                 }
                 if try handle(record) { break }
             }
@@ -266,6 +312,38 @@ final class SenderSession: @unchecked Sendable {
         }
         locked {
             readerDone = true
+            condition.broadcast()
+        }
+    }
+
+    /// Checks the receiver's proof of the key after its WELCOME, and prepares ours.
+    private func authenticate(
+        _ welcome: Welcome,
+        key: AuthenticationKey,
+        _ reader: inout RecordReader
+    ) throws(ReadFailure) {
+        func refused(_ text: String) -> ReadFailure { .idle(.refused(code: .unauthenticated, message: text)) }
+        guard let serverNonce = welcome.parameters.nonce else {
+            throw refused("the receiver does not authenticate (it has no key): nothing was sent")
+        }
+        locked { transcript.append(.welcome(welcome)) }
+        let message = try next(&reader)
+        if case .record(.error(let error)) = message {
+            throw .idle(.fromReceiver(code: error.code, message: error.message))
+        }
+        guard case .record(.auth(let proof)) = message else {
+            throw refused("the receiver did not prove the key (no AUTH after WELCOME): nothing was sent")
+        }
+        try locked { () throws(ReadFailure) in
+            guard transcript.verify(proof, .server, key: key) else {
+                throw refused("the receiver's proof does not match this key: it is not the receiver you meant")
+            }
+            transcript.append(.auth(proof))
+            let ours = transcript.proof(.client, key: key)
+            transcript.append(.auth(ours))
+            let sessionKey = transcript.sessionKey(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
+            sealer = RecordSealer(sessionKey: sessionKey)
+            clientProof = ours
             condition.broadcast()
         }
     }

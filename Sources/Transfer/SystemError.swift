@@ -44,3 +44,11 @@ func retryingInterrupts<T: FixedWidthInteger>(
         throw SystemError(operation, subject)
     }
 }
+
+/// `count` bytes from the kernel's random source (`getrandom`, retried until filled).
+func randomBytes(_ count: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var generator = SystemRandomNumberGenerator()
+    for index in bytes.indices { bytes[index] = generator.next() }
+    return bytes
+}

@@ -12,6 +12,7 @@ enum ExitCode: Int32, CaseIterable {
     case connectionLost = 70
     case refused = 71
     case notDurable = 73
+    case unauthenticated = 77
     case localIO = 74
     case timeout = 75
     case protocolError = 76
@@ -22,6 +23,7 @@ enum ExitCode: Int32, CaseIterable {
         case .cannotConnect: self = .cannotConnect
         case .connectionLost: self = .connectionLost
         case .timeout: self = .timeout
+        case .refused(code: .unauthenticated, _): self = .unauthenticated
         case .refused: self = .refused
         case .integrity: self = .integrity
         case .localIO: self = .localIO
@@ -54,6 +56,8 @@ enum ExitCode: Int32, CaseIterable {
         case .connectionLost: return "connection lost before confirmation"
         case .refused: return "receiver refused or failed a stream (its error code and message are printed)"
         case .notDurable: return "confirmed, but the receiver did not say durable (0 with --allow-nondurable)"
+        case .unauthenticated:
+            return "authentication failed: the receiver did not prove the key, or refused ours (--key)"
         case .localIO: return "local I/O error: nothing could be sent (no source could be read)"
         case .timeout: return "timeout: the peer went silent"
         case .protocolError: return "protocol error: the peer is not speaking xfer correctly"

@@ -19,6 +19,8 @@ struct ReceiveCommand {
           --listen HOST:PORT     Address to listen on (default [::]:\(Endpoint.defaultPort), IPv6 and IPv4,
                                  or 0.0.0.0:\(Endpoint.defaultPort) where there is no IPv6; port 0 picks a
                                  free port). Prints "xfer: listening on HOST:PORT".
+          --key FILE             A pre-shared key (xfer keygen; default: the file $XFER_KEY_FILE
+                                 names): only senders that prove it are served.
           --no-auth              Listen on a non-loopback address without authentication.
           --dir DIR              Directory to write into (default: the current one). Its
                                  .xfer/ subdirectory holds partial files and the commit log.
@@ -54,7 +56,7 @@ struct ReceiveCommand {
             arguments,
             valueOptions: [
                 "listen", "dir", "timeout", "max-connections", "max-per-address", "handshake-timeout", "keep-partials",
-                "umask",
+                "umask", "key",
             ],
             flagOptions: ["once", "quiet", "no-auth", "log-json"]
         )
@@ -68,7 +70,8 @@ struct ReceiveCommand {
             }
             listen = [endpoint]
         }
-        if !parsed.flag("no-auth"), let open = listen.first(where: { !$0.isLoopback }) {
+        let key = try KeyFile.key(option: parsed.value("key"))
+        if key == nil, !parsed.flag("no-auth"), let open = listen.first(where: { !$0.isLoopback }) {
             throw UsageError(
                 message: "refusing to listen on \(open) without authentication: anyone who can reach it could "
                     + "write into the directory. Listen on loopback (--listen 127.0.0.1:PORT, e.g. behind an "
@@ -76,6 +79,7 @@ struct ReceiveCommand {
             )
         }
         var options = ReceiverOptions()
+        options.key = key
         options.idleTimeout = try parsed.seconds("timeout", default: options.idleTimeout)
         if let text = parsed.value("max-connections") {
             guard let count = Int(text), count > 0, count <= 1_000_000 else {

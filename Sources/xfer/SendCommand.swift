@@ -33,6 +33,8 @@ struct SendCommand {
           --no-resume            Send every file afresh under a new transfer ID: nothing the
                                  receiver kept or committed earlier is reused.
           --allow-nondurable     Exit 0 even when the receiver confirms without the durable flag.
+          --key FILE             A pre-shared key (xfer keygen; default: the file $XFER_KEY_FILE
+                                 names): the receiver must prove it before anything is sent.
           -h, --help             Show this help.
           (SECONDS: from 0.001 to 1000000.)
 
@@ -53,7 +55,7 @@ struct SendCommand {
     init(_ arguments: [String]) throws(UsageError) {
         let parsed = try Arguments(
             arguments,
-            valueOptions: ["name", "timeout", "connect-timeout", "keepalive"],
+            valueOptions: ["name", "timeout", "connect-timeout", "keepalive", "key"],
             flagOptions: ["json", "quiet", "no-resume", "allow-nondurable"]
         )
         guard parsed.positional.count >= 2 else {
@@ -81,6 +83,7 @@ struct SendCommand {
         options.connectTimeout = try parsed.seconds("connect-timeout", default: options.connectTimeout)
         options.keepAliveInterval = try parsed.seconds("keepalive", default: options.keepAliveInterval)
         options.resume = !parsed.flag("no-resume")
+        options.key = try KeyFile.key(option: parsed.value("key"))
         self.endpoint = endpoint
         self.options = options
         json = parsed.flag("json")

@@ -15,6 +15,7 @@ let rootHelp = """
       send PATH... HOST[:PORT]    Send files, directories, or - (standard input).
       receive [--listen HOST:PORT] [--dir DIR] [--once]
                                   Receive into a directory.
+      keygen FILE                 Write a new pre-shared key for --key (mode 0600).
       state [--dir DIR] [--clean] List (or remove) the partial files a receiver keeps.
       demo                        Run a real transfer on loopback and show the result.
 
@@ -56,6 +57,12 @@ func main(_ arguments: [String]) -> ExitCode {
                 return .confirmed
             }
             return try ReceiveCommand(rest).run()
+        case "keygen":
+            if wantsHelp {
+                print(KeygenCommand.help)
+                return .confirmed
+            }
+            return try KeygenCommand(rest).run()
         case "state":
             if wantsHelp {
                 print(StateCommand.help)
@@ -80,6 +87,8 @@ func main(_ arguments: [String]) -> ExitCode {
                         "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
                     "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
                     "demo": "USAGE: xfer demo [--size BYTES]",
+                    "keygen": "USAGE: xfer keygen FILE",
+                    "state": "USAGE: xfer state [--dir DIR] [--clean]",
                 ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
             printError(usage)
         }

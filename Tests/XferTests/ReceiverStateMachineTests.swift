@@ -14,7 +14,7 @@ import Testing
     static func greeted() -> ReceiverStateMachine {
         var machine = ReceiverStateMachine()
         #expect(machine.receive(.preamble(Preamble())) == .greet)
-        #expect(machine.receive(.record(.hello(Hello()))) == .welcome)
+        #expect(machine.receive(.record(.hello(Hello()))) == .welcome(Hello()))
         #expect(machine.state == .idle)
         return machine
     }

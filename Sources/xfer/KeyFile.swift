@@ -1,0 +1,96 @@
+import Framing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Pre-shared key files: written by `xfer keygen`, read by `--key FILE` (or the file that
+/// `XFER_KEY_FILE` names). The key itself never appears on a command line, where other
+/// users could read it in the process list.
+enum KeyFile {
+    /// The environment variable that names a key file when `--key` is not given.
+    static let environmentVariable = "XFER_KEY_FILE"
+
+    /// The key from `--key FILE`, else from the file `XFER_KEY_FILE` names, else `nil`.
+    static func key(option: String?) throws(UsageError) -> AuthenticationKey? {
+        if let path = option { return try load(path) }
+        if let path = getenv(environmentVariable).map({ String(cString: $0) }), !path.isEmpty {
+            return try load(path)
+        }
+        return nil
+    }
+
+    /// Reads a key file, refusing one that group or others may read or write (as ssh does
+    /// for private keys): the key is only as secret as its file.
+    static func load(_ path: String) throws(UsageError) -> AuthenticationKey {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            throw UsageError(message: "cannot read the key file '\(path)': \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw UsageError(message: "the key file '\(path)' is not a regular file")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw UsageError(
+                message: "the key file '\(path)' may be read or written by others (mode "
+                    + "\(String(info.st_mode & 0o777, radix: 8))); run: chmod 600 '\(path)'"
+            )
+        }
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0, let key = AuthenticationKey(text: String(decoding: bytes[..<count], as: UTF8.self)) else {
+            throw UsageError(message: "'\(path)' is not an xfer key file (make one with: xfer keygen FILE)")
+        }
+        return key
+    }
+
+    /// Writes a new random key to `path` (which must not exist), mode 0600.
+    static func generate(_ path: String) throws(UsageError) {
+        var random = SystemRandomNumberGenerator()  // getrandom(2) on Linux
+        let key = AuthenticationKey(bytes: (0..<AuthProof.byteCount).map { _ in random.next() })!
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw UsageError(
+                message:
+                    "cannot create '\(path)': \(String(cString: strerror(errno))) (an existing key is never overwritten)",
+                exitCode: .localIO
+            )
+        }
+        defer { close(fd) }
+        let text = Array(key.text.utf8)
+        guard fchmod(fd, 0o600) == 0, text.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == text.count,
+            fsync(fd) == 0
+        else {
+            unlink(path)
+            throw UsageError(message: "cannot write '\(path)': \(String(cString: strerror(errno)))", exitCode: .localIO)
+        }
+    }
+}
+
+/// `xfer keygen FILE`
+struct KeygenCommand {
+    static let help = """
+        OVERVIEW: Write a new pre-shared key (32 random bytes from getrandom, as text) to FILE,
+        mode 0600. Give the same file to both sides with --key (or XFER_KEY_FILE): the
+        receiver then serves only senders that prove the key, and the sender believes only a
+        receiver that proves it. Copy it over a secure channel (scp, a password manager).
+
+        USAGE: xfer keygen FILE
+        """
+
+    let path: String
+
+    init(_ arguments: [String]) throws(UsageError) {
+        let parsed = try Arguments(arguments, valueOptions: [], flagOptions: [])
+        guard parsed.positional.count == 1 else { throw UsageError(message: "keygen takes one FILE") }
+        path = parsed.positional[0]
+    }
+
+    func run() throws(UsageError) -> ExitCode {
+        try KeyFile.generate(path)
+        printError("xfer: wrote a new key to '\(path)' (mode 0600); give the same file to the other side")
+        return .confirmed
+    }
+}
