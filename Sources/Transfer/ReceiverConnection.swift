@@ -120,10 +120,20 @@ final class ReceiverConnection {
     }
 
     private func converse(_ committer: Committer) throws {
+        var stopChecked = monotonicSeconds()
         while true {
             let message: RecordDecoder.Message
             if let ready = try readIfReady() {
                 message = ready
+                // A sender that never pauses never reaches next()'s checks: look at the
+                // receiver's stop now and then while the data flows.
+                let now = monotonicSeconds()
+                if now - stopChecked >= 0.1 {
+                    stopChecked = now
+                    if admission.stopping {
+                        throw Stop.fatal(.busy, "the receiver is shutting down; try again later")
+                    }
+                }
             } else {
                 // About to wait for the sender: finish what it may be waiting for first.
                 try commitPending(committer)
