@@ -3,167 +3,545 @@
 
 Run after a change to the wire format (and update SPEC.md in the same commit):
     python3 scripts/make-vectors.py
+
+The JSON conventions are SPEC.md §12's: every record carries its kind and flags as numbers
+and its payload fields under their §6 names in snake case; u8/u16/u32 values are JSON
+numbers, u64/i64 values decimal strings, byte strings lower-case hex, str16 JSON strings.
 """
 import json
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xferproto as x  # noqa: E402
 
+KIND_NAMES = {v: k for k, v in x.KINDS.items()}
 TID = bytes(range(0x10, 0x20))
 TID2 = bytes.fromhex("a1b2c3d4e5f60718293a4b5c6d7e8f90")
 ZERO = bytes(16)
+U64_MAX = (1 << 64) - 1
 
 
 def u64(n):
+    """A u64 or i64 wire value, as a decimal string (exact in every JSON reader)."""
     return str(n)
 
+
+class Rec:
+    """One record: its bytes and the fields they carry (the §12 form)."""
+
+    def __init__(self, raw, kind, flags, fields):
+        self.raw, self.kind, self.flags, self.fields = raw, kind, flags, fields
+
+    def entry(self):
+        return {"kind": self.kind, "kind_name": KIND_NAMES.get(self.kind), "flags": self.flags,
+                "fields": self.fields}
+
+
+def params(items):
+    return [{"id": pid, "value": value.hex()} for pid, value in items]
+
+
+def hello(items=()):
+    return Rec(x.hello(list(items)), 0x01, 0, {"parameters": params(items)})
+
+
+def welcome(items=()):
+    return Rec(x.welcome(list(items)), 0x02, 0, {"parameters": params(items)})
+
+
+def offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer=False):
+    raw = x.offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer)
+    return Rec(raw, 0x03, 1 if await_answer else 0,
+               {"transfer_id": tid.hex(), "size": u64(U64_MAX if size is None else size), "offset": u64(offset),
+                "mode": mode, "mtime_seconds": u64(mtime_s), "mtime_nanoseconds": mtime_ns, "name": name})
+
+
+def answer(tid, decision, offset, code, message):
+    return Rec(x.answer(tid, decision, offset, code, message), 0x04, 0,
+               {"transfer_id": tid.hex(), "decision": x.DECISIONS[decision], "offset": u64(offset), "code": code,
+                "message": message})
+
+
+def data(payload):
+    return Rec(x.data(payload), 0x05, 0, {"payload": payload.hex()})
+
+
+def end(total, dig):
+    return Rec(x.end(total, dig), 0x06, 0, {"total_length": u64(total), "digest": u64(dig)})
+
+
+def end_of(stream):
+    return end(len(stream), x.digest(stream))
+
+
+def cancel(code, message):
+    return Rec(x.cancel(code, message), 0x07, 0, {"code": code, "message": message})
+
+
+def progress(tid, received, durable):
+    return Rec(x.progress(tid, received, durable), 0x08, 0,
+               {"transfer_id": tid.hex(), "received": u64(received), "durable": u64(durable)})
+
+
+def ack(tid, length, dig, durable):
+    return Rec(x.ack(tid, length, dig, durable), 0x09, 1 if durable else 0,
+               {"transfer_id": tid.hex(), "committed_length": u64(length), "digest": u64(dig)})
+
+
+def ack_of(tid, stream):
+    return ack(tid, len(stream), x.digest(stream), True)
+
+
+def error(code, tid, fatal, message):
+    return Rec(x.error(code, tid, fatal, message), 0x0A, 1 if fatal else 0,
+               {"code": code, "transfer_id": tid.hex(), "message": message})
+
+
+def goodbye():
+    return Rec(x.goodbye(), 0x0B, 0, {})
+
+
+def keepalive():
+    return Rec(x.keepalive(), 0x80, 0, {})
+
+
+def unknown(kind, flags, payload):
+    return Rec(x.record(kind, payload, flags), kind, flags, {"payload": payload.hex()})
+
+
+# ---------------------------------------------------------------------------------------
+# Single records
 
 records = []
 
 
-def add(name, kind, fields, raw):
-    records.append({"name": name, "kind": kind, "fields": fields, "hex": raw.hex()})
+def add(name, rec, sendable=True):
+    entry = {"name": name, **rec.entry(), "hex": rec.raw.hex()}
+    if not sendable:
+        entry["sendable"] = False  # decoders accept it; a conformant peer never sends it
+    records.append(entry)
 
 
-add("hello-empty", "HELLO", {"parameters": []}, x.hello([]))
-add("hello-agent", "HELLO", {"parameters": [{"id": 1, "value": b"xfer/1.0".hex()}]}, x.hello([(1, b"xfer/1.0")]))
-add("welcome-agent", "WELCOME", {"parameters": [{"id": 1, "value": b"xfer/1.0".hex()}, {"id": 999, "value": "00ff"}]},
-    x.welcome([(1, b"xfer/1.0"), (999, b"\x00\xff")]))
-add("offer-file", "OFFER",
-    {"transfer_id": TID.hex(), "size": u64(13), "offset": u64(0), "mode": 0o644, "mtime_seconds": u64(1700000000),
-     "mtime_nanoseconds": 123456789, "name": "docs/hello.txt", "await_answer": False},
-    x.offer(TID, 13, 0, 0o644, 1700000000, 123456789, "docs/hello.txt"))
-add("offer-stream-unknown-size", "OFFER",
-    {"transfer_id": TID2.hex(), "size": None, "offset": u64(0), "mode": 0o600, "mtime_seconds": u64(0),
-     "mtime_nanoseconds": 0, "name": "stdin", "await_answer": False},
-    x.offer(TID2, None, 0, 0o600, 0, 0, "stdin"))
-add("offer-resume-await", "OFFER",
-    {"transfer_id": TID.hex(), "size": u64(1 << 40), "offset": u64(1 << 20), "mode": 0o755, "mtime_seconds": u64(-1),
-     "mtime_nanoseconds": 999999999, "name": "Grüße dir/ünïcode ✓.bin", "await_answer": True},
-    x.offer(TID, 1 << 40, 1 << 20, 0o755, -1, 999999999, "Grüße dir/ünïcode ✓.bin", True))
-add("answer-accept", "ANSWER", {"transfer_id": TID.hex(), "decision": "accept", "offset": u64(0), "code": 0, "message": ""},
-    x.answer(TID, "accept", 0, 0, ""))
-add("answer-resume", "ANSWER",
-    {"transfer_id": TID.hex(), "decision": "resume", "offset": u64(8388608), "code": 0, "message": ""},
-    x.answer(TID, "resume", 8388608, 0, ""))
-add("answer-already-committed", "ANSWER",
-    {"transfer_id": TID.hex(), "decision": "alreadyCommitted", "offset": u64(13), "code": 0, "message": ""},
-    x.answer(TID, "alreadyCommitted", 13, 0, ""))
-add("answer-refuse", "ANSWER",
-    {"transfer_id": TID.hex(), "decision": "refuse", "offset": u64(0), "code": 6, "message": "name escapes the target directory"},
-    x.answer(TID, "refuse", 0, 6, "name escapes the target directory"))
-add("data-small", "DATA", {"payload": b"hello, world\n".hex()}, x.data(b"hello, world\n"))
-add("data-one-byte", "DATA", {"payload": "00"}, x.data(b"\x00"))
 content = b"hello, world\n"
-add("end", "END", {"total_length": u64(len(content)), "digest": u64(x.digest(content))}, x.end(len(content), x.digest(content)))
-add("end-empty-stream", "END", {"total_length": u64(0), "digest": u64(x.digest(b""))}, x.end(0, x.digest(b"")))
-add("cancel", "CANCEL", {"code": 15, "message": "read error: Input/output error"}, x.cancel(15, "read error: Input/output error"))
-add("progress", "PROGRESS", {"transfer_id": TID.hex(), "received": u64(1 << 30), "durable": u64(1 << 29)},
-    x.progress(TID, 1 << 30, 1 << 29))
-add("ack-durable", "ACK", {"transfer_id": TID.hex(), "committed_length": u64(13), "digest": u64(x.digest(content)), "durable": True},
-    x.ack(TID, 13, x.digest(content), True))
-add("ack-not-durable", "ACK", {"transfer_id": TID.hex(), "committed_length": u64(0), "digest": u64(x.digest(b"")), "durable": False},
-    x.ack(TID, 0, x.digest(b""), False))
-add("error-transfer", "ERROR", {"code": 9, "transfer_id": TID.hex(), "fatal": False, "message": "digest mismatch"},
-    x.error(9, TID, False, "digest mismatch"))
-add("error-fatal", "ERROR", {"code": 1, "transfer_id": ZERO.hex(), "fatal": True, "message": "expected HELLO"},
-    x.error(1, ZERO, True, "expected HELLO"))
-add("goodbye", "GOODBYE", {}, x.goodbye())
-add("keepalive", "KEEPALIVE", {}, x.keepalive())
+add("hello-empty", hello())
+add("hello-agent", hello([(1, b"xfer/1.0")]))
+add("welcome-agent", welcome([(1, b"xfer/1.0"), (999, b"\x00\xff")]))
+add("offer-file", offer(TID, 13, 0, 0o644, 1700000000, 123456789, "docs/hello.txt"))
+add("offer-stream-unknown-size", offer(TID2, None, 0, 0o644, 1700000000, 0, "stdin"))
+add("offer-resume-await", offer(TID, 1 << 40, 1 << 20, 0o755, -1, 999999999, "Grüße dir/ünïcode ✓.bin", True))
+# A well-formed record whose name a receiver refuses with badName (§9): decoders accept it.
+add("offer-name-over-limit", offer(TID, 0, 0, 0o644, 0, 0, "n" * 4097), sendable=False)
+# Noncharacters are valid UTF-8 (§2): a decoder accepts them.
+add("offer-name-noncharacter", offer(TID, 0, 0, 0o644, 0, 0, "x\ufdd0y"))
+add("answer-accept", answer(TID, "accept", 0, 0, ""))
+add("answer-resume", answer(TID, "resume", 8388608, 0, ""))
+add("answer-already-committed", answer(TID, "alreadyCommitted", 13, 0, ""))
+add("answer-refuse", answer(TID, "refuse", 0, 6, "name escapes the target directory"))
+add("data-small", data(content))
+add("data-one-byte", data(b"\x00"))
+add("end", end_of(content))
+add("end-empty-stream", end_of(b""))
+add("cancel", cancel(15, "read error: Input/output error"))
+add("progress", progress(TID, 1 << 30, 1 << 29))
+add("ack-durable", ack(TID, 13, x.digest(content), True))
+add("ack-not-durable", ack(TID, 0, x.digest(b""), False))
+add("error-transfer", error(9, TID, False, "digest mismatch"))
+add("error-fatal", error(1, ZERO, True, "expected HELLO"))
+add("goodbye", goodbye())
+add("keepalive", keepalive())
 
-preambles = [{"name": "version-1", "version": 1, "hex": x.preamble(1).hex()},
-             {"name": "version-2", "version": 2, "hex": x.preamble(2).hex()}]
-
-invalid = [
-    {"name": "bad-magic", "hex": ("HTTP".encode() + bytes(4)).hex(), "preamble": True, "error": "badMagic"},
-    {"name": "length-over-limit", "hex": (bytes([5, 0]) + (1048577).to_bytes(4, "big") + bytes(4)).hex(),
-     "preamble": False, "error": "payloadTooLarge"},
-    {"name": "all-ff-header", "hex": "ff" * 10, "preamble": False, "error": "payloadTooLarge"},
-    {"name": "checksum-mismatch", "hex": (x.data(b"hello")[:-1] + b"O").hex(), "preamble": False, "error": "checksumMismatch"},
-    {"name": "unknown-critical-kind", "hex": x.record(0x42, b"").hex(), "preamble": False, "error": "unknownKind"},
-    {"name": "undefined-flag", "hex": x.record(0x0B, b"", 0x02).hex(), "preamble": False, "error": "unknownFlags"},
-    {"name": "end-truncated", "hex": x.record(0x06, bytes(15)).hex(), "preamble": False, "error": "truncatedField"},
-    {"name": "goodbye-trailing", "hex": x.record(0x0B, b"\x00").hex(), "preamble": False, "error": "trailingBytes"},
-    {"name": "empty-data", "hex": x.record(0x05, b"").hex(), "preamble": False, "error": "invalidField"},
-    {"name": "name-not-utf8", "hex": x.record(0x03, TID + bytes(32) + b"\x00\x02\xff\xfe").hex(), "preamble": False,
-     "error": "invalidField"},
+preambles = [
+    {"name": "version-1", "version": 1, "reserved": 0, "hex": x.preamble(1).hex()},
+    {"name": "version-2", "version": 2, "reserved": 0, "hex": x.preamble(2).hex()},
+    # Reserved bytes are ignored on receipt (§3).
+    {"name": "version-1-reserved-set", "version": 1, "reserved": 0x0102, "hex": (b"XFER" + struct.pack(">HH", 1, 0x0102)).hex()},
 ]
-ignorable = {"name": "unknown-ignorable-kind", "hex": x.record(0x9C, b"future", 0x80).hex(), "kind": 0x9C, "flags": 0x80,
-             "payload": b"future".hex()}
+
+# The wire code a decoder error is reported with (§12); null: no ERROR can be sent.
+CODES = {"badMagic": None, "payloadTooLarge": 4, "checksumMismatch": 3, "unknownKind": 5, "unknownFlags": 1,
+         "truncatedField": 1, "trailingBytes": 1, "invalidField": 1, "truncatedInput": None}
+invalid = []
 
 
-def step(direction, note, raw):
-    return {"direction": direction, "note": note, "hex": raw.hex()}
+def bad(name, raw, err, preamble=False):
+    invalid.append({"name": name, "hex": raw.hex(), "preamble": preamble, "error": err, "code": CODES[err]})
 
 
+def corrupt(raw):
+    """The record with the last bit of its CRC flipped."""
+    return raw[:9] + bytes([raw[9] ^ 0x01]) + raw[10:]
+
+
+offer_prefix = TID + struct.pack(">QQIqI", 4, 0, 0o644, 0, 0)
+bad("bad-magic", b"HTTP" + bytes(4), "badMagic", preamble=True)
+bad("length-over-limit", bytes([5, 0]) + (1048577).to_bytes(4, "big") + bytes(4), "payloadTooLarge")
+bad("all-ff-header", b"\xff" * 10, "payloadTooLarge")
+bad("checksum-mismatch", x.data(b"hello")[:-1] + b"O", "checksumMismatch")
+bad("unknown-critical-kind", x.record(0x42, b""), "unknownKind")
+# The order of the checks (§4): length, then CRC, then kind, flags and fields.
+bad("unknown-kind-over-limit", bytes([0x42, 0]) + (1048577).to_bytes(4, "big") + bytes(4), "payloadTooLarge")
+bad("unknown-kind-bad-checksum", corrupt(x.record(0x42, b"")), "checksumMismatch")
+bad("undefined-flag", x.record(0x0B, b"", 0x02), "unknownFlags")
+bad("undefined-flag-bad-checksum", corrupt(x.record(0x0B, b"", 0x02)), "checksumMismatch")
+bad("undefined-flag-and-trailing-bytes", x.record(0x0B, b"\x00", 0x02), "unknownFlags")
+bad("end-truncated", x.record(0x06, bytes(15)), "truncatedField")
+bad("goodbye-trailing", x.record(0x0B, b"\x00"), "trailingBytes")
+# KEEPALIVE is a known kind in version 1: its layout is checked like any other (§6.11).
+bad("keepalive-with-payload", x.record(0x80, b"\x00"), "trailingBytes")
+bad("keepalive-with-flag", x.record(0x80, b"", 0x01), "unknownFlags")
+bad("empty-data", x.record(0x05, b""), "invalidField")
+bad("name-not-utf8", x.record(0x03, TID + bytes(32) + b"\x00\x02\xff\xfe"), "invalidField")
+bad("name-overlong-utf8", x.record(0x03, offer_prefix + b"\x00\x02\xc0\xaf"), "invalidField")
+bad("name-surrogate", x.record(0x03, offer_prefix + b"\x00\x03\xed\xa0\x80"), "invalidField")
+bad("message-not-utf8", x.record(0x0A, struct.pack(">H", 8) + TID + b"\x00\x01\x80", 0x01), "invalidField")
+bad("message-over-limit", x.record(0x07, struct.pack(">HH", 14, 1025) + b"m" * 1025), "invalidField")
+bad("offer-offset-past-size", x.record(0x03, TID + struct.pack(">QQIqI", 4, 5, 0o644, 0, 0) + x.str16("a")),
+    "invalidField")
+bad("offer-unknown-size-offset", x.record(0x03, TID + struct.pack(">QQIqI", U64_MAX, 1, 0o644, 0, 0) + x.str16("a")),
+    "invalidField")
+bad("offer-nanoseconds", x.record(0x03, TID + struct.pack(">QQIqI", 4, 0, 0o644, 0, 1000000000) + x.str16("a")),
+    "invalidField")
+bad("answer-unknown-decision", x.record(0x04, TID + struct.pack(">BQH", 4, 0, 0) + x.str16("")), "invalidField")
+bad("progress-durable-over-received", x.record(0x08, TID + struct.pack(">QQ", 1, 2)), "invalidField")
+bad("error-zero-id-not-fatal", x.error(9, ZERO, False, "digest mismatch"), "invalidField")
+bad("hello-too-many-parameters", x.record(0x01, struct.pack(">H", 65) + struct.pack(">HH", 7, 0) * 65), "invalidField")
+bad("parameter-value-over-limit", x.record(0x01, struct.pack(">HHH", 1, 7, 4097) + bytes(4097)), "invalidField")
+bad("cut-inside-record", x.goodbye()[:7], "truncatedInput")
+
+ignorable = [{"name": "unknown-ignorable-kind", **unknown(0x9C, 0x80, b"future").entry(),
+              "hex": unknown(0x9C, 0x80, b"future").raw.hex()}]
+
+# ---------------------------------------------------------------------------------------
+# Conversations
+
+# Fields a conformant peer chooses for itself (§12): never compared, and transfer IDs bound.
+VARIABLE = {0x01: ["parameters"], 0x02: ["parameters"], 0x04: ["message"], 0x07: ["message"], 0x0A: ["message"]}
+
+
+def step(direction, note, what, variable=(), optional=None, after=None):
+    """One step. PROGRESS and KEEPALIVE are optional unless said otherwise: whether they come
+    depends on timing."""
+    if isinstance(what, int):
+        entry = {"direction": direction, "note": note, "type": "preamble", "version": what, "hex": x.preamble(what).hex()}
+    elif isinstance(what, tuple):  # ("invalid", raw, error name)
+        entry = {"direction": direction, "note": note, "type": "invalid", "error": what[2], "code": CODES[what[2]],
+                 "hex": what[1].hex()}
+    else:
+        entry = {"direction": direction, "note": note, "type": "record", **what.entry(), "hex": what.raw.hex()}
+        variable = list(VARIABLE.get(what.kind, [])) + [v for v in variable if v not in VARIABLE.get(what.kind, [])]
+        if optional is None:
+            optional = what.kind in (0x08, 0x80)
+    if variable:
+        entry["variable"] = list(variable)
+    if optional:
+        entry["optional"] = True
+    if after:
+        entry["after_seconds"] = after
+    return entry
+
+
+def c(note, what, **kw):
+    return step("client", note, what, **kw)
+
+
+def s(note, what, **kw):
+    return step("server", note, what, **kw)
+
+
+OFFER_ID = ["transfer_id"]
+STDIN = ["transfer_id", "mode", "mtime_seconds", "mtime_nanoseconds"]
+T = 1700000000
+
+
+def opening(client_hello=hello([(1, b"example/1")]), server_welcome=welcome([(1, b"example/1")])):
+    return [
+        c("preamble, version 1", 1),
+        s("preamble, version 1, as soon as the client's preamble is read", 1),
+        c("HELLO", client_hello),
+        s("WELCOME", server_welcome),
+    ]
+
+
+def file_source(name, stream, outcome="confirmed", mtime=T):
+    return {"type": "file", "name": name, "mode": 0o644, "mtime_seconds": u64(mtime), "mtime_nanoseconds": 0,
+            "content": [{"hex": stream.hex()}], "outcome": outcome}
+
+
+conversations = []
+
+
+def conversation(name, description, conformance, steps, client_sources=None, server_state=None):
+    entry = {"name": name, "description": description, "conformance": conformance}
+    if client_sources is not None:
+        entry["client_sources"] = client_sources
+    if server_state is not None:
+        entry["server_state"] = server_state
+    entry["steps"] = steps
+    conversations.append(entry)
+
+
+fox = b"The quick brown fox jumps over the lazy dog.\n"
 tid = bytes.fromhex("5eed5eed5eed5eed0123456789abcdef")
-file_bytes = b"The quick brown fox jumps over the lazy dog.\n"
-ok = [
-    step("client", "preamble, version 1", x.preamble(1)),
-    step("client", "HELLO with agent", x.hello([(1, b"example/1")])),
-    step("client", "OFFER fox.txt, 45 bytes, data follows without waiting", x.offer(tid, len(file_bytes), 0, 0o644, 1700000000, 0, "fox.txt")),
-    step("client", "DATA, first 20 bytes", x.data(file_bytes[:20])),
-    step("client", "DATA, last 25 bytes", x.data(file_bytes[20:])),
-    step("client", "END: 45 bytes and their XXH64", x.end(len(file_bytes), x.digest(file_bytes))),
-    step("client", "GOODBYE: no more offers", x.goodbye()),
-    step("server", "preamble, version 1", x.preamble(1)),
-    step("server", "WELCOME with agent", x.welcome([(1, b"example/1")])),
-    step("server", "ANSWER accept from 0", x.answer(tid, "accept", 0, 0, "")),
-    step("server", "PROGRESS while syncing", x.progress(tid, 45, 0)),
-    step("server", "ACK: 45 bytes committed, digest, durable", x.ack(tid, 45, x.digest(file_bytes), True)),
-    step("server", "GOODBYE: server done; client closes first", x.goodbye()),
-]
-damaged = file_bytes.replace(b"lazy", b"LAZY")
-fail = [
-    step("client", "preamble, version 1", x.preamble(1)),
-    step("client", "HELLO", x.hello([])),
-    step("client", "OFFER ../etc/passwd, unsafe name", x.offer(ZERO[:8] + tid[8:], 4, 0, 0o644, 0, 0, "../etc/passwd")),
-    step("client", "DATA for the refused offer (sent before the ANSWER arrived)", x.data(b"root")),
-    step("client", "END for the refused offer", x.end(4, x.digest(b"root"))),
-    step("client", "OFFER fox.txt", x.offer(tid, len(file_bytes), 0, 0o644, 1700000000, 0, "fox.txt")),
-    step("client", "DATA: bytes damaged before framing, so the record CRC is valid", x.data(damaged)),
-    step("client", "END with the digest of the bytes the sender read", x.end(len(file_bytes), x.digest(file_bytes))),
-    step("client", "GOODBYE", x.goodbye()),
-    step("server", "preamble", x.preamble(1)),
-    step("server", "WELCOME", x.welcome([])),
-    step("server", "ANSWER refuse: bad name", x.answer(ZERO[:8] + tid[8:], "refuse", 0, 6, "name must not contain '..'")),
-    step("server", "ANSWER accept", x.answer(tid, "accept", 0, 0, "")),
-    step("server", "ERROR for the transfer: digest mismatch, not fatal", x.error(9, tid, False, "digest mismatch: END says %016x, received bytes give %016x" % (x.digest(file_bytes), x.digest(damaged)))),
-    step("server", "GOODBYE", x.goodbye()),
-]
-stream = [
-    step("client", "preamble", x.preamble(1)),
-    step("client", "HELLO", x.hello([])),
-    step("client", "OFFER stdin, size unknown", x.offer(TID2, None, 0, 0o600, 0, 0, "stdin")),
-    step("client", "DATA", x.data(b"line 1\n")),
-    step("client", "KEEPALIVE while standard input is quiet", x.keepalive()),
-    step("client", "DATA", x.data(b"line 2\n")),
-    step("client", "END: total 14 bytes", x.end(14, x.digest(b"line 1\nline 2\n"))),
-    step("client", "GOODBYE", x.goodbye()),
-    step("server", "preamble", x.preamble(1)),
-    step("server", "WELCOME", x.welcome([])),
-    step("server", "ANSWER accept", x.answer(TID2, "accept", 0, 0, "")),
-    step("server", "ACK", x.ack(TID2, 14, x.digest(b"line 1\nline 2\n"), True)),
-    step("server", "GOODBYE", x.goodbye()),
-]
+
+conversation(
+    "successful-file",
+    "One file, answered and acknowledged durable; the client closes first (§7.6).",
+    ["client", "server"],
+    opening() + [
+        c("OFFER fox.txt, 45 bytes; DATA follows without waiting", offer(tid, len(fox), 0, 0o644, T, 0, "fox.txt"),
+          variable=OFFER_ID),
+        s("ANSWER accept from 0", answer(tid, "accept", 0, 0, "")),
+        c("DATA, first 20 bytes", data(fox[:20])),
+        c("DATA, last 25 bytes (record boundaries carry no meaning)", data(fox[20:])),
+        c("END: 45 bytes and their XXH64", end_of(fox)),
+        s("PROGRESS while syncing", progress(tid, 45, 0)),
+        s("ACK: 45 bytes committed, digest, durable", ack_of(tid, fox)),
+        c("GOODBYE: no more offers", goodbye()),
+        s("GOODBYE: server done; client closes first", goodbye()),
+    ],
+    client_sources=[file_source("fox.txt", fox)],
+    server_state={},
+)
+
+damaged = fox.replace(b"lazy", b"LAZY")
+bad_tid = ZERO[:8] + tid[8:]
+conversation(
+    "refused-name-and-digest-mismatch",
+    "A name leaving the target is refused while its DATA is already on the way; a stream damaged before framing "
+    "fails its digest. The client side is a faulty sender, so only the server side is conformance.",
+    ["server"],
+    opening(hello(), welcome()) + [
+        c("OFFER ../etc/passwd, unsafe name", offer(bad_tid, 4, 0, 0o644, 0, 0, "../etc/passwd")),
+        c("DATA for the refused offer (sent before the ANSWER arrived)", data(b"root")),
+        c("END for the refused offer", end_of(b"root")),
+        c("OFFER fox.txt", offer(tid, len(fox), 0, 0o644, T, 0, "fox.txt")),
+        c("DATA: bytes damaged before framing, so the record CRC is valid", data(damaged)),
+        c("END with the digest of the bytes the sender read", end_of(fox)),
+        s("ANSWER refuse: bad name", answer(bad_tid, "refuse", 0, 6, "name must not contain '..'")),
+        s("ANSWER accept", answer(tid, "accept", 0, 0, "")),
+        s("ERROR for the transfer: digest mismatch, not fatal",
+          error(9, tid, False, "digest mismatch: END says %016x, received bytes give %016x"
+                % (x.digest(fox), x.digest(damaged)))),
+        c("GOODBYE", goodbye()),
+        s("GOODBYE", goodbye()),
+    ],
+    server_state={},
+)
+
+lines = b"line 1\nline 2\n"
+conversation(
+    "stream-of-unknown-length",
+    "Standard input: size unknown (all ones), mode 0o644 and the time of the offer (§6.2).",
+    ["client", "server"],
+    opening(hello(), welcome()) + [
+        c("OFFER stdin, size unknown", offer(TID2, None, 0, 0o644, T, 0, "stdin"), variable=STDIN),
+        s("ANSWER accept", answer(TID2, "accept", 0, 0, "")),
+        c("DATA", data(lines[:7])),
+        c("KEEPALIVE while standard input is quiet", keepalive()),
+        c("DATA", data(lines[7:])),
+        c("END: total 14 bytes", end_of(lines)),
+        s("ACK", ack_of(TID2, lines)),
+        c("GOODBYE", goodbye()),
+        s("GOODBYE", goodbye()),
+    ],
+    client_sources=[{"type": "stdin", "name": "stdin", "content": [{"hex": lines.hex()}], "outcome": "confirmed"}],
+    server_state={},
+)
+
+# Resume: the receiver holds the first 8 MiB (zeros) of an 8 MiB + 45 B file.
+kept = 8 << 20
+resumed = bytes(kept) + fox
+rid = bytes.fromhex("0e5e0e5e0e5e0e5e00112233445566ff")
+conversation(
+    "resume-after-cancel",
+    "The receiver holds the first 8 MiB of the stream from an earlier connection: it answers resume; the sender "
+    "stops, closes the offer with CANCEL, hashes the kept prefix locally and offers again from there with "
+    "awaitAnswer; the digest in END and ACK covers the whole stream (§11).",
+    ["client", "server"],
+    opening(hello(), welcome()) + [
+        c("OFFER resumed.bin from 0, without awaitAnswer", offer(rid, len(resumed), 0, 0o644, T, 0, "resumed.bin"),
+          variable=OFFER_ID),
+        s("ANSWER resume from 8 MiB: the receiver holds that much", answer(rid, "resume", kept, 0, "")),
+        c("DATA the sender had sent before it read the ANSWER: any prefix of the stream, possibly none",
+          data(bytes(16)), variable=["payload"], optional=True),
+        c("CANCEL: the receiver discards this offer's data anyway", cancel(14, "receiver answered resume")),
+        c("OFFER again from 8 MiB, awaitAnswer", offer(rid, len(resumed), kept, 0o644, T, 0, "resumed.bin", True),
+          variable=OFFER_ID),
+        s("ANSWER accept at 8 MiB, after re-reading the kept prefix into the digest", answer(rid, "accept", kept, 0, "")),
+        c("DATA: the 45 bytes after the kept prefix", data(fox)),
+        c("END: the whole stream's length and digest, kept prefix included", end_of(resumed)),
+        s("ACK: the whole stream", ack_of(rid, resumed)),
+        c("GOODBYE", goodbye()),
+        s("GOODBYE", goodbye()),
+    ],
+    client_sources=[{"type": "file", "name": "resumed.bin", "mode": 0o644, "mtime_seconds": u64(T),
+                     "mtime_nanoseconds": 0, "content": [{"zeros": kept}, {"hex": fox.hex()}], "outcome": "confirmed"}],
+    server_state={"partials": [{"transfer_id": rid.hex(), "content": [{"zeros": kept}], "locked": False}]},
+)
+
+cid = bytes.fromhex("c0aa1770c0aa1770fedcba9876543210")
+conversation(
+    "already-committed",
+    "The receiver committed this transfer ID on an earlier connection (its ACK was lost) and the file is untouched "
+    "since: it answers alreadyCommitted and sends the ACK of that commit at once; the sender's pipelined DATA "
+    "and END are discarded (§11).",
+    ["client", "server"],
+    opening(hello(), welcome()) + [
+        c("OFFER fox.txt", offer(cid, len(fox), 0, 0o644, T, 0, "fox.txt"), variable=OFFER_ID),
+        c("DATA, pipelined", data(fox)),
+        c("END, pipelined", end_of(fox)),
+        s("ANSWER alreadyCommitted: 45 bytes", answer(cid, "alreadyCommitted", len(fox), 0, "")),
+        s("ACK of the earlier commit, right after the ANSWER", ack_of(cid, fox)),
+        c("GOODBYE", goodbye()),
+        s("GOODBYE", goodbye()),
+    ],
+    client_sources=[file_source("fox.txt", fox)],
+    server_state={"committed": [{"transfer_id": cid.hex(), "name": "fox.txt", "content": [{"hex": fox.hex()}]}]},
+)
+
+aid = bytes.fromhex("a0a0a0a0a0a0a0a00000000000000001")
+bid = bytes.fromhex("b0b0b0b0b0b0b0b00000000000000002")
+other = b"thirty bytes of something else"
+assert len(other) == 30
+conversation(
+    "refused-await-offer-then-next",
+    "Both offers are answered resume; the re-offer of a.txt (awaitAnswer) is refused, so nothing more is sent "
+    "for it and the receiver is back in IDLE (§6.2, §7.3): the next OFFER follows at once.",
+    ["client", "server"],
+    opening(hello(), welcome()) + [
+        c("OFFER a.txt", offer(aid, len(fox), 0, 0o644, T, 0, "a.txt"), variable=OFFER_ID),
+        c("DATA a.txt, pipelined", data(fox)),
+        c("END a.txt", end_of(fox)),
+        c("OFFER b.txt", offer(bid, len(other), 0, 0o644, T, 0, "b.txt"), variable=OFFER_ID),
+        c("DATA b.txt, pipelined", data(other)),
+        c("END b.txt", end_of(other)),
+        s("ANSWER resume a.txt from 20", answer(aid, "resume", 20, 0, "")),
+        s("ANSWER resume b.txt from 10", answer(bid, "resume", 10, 0, "")),
+        c("OFFER a.txt again from 20, awaitAnswer", offer(aid, len(fox), 20, 0o644, T, 0, "a.txt", True),
+          variable=OFFER_ID),
+        s("ANSWER refuse a.txt: busy (its partial is in use elsewhere)",
+          answer(aid, "refuse", 0, 13, "'a.txt' is being written by another process")),
+        c("OFFER b.txt again from 10, awaitAnswer: nothing was sent for the refused one",
+          offer(bid, len(other), 10, 0o644, T, 0, "b.txt", True), variable=OFFER_ID),
+        s("ANSWER accept b.txt at 10", answer(bid, "accept", 10, 0, "")),
+        c("DATA b.txt from 10", data(other[10:])),
+        c("END b.txt", end_of(other)),
+        s("ACK b.txt", ack_of(bid, other)),
+        c("GOODBYE", goodbye()),
+        s("GOODBYE", goodbye()),
+    ],
+    client_sources=[file_source("a.txt", fox, outcome="failed"), file_source("b.txt", other)],
+    server_state={"partials": [
+        {"transfer_id": aid.hex(), "content": [{"hex": fox[:20].hex()}], "locked": True},
+        {"transfer_id": bid.hex(), "content": [{"hex": other[:10].hex()}], "locked": False},
+    ]},
+)
+
+conversation(
+    "checksum-error-from-client",
+    "A DATA record whose CRC does not match: the server sends a fatal ERROR checksumMismatch, shuts down its side "
+    "and reads to the end (§7.5); the client reads to the end and closes. The client side is faulty, so only the "
+    "server side is conformance.",
+    ["server"],
+    opening(hello(), welcome()) + [
+        c("OFFER fox.txt", offer(tid, len(fox), 0, 0o644, T, 0, "fox.txt")),
+        s("ANSWER accept", answer(tid, "accept", 0, 0, "")),
+        c("DATA with one bit of its CRC flipped", ("invalid", corrupt(x.data(fox)), "checksumMismatch")),
+        s("fatal ERROR checksumMismatch for the whole connection",
+          error(3, ZERO, True, "DATA record checksum mismatch")),
+    ],
+    server_state={},
+)
+
+conversation(
+    "checksum-error-from-server",
+    "An ANSWER whose CRC does not match: the client sends a fatal ERROR checksumMismatch, shuts down its side and "
+    "reads to the end (§7.5). The server side is faulty, so only the client side is conformance.",
+    ["client"],
+    opening(hello(), welcome()) + [
+        c("OFFER fox.txt", offer(tid, len(fox), 0, 0o644, T, 0, "fox.txt"), variable=OFFER_ID),
+        c("DATA, if the client pipelines", data(fox), optional=True),
+        c("END, if the client pipelines", end_of(fox), optional=True),
+        s("ANSWER with one bit of its CRC flipped",
+          ("invalid", corrupt(x.answer(tid, "accept", 0, 0, "")), "checksumMismatch")),
+        c("fatal ERROR checksumMismatch", error(3, ZERO, True, "ANSWER record checksum mismatch")),
+    ],
+    client_sources=[file_source("fox.txt", fox, outcome="failed")],
+)
+
+conversation(
+    "version-mismatch-newer-client",
+    "A client speaking only version 2: the server answers with a preamble of the version it speaks and a fatal "
+    "ERROR unsupportedVersion, and reads to the end (§3, §7.5).",
+    ["server"],
+    [
+        c("preamble, version 2", 2),
+        s("preamble, version 1: the highest the server speaks", 1),
+        s("fatal ERROR unsupportedVersion", error(2, ZERO, True, "this receiver speaks protocol version 1, not 2")),
+    ],
+    server_state={},
+)
+
+conversation(
+    "version-mismatch-newer-server",
+    "A server speaking only version 2: the client must report the ERROR, send nothing after reading it, and close "
+    "after the server's end of stream. What a pipelining client sent before it read them is optional.",
+    ["client"],
+    [
+        c("preamble, version 1", 1),
+        c("HELLO, if the client pipelines", hello(), optional=True),
+        c("OFFER, if the client pipelines", offer(tid, len(fox), 0, 0o644, T, 0, "fox.txt"), variable=OFFER_ID,
+          optional=True),
+        c("DATA, if the client pipelines", data(fox), optional=True),
+        c("END, if the client pipelines", end_of(fox), optional=True),
+        s("preamble, version 2", 2),
+        s("fatal ERROR unsupportedVersion", error(2, ZERO, True, "this receiver speaks protocol version 2, not 1")),
+    ],
+    client_sources=[file_source("fox.txt", fox, outcome="failed")],
+)
+
+ticks = b"tick 1\ntick 2\n"
+qid = bytes.fromhex("9e1e9e1e9e1e9e1e0000000000000077")
+conversation(
+    "keepalive-on-a-quiet-stream",
+    "Standard input goes quiet for 3.6 s, longer than the receiver's idle timeout (here 2 s): the client's "
+    "KEEPALIVEs, each within the timeout, keep the connection (§7.1, §7.3).",
+    ["client", "server"],
+    opening(hello(), welcome()) + [
+        c("OFFER quiet.log, size unknown", offer(qid, None, 0, 0o644, T, 0, "quiet.log"), variable=STDIN),
+        s("ANSWER accept", answer(qid, "accept", 0, 0, "")),
+        c("DATA", data(ticks[:7])),
+        c("KEEPALIVE: the source has nothing to send", keepalive(), optional=False, after=1.2),
+        c("KEEPALIVE", keepalive(), optional=False, after=1.2),
+        c("KEEPALIVE", keepalive(), optional=False, after=1.2),
+        c("DATA: the source has more", data(ticks[7:]), after=0.4),
+        c("END", end_of(ticks)),
+        s("ACK", ack_of(qid, ticks)),
+        c("GOODBYE", goodbye()),
+        s("GOODBYE", goodbye()),
+    ],
+    client_sources=[{"type": "stdin", "name": "quiet.log",
+                     "content": [{"hex": ticks[:7].hex()}, {"pause_seconds": 3.6}, {"hex": ticks[7:].hex()}],
+                     "outcome": "confirmed"}],
+    server_state={"idle_timeout_seconds": 2},
+)
 
 out = {
-    "description": "xfer protocol v1 test vectors; see SPEC.md. Integers of 64 bits are decimal strings; "
-                   "byte strings are lower-case hex. Generated by scripts/make-vectors.py.",
+    "description": "xfer protocol test vectors for SPEC.md 1.1 (wire version 1). Conventions: SPEC.md §12. "
+                   "Generated by scripts/make-vectors.py from an independent Python encoding.",
+    "spec_version": "1.1",
+    "protocol_version": 1,
     "preambles": preambles,
     "records": records,
     "invalid": invalid,
     "ignorable": ignorable,
-    "conversations": [
-        {"name": "successful-file", "steps": ok},
-        {"name": "refused-name-and-digest-mismatch", "steps": fail},
-        {"name": "stream-of-unknown-length", "steps": stream},
-    ],
+    "conversations": conversations,
 }
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Vectors", "vectors.json")
 with open(path, "w") as f:
     json.dump(out, f, indent=1, ensure_ascii=False)
     f.write("\n")
-print("wrote", os.path.normpath(path), len(records), "records", len(invalid), "invalid")
+print("wrote", os.path.normpath(path), len(records), "records", len(invalid), "invalid", len(conversations),
+      "conversations")

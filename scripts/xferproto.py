@@ -1,4 +1,4 @@
-"""A small, independent Python encoding of the xfer v1 wire format, written from SPEC.md.
+"""A small, independent Python encoding of the xfer wire format (SPEC.md 1.1), written from SPEC.md.
 
 It generates Tests/Vectors/vectors.json (so the vectors do not come from the Swift code
 they check) and drives scripts/xfer-send.py, a minimal sender that the Swift tests run
@@ -45,37 +45,59 @@ def _round(acc, lane):
     return (_rotl((acc + lane * _P2) & _M, 31) * _P1) & _M
 
 
-def digest(data, seed=0):
-    """XXH64 (SPEC.md §10), in pure Python so that no package is needed (slow: for tests)."""
-    n = len(data)
-    i = 0
-    if n >= 32:
-        v = [(seed + _P1 + _P2) & _M, (seed + _P2) & _M, seed, (seed - _P1) & _M]
-        while i + 32 <= n:
+class Digest:
+    """XXH64 (SPEC.md §10), incremental, in pure Python so that no package is needed."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+        self.v = [(seed + _P1 + _P2) & _M, (seed + _P2) & _M, seed, (seed - _P1) & _M]
+        self.pending = b""
+        self.total = 0
+
+    def update(self, data):
+        self.total += len(data)
+        data = self.pending + bytes(data)
+        whole = len(data) - len(data) % 32
+        v0, v1, v2, v3 = self.v
+        for a, b, c, d in struct.iter_unpack("<4Q", memoryview(data)[:whole]):
+            v0 = (_rotl((v0 + a * _P2) & _M, 31) * _P1) & _M
+            v1 = (_rotl((v1 + b * _P2) & _M, 31) * _P1) & _M
+            v2 = (_rotl((v2 + c * _P2) & _M, 31) * _P1) & _M
+            v3 = (_rotl((v3 + d * _P2) & _M, 31) * _P1) & _M
+        self.v = [v0, v1, v2, v3]
+        self.pending = data[whole:]
+        return self
+
+    def value(self):
+        if self.total >= 32:
+            v = self.v
+            h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _M
             for k in range(4):
-                v[k] = _round(v[k], int.from_bytes(data[i + 8 * k:i + 8 * k + 8], "little"))
-            i += 32
-        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _M
-        for k in range(4):
-            h = (((h ^ _round(0, v[k])) * _P1) + _P4) & _M
-    else:
-        h = (seed + _P5) & _M
-    h = (h + n) & _M
-    while i + 8 <= n:
-        h = ((_rotl(h ^ _round(0, int.from_bytes(data[i:i + 8], "little")), 27) * _P1) + _P4) & _M
-        i += 8
-    if i + 4 <= n:
-        h = ((_rotl(h ^ ((int.from_bytes(data[i:i + 4], "little") * _P1) & _M), 23) * _P2) + _P3) & _M
-        i += 4
-    while i < n:
-        h = (_rotl(h ^ ((data[i] * _P5) & _M), 11) * _P1) & _M
-        i += 1
-    h ^= h >> 33
-    h = (h * _P2) & _M
-    h ^= h >> 29
-    h = (h * _P3) & _M
-    h ^= h >> 32
-    return h
+                h = (((h ^ _round(0, v[k])) * _P1) + _P4) & _M
+        else:
+            h = (self.seed + _P5) & _M
+        h = (h + self.total) & _M
+        data, i, n = self.pending, 0, len(self.pending)
+        while i + 8 <= n:
+            h = ((_rotl(h ^ _round(0, int.from_bytes(data[i:i + 8], "little")), 27) * _P1) + _P4) & _M
+            i += 8
+        if i + 4 <= n:
+            h = ((_rotl(h ^ ((int.from_bytes(data[i:i + 4], "little") * _P1) & _M), 23) * _P2) + _P3) & _M
+            i += 4
+        while i < n:
+            h = (_rotl(h ^ ((data[i] * _P5) & _M), 11) * _P1) & _M
+            i += 1
+        h ^= h >> 33
+        h = (h * _P2) & _M
+        h ^= h >> 29
+        h = (h * _P3) & _M
+        h ^= h >> 32
+        return h
+
+
+def digest(data, seed=0):
+    """XXH64 of `data` (SPEC.md §10)."""
+    return Digest(seed).update(data).value()
 
 
 def preamble(version=1):

@@ -20,6 +20,19 @@ public enum FramingError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The input ended inside a preamble or record (`buffered` bytes of it had arrived).
     case truncatedInput(buffered: Int)
 
+    /// The code of the fatal ERROR that reports this error to the peer (SPEC.md §12), or
+    /// `nil` when no ERROR can be sent: bytes that do not start with "XFER" are not from an
+    /// xfer peer, and input that ended leaves nobody to tell.
+    public var errorCode: ErrorCode? {
+        switch self {
+        case .badMagic, .truncatedInput: return nil
+        case .payloadTooLarge: return .recordTooLarge
+        case .checksumMismatch: return .checksumMismatch
+        case .unknownKind: return .unknownRecordKind
+        case .unknownFlags, .truncatedField, .trailingBytes, .invalidField: return .protocolViolation
+        }
+    }
+
     /// One sentence naming what was wrong and the values involved.
     public var description: String {
         switch self {

@@ -77,12 +77,22 @@ extension Record {
             let mode = try reader.read(UInt32.self, "mode")
             let seconds = try reader.read(Int64.self, "mtime seconds")
             let nanoseconds = try reader.read(UInt32.self, "mtime nanoseconds")
-            let name = try reader.readString16("name", limit: ProtocolLimits.maxNameBytes)
+            // A name over ProtocolLimits.maxNameBytes is still a well-formed record (the u16
+            // length bounds it): the receiver refuses it with `badName` (SPEC.md §9) instead
+            // of ending the connection.
+            let name = try reader.readString16("name", limit: Int(UInt16.max))
             guard nanoseconds < 1_000_000_000 else {
                 throw .invalidField(kind: kind, field: "mtime nanoseconds", reason: "\(nanoseconds) ≥ 10^9")
             }
             if size != Offer.unknownSize && offset > size {
                 throw .invalidField(kind: kind, field: "offset", reason: "\(offset) is past the size \(size)")
+            }
+            if size == Offer.unknownSize && offset != 0 {
+                throw .invalidField(
+                    kind: kind,
+                    field: "offset",
+                    reason: "\(offset) for a stream of unknown size, which can only start at 0"
+                )
             }
             record = .offer(
                 Offer(
@@ -145,9 +155,15 @@ extension Record {
             let code = ErrorCode(rawValue: try reader.read(UInt16.self, "code"))
             let id = try readTransferID(&reader)
             let message = try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes)
-            record = .error(
-                ErrorRecord(code: code, transferID: id, fatal: flags & ErrorRecord.Flags.fatal != 0, message: message)
-            )
+            let fatal = flags & ErrorRecord.Flags.fatal != 0
+            guard fatal || id != .none else {
+                throw .invalidField(
+                    kind: kind,
+                    field: "transfer id",
+                    reason: "all zero in a non-fatal ERROR: an error of the whole connection is fatal"
+                )
+            }
+            record = .error(ErrorRecord(code: code, transferID: id, fatal: fatal, message: message))
         case .goodbye: record = .goodbye
         case .keepAlive: record = .keepAlive
         case .auth: record = .auth(AuthProof(unchecked: Array(try reader.readBytes(AuthProof.byteCount, "proof"))))

@@ -139,6 +139,8 @@ public struct Offer: Hashable, Sendable {
     /// The source's modification time, applied to the committed file.
     public var modificationTime: Timestamp
     /// Relative path with `/` separators, UTF-8 (SPEC.md §9 says what a receiver accepts).
+    /// The encoder refuses one over ``ProtocolLimits/maxNameBytes``; the decoder lets it
+    /// through (up to the u16 length), so that a receiver refuses it with `badName`.
     public var name: String
     /// Whether the sender waits for the ANSWER before sending DATA.
     public var awaitAnswer: Bool
@@ -292,7 +294,8 @@ public struct ErrorRecord: Hashable, Sendable {
     /// Text for people.
     public var message: String
 
-    /// An error; an all-zero `transferID` must be `fatal`.
+    /// An error; an all-zero `transferID` must be `fatal` (the encoder and the decoder both
+    /// reject a non-fatal one: SPEC.md §6.9).
     public init(code: ErrorCode, transferID: TransferID = .none, fatal: Bool, message: String) {
         self.code = code
         self.transferID = transferID

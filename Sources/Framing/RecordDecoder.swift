@@ -127,7 +127,9 @@ public struct RecordDecoder: Sendable {
             let flags = storage[readIndex + 1]
             let length = readUInt32(at: readIndex + 2)
             let crc = readUInt32(at: readIndex + 6)
-            guard RecordKind.all.contains(kind) || kind.isIgnorable else { throw .unknownKind(kind) }
+            // Checks in the order of SPEC.md §4: the length first (nothing is buffered for a
+            // payload over the limit), then the CRC over header and payload, and only then
+            // the kind, the flags and the fields, which the CRC covers.
             guard let payloadLength = Int(exactly: length), payloadLength <= ProtocolLimits.maxPayload else {
                 throw .payloadTooLarge(kind: kind, length: length, limit: ProtocolLimits.maxPayload)
             }

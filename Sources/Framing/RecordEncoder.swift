@@ -89,6 +89,13 @@ public enum RecordEncoder {
             if let size = offer.size, offer.offset > size || size == Offer.unknownSize {
                 throw .invalidField(kind: .offer, field: "offset", reason: "\(offer.offset) is past the size \(size)")
             }
+            if offer.size == nil && offer.offset != 0 {
+                throw .invalidField(kind: .offer, field: "offset", reason: "a stream of unknown size starts at 0")
+            }
+        case .error(let error):
+            if !error.fatal && error.transferID == .none {
+                throw .invalidField(kind: .error, field: "transfer id", reason: "all zero in a non-fatal ERROR")
+            }
         case .data(let bytes):
             if !(1...ProtocolLimits.maxDataPayload).contains(bytes.count) {
                 throw .invalidField(

@@ -26,6 +26,8 @@ final class ReceiverConnection {
     /// Ends the conversation: `fatal` is reported to the peer in an ERROR first.
     private enum Stop: Error {
         case fatal(ErrorCode, String)
+        /// The sender sent a fatal ERROR: stop sending, read to its end, close (SPEC.md §7.5).
+        case peerFailed(String)
         case peerGone(String)
     }
 
@@ -59,6 +61,9 @@ final class ReceiverConnection {
     /// Verified streams waiting for the next commit, in offer order.
     private var pending: [VerifiedStream] = []
     private var pendingBytes: UInt64 = 0
+    /// Transfer IDs this connection holds claims on (the journal's claims are shared by
+    /// every connection): an offer of one of these is a second offer on this connection.
+    private var claims: Set<TransferID> = []
     private var summary: ConnectionSummary
 
     init(
@@ -115,10 +120,20 @@ final class ReceiverConnection {
     }
 
     private func converse(_ committer: Committer) throws {
+        var stopChecked = monotonicSeconds()
         while true {
             let message: RecordDecoder.Message
             if let ready = try readIfReady() {
                 message = ready
+                // A sender that never pauses never reaches next()'s checks: look at the
+                // receiver's stop now and then while the data flows.
+                let now = monotonicSeconds()
+                if now - stopChecked >= 0.1 {
+                    stopChecked = now
+                    if admission.stopping {
+                        throw Stop.fatal(.busy, "the receiver is shutting down; try again later")
+                    }
+                }
             } else {
                 // About to wait for the sender: finish what it may be waiting for first.
                 try commitPending(committer)
@@ -147,6 +162,13 @@ final class ReceiverConnection {
                 break
             case .finish(let end):
                 try finish(end, committer)
+            case .dropPartial(let id):
+                // Only when nobody receives this ID right now: another connection may be
+                // writing a partial of the same name.
+                if claim(id) {
+                    directory.removePartial(id)
+                    release(id)
+                }
             case .cancel(let cancel):
                 if let incoming = current {
                     current = nil
@@ -158,7 +180,7 @@ final class ReceiverConnection {
             case .peerError(let error):
                 note(.notice, detail: "sender reported \(error.code): \(error.message)")
             case .peerFailed(let error):
-                throw Stop.peerGone("sender reported \(error.code): \(error.message)")
+                throw Stop.peerFailed("sender reported \(error.code): \(error.message)")
             case .goodbye:
                 return
             case .fail(let code, let message):
@@ -250,14 +272,25 @@ final class ReceiverConnection {
             note(.alreadyCommitted, offer.name, bytes: entry.length)
             return
         }
-        guard journal.claim(id) else {
+        if claims.contains(id) {
+            // SPEC.md §7.2: one transfer ID is open at most once on a connection.
+            return refuse(
+                offer,
+                .refused(
+                    code: .busy,
+                    message:
+                        "'\(offer.name)' (transfer ID \(id)) is offered twice on this connection; its earlier offer is not finished"
+                )
+            )
+        }
+        guard claim(id) else {
             return refuse(
                 offer,
                 .refused(code: .busy, message: "'\(offer.name)' is being received on another connection")
             )
         }
         var claimed = true
-        defer { if claimed { journal.release(id) } }
+        defer { if claimed { release(id) } }
         let held = offer.size == nil ? 0 : directory.partialSize(id) ?? 0
         if (offer.offset == 0 && held > 0 && offer.size.map { held <= $0 } == true) || offer.offset > held {
             return answer(offer, .resume, offset: held)
@@ -340,7 +373,7 @@ final class ReceiverConnection {
 
     private func refuse(_ offer: Offer, _ error: TransferError) {
         summary.failedFiles += 1
-        note(.refused, offer.name, detail: "\(error)")
+        note(.refused, ReceiverConnection.shown(offer.name), detail: "\(error)")
         answer(offer, .refuse, offset: 0, error: error)
     }
 
@@ -393,7 +426,7 @@ final class ReceiverConnection {
         machine.streamFailed()
         incoming.partial.file.close()
         directory.removePartial(incoming.offer.transferID)
-        journal.release(incoming.offer.transferID)
+        release(incoming.offer.transferID)
         reportFailure(incoming.offer.transferID, name: incoming.name.text, code, message)
     }
 
@@ -442,8 +475,10 @@ final class ReceiverConnection {
         let writer = self.writer
         let last = batch[batch.count - 1].offer.transferID
         let lastLength = batch[batch.count - 1].partial.length
+        // What was written back before the sync: PROGRESS never goes backwards (SPEC.md §6.7).
+        let lastDurable = batch[batch.count - 1].partial.writtenBack
         let heartbeat = Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
-            try? writer.send(.progress(Progress(transferID: last, received: lastLength, durable: 0)))
+            try? writer.send(.progress(Progress(transferID: last, received: lastLength, durable: lastDurable)))
         }
         let outcomes = committer.commit(batch)
         heartbeat.stop()
@@ -457,7 +492,7 @@ final class ReceiverConnection {
         }
         for (stream, outcome) in zip(batch, outcomes) {
             let id = stream.offer.transferID
-            defer { journal.release(id) }
+            defer { release(id) }
             switch outcome {
             case .committed(let entry):
                 summary.committedFiles += 1
@@ -503,6 +538,13 @@ final class ReceiverConnection {
             socket.shutdownWrite()
             socket.drain(seconds: 2)
             socket.close()
+        case .peerFailed(let message):
+            summary.failure = .connectionLost(message)
+            note(.notice, detail: "connection ended: \(message)")
+            // Send nothing more; read to the end so that closing sends no RST (SPEC.md §7.5).
+            socket.shutdownWrite()
+            socket.drain(seconds: 2)
+            socket.close()
         case .peerGone(let message):
             summary.failure = .connectionLost(message)
             note(.notice, detail: "connection ended: \(message)")
@@ -515,8 +557,9 @@ final class ReceiverConnection {
     /// false), and a partial that cannot be synced cannot be trusted: all are removed.
     private func keepPartial(_ incoming: Incoming, resumable: Bool = true) {
         let id = incoming.offer.transferID
-        defer { journal.release(id) }
-        let keep = resumable && incoming.offer.size != nil
+        defer { release(id) }
+        // Nothing received: nothing worth keeping.
+        let keep = resumable && incoming.offer.size != nil && incoming.partial.length > 0
         let synced = keep && (try? incoming.partial.file.sync()) != nil
         incoming.partial.file.close()
         if !synced {
@@ -544,6 +587,26 @@ final class ReceiverConnection {
                 detail: detail
             )
         )
+    }
+
+    // MARK: Claims
+
+    /// Claims `id` in the shared journal for this connection.
+    private func claim(_ id: TransferID) -> Bool {
+        guard journal.claim(id) else { return false }
+        claims.insert(id)
+        return true
+    }
+
+    private func release(_ id: TransferID) {
+        claims.remove(id)
+        journal.release(id)
+    }
+
+    /// A name for the log: a name over the protocol's limit (refused for it) is cut.
+    private static func shown(_ name: String) -> String {
+        name.utf8.count <= 256
+            ? name : "\(String(decoding: Array(name.utf8.prefix(200)), as: UTF8.self))… (\(name.utf8.count) bytes)"
     }
 
     // MARK: Input

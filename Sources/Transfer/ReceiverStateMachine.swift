@@ -11,6 +11,9 @@ import Framing
 /// idle ─GOODBYE→ closed
 /// ```
 ///
+/// Ignorable records (KEEPALIVE, unknown kinds 0x80–0xFF) are skipped anywhere between the
+/// preamble and GOODBYE, before HELLO too (SPEC.md §4).
+///
 /// Two kinds of failure: a stream's (the connection answers with a non-fatal ERROR and
 /// calls ``streamFailed()``) and the connection's (``Action/fail(_:_:)``: a fatal ERROR).
 struct ReceiverStateMachine {
@@ -52,6 +55,9 @@ struct ReceiverStateMachine {
         case finish(End)
         /// Keep or drop the accepted stream's partial file.
         case cancel(Cancel)
+        /// The sender closed a declined offer with CANCEL `sourceUnreadable`: its source
+        /// changed, so a partial kept for that ID can never be resumed (SPEC.md §11).
+        case dropPartial(TransferID)
         /// A non-fatal ERROR from the sender, to log.
         case peerError(ErrorRecord)
         /// A fatal ERROR from the sender: it is going away.
@@ -96,6 +102,12 @@ struct ReceiverStateMachine {
         switch (state, record) {
         case (.awaitingPreamble, _):
             return fail(.protocolViolation, "no preamble")
+        case (.closed, _):
+            return fail(.protocolViolation, "\(record.kind) after GOODBYE")
+        case (_, .keepAlive), (_, .unknown):
+            return .ignore  // reading it reset the idle clock; that was its purpose
+        case (_, .error(let error)) where error.fatal:
+            return .peerFailed(error)
         case (.awaitingHello, .hello(let hello)):
             guard !requiresAuthentication || hello.parameters.nonce != nil else {
                 return fail(.unauthenticated, "this receiver requires a pre-shared key (the HELLO has no nonce)")
@@ -104,18 +116,16 @@ struct ReceiverStateMachine {
             return .welcome(hello)
         case (.awaitingAuth, .auth(let proof)):
             return .authenticate(proof)
-        case (.awaitingAuth, .keepAlive), (.awaitingAuth, .unknown):
-            return .ignore
         case (.awaitingAuth, _):
             return fail(.unauthenticated, "expected the client's AUTH, got \(record.kind)")
         case (.awaitingHello, _):
             return fail(.protocolViolation, "expected HELLO after the preamble, got \(record.kind)")
-        case (.closed, _):
-            return fail(.protocolViolation, "\(record.kind) after GOODBYE")
-        case (_, .keepAlive), (_, .unknown):
-            return .ignore  // reading it reset the idle clock; that was its purpose
+        case (_, .hello):
+            return fail(.protocolViolation, "a second HELLO (HELLO comes once, right after the preamble)")
         case (_, .error(let error)):
-            return error.fatal ? .peerFailed(error) : .peerError(error)
+            // A non-fatal ERROR names a transfer (the decoder refuses an all-zero one); from
+            // the sender it is information only: streams end with END or CANCEL.
+            return .peerError(error)
         case (.idle, .offer(let offer)):
             state = .receiving(offer.transferID)
             return .offer(offer)
@@ -134,7 +144,10 @@ struct ReceiverStateMachine {
             return .cancel(cancel)
         case (.discarding, .data):
             return .ignore
-        case (.discarding, .end), (.discarding, .cancel):
+        case (.discarding(let id), .cancel(let cancel)):
+            state = .idle
+            return cancel.code == .sourceUnreadable ? .dropPartial(id) : .ignore
+        case (.discarding, .end):
             state = .idle
             return .ignore
         case (.receiving, .offer), (.discarding, .offer):

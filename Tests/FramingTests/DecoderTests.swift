@@ -55,7 +55,10 @@ import Testing
     @Test func messagesLongerThanTheLimitAreCutAtACharacter() throws {
         var bytes: [UInt8] = []
         let long = String(repeating: "é", count: 600)  // 1200 bytes
-        try RecordEncoder.append(.error(ErrorRecord(code: .ioError, fatal: false, message: long)), to: &bytes)
+        try RecordEncoder.append(
+            .error(ErrorRecord(code: .ioError, transferID: Self.id, fatal: false, message: long)),
+            to: &bytes
+        )
         guard case .record(.error(let error)) = try decodeAll(bytes, preamble: false).first else {
             Issue.record("no ERROR decoded")
             return

@@ -13,76 +13,214 @@ extension Integration {
     @Suite struct ReceiverConformance {
         // MARK: A. Vector conversations
 
-        /// The names of the conversations in Tests/Vectors/vectors.json.
-        static let conversationNames: [String] = conversations.map(\.name)
+        /// The conversations whose server side is conformance (SPEC.md §12).
+        static let conversationNames: [String] = ConformanceVectors.all.filter { $0.conformance.contains("server") }
+            .map(\.name)
 
-        @Test("A vector conversation played against the real receiver", arguments: conversationNames)
+        @Test("Every vector conversation defines conformance for at least one role, and both roles are covered")
+        func everyConversationHasARole() {
+            for conversation in ConformanceVectors.all {
+                #expect(!conversation.conformance.isEmpty, "\(conversation.name)")
+                #expect(
+                    Set(conversation.conformance).isSubset(of: ["client", "server"]),
+                    "\(conversation.name): \(conversation.conformance)"
+                )
+                if conversation.conformance.contains("client") {
+                    #expect(conversation.clientSources != nil, "\(conversation.name) names no client sources")
+                }
+                if conversation.conformance.contains("server") {
+                    #expect(conversation.serverState != nil, "\(conversation.name) names no server state")
+                }
+            }
+            #expect(Self.conversationNames.count >= 8)
+        }
+
+        /// The test plays the client's steps lock-step: it sends each client step only after
+        /// the receiver sent every server step listed before it, so a receiver that waits for
+        /// more input before it answers (its preamble before HELLO, an ACK before the next
+        /// OFFER) hangs the conversation instead of passing.
+        @Test("A vector conversation played lock-step against the real receiver", arguments: conversationNames)
         func vectorConversation(_ name: String) throws {
-            let conversation = try #require(Self.conversations.first { $0.name == name })
-            let clientBytes = conversation.bytes(of: "client")
-            let serverSteps = conversation.steps.filter { $0.direction == "server" }
-            let expectedMessages = try Self.decodeWhole(serverSteps.flatMap { Self.bytes(ofHex: $0.hex) })
-            try #require(expectedMessages.count == serverSteps.count, "one message per server step")
+            let conversation = try #require(ConformanceVectors.named(name))
+            let state = conversation.serverState ?? ConformanceVectors.ServerState()
 
-            // None of the three conversations presupposes state on the receiver (no partial,
-            // no earlier commit): a fresh, empty target is what each describes. The target
-            // sits inside a parent directory so a name that escapes it lands somewhere we
-            // can look.
+            // The target sits inside a parent directory so a name that escapes it lands
+            // somewhere we can look.
             let parent = TemporaryDirectory()
             let targetPath = parent.file("target")
-            try FileManager.default.createDirectory(atPath: targetPath, withIntermediateDirectories: false)
-            let receiver = ReceiverProcess(directory: targetPath)
-            let client = RawClient(port: receiver.port)
-            let reader = ServerReader(fd: client.fd)
-            #expect(client.send(clientBytes) == clientBytes.count, "the receiver took every client byte")
-            reader.pump(seconds: 10) { $0.last == .record(.goodbye) }
-            client.close()
-            if let failure = reader.failure { Issue.record("the server's bytes did not decode: \(failure)") }
-
-            let expected = zip(expectedMessages, serverSteps).compactMap { message, step in
-                Self.comparable(message).map { (message: $0, note: step.note) }
+            try FileManager.default.createDirectory(atPath: targetPath + "/.xfer", withIntermediateDirectories: true)
+            var locks: [CInt] = []
+            defer { for fd in locks { close(fd) } }
+            for partial in state.partials ?? [] {
+                let path = "\(targetPath)/.xfer/\(partial.transferId).part"
+                writeContent(partial.content, to: path)
+                if partial.locked {
+                    // Another process writes it: the receiver's lock attempt fails (§9).
+                    let fd = open(path, O_RDWR)
+                    try #require(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0, "cannot lock \(path)")
+                    locks.append(fd)
+                }
             }
-            let actual = reader.messages.compactMap(Self.comparable)
-            for (index, (want, got)) in zip(expected, actual).enumerated() {
+            var extra: [String] = []
+            if let timeout = state.idleTimeoutSeconds { extra += ["--timeout", "\(timeout)"] }
+            let receiver = ReceiverProcess(directory: targetPath, extra: extra)
+            for committed in state.committed ?? [] {
+                // Committed state is made by a real earlier transfer: the journal binds it to
+                // the file that transfer produced (§11), which no planted line could.
+                try Self.commitEarlier(committed, port: receiver.port)
+            }
+
+            let peer = WirePeer(fd: Self.connect(port: receiver.port))
+            var matcher = SideMatcher(conversation: conversation, side: "server")
+            for (index, step) in conversation.steps.enumerated() {
+                if step.direction == "client" {
+                    if let pause = step.afterSeconds {
+                        peer.pump(into: &matcher, seconds: pause) { _ in false }  // the pause is the point
+                    }
+                    peer.send(step.bytes)
+                } else if !step.isOptional {
+                    let arrived = peer.pump(into: &matcher, seconds: 20) { $0.hasReceived(stepsBefore: index + 1) }
+                    if !arrived {
+                        Issue.record("\(name): no server step \(index) (\(step.note)) within 20 s")
+                        break
+                    }
+                }
+            }
+            if conversation.endsWithFatalError {
+                // After a fatal ERROR the server shuts its side down and reads to the end (§7.5).
                 #expect(
-                    got == want.message,
-                    "\(name) server message \(index) (\(want.note)): got \(Self.describe(got)), want \(Self.describe(want.message))"
+                    peer.readToEnd(into: &matcher, seconds: 10),
+                    "\(name): the receiver did not end its side after the fatal ERROR"
                 )
             }
-            #expect(
-                actual.count == expected.count,
-                """
-                \(name): \(actual.count) server messages (PROGRESS, KEEPALIVE dropped), want \(expected.count)
-                got:  \(actual.map(Self.describe))
-                want: \(expected.map { Self.describe($0.message) })
-                log: \(receiver.log)
-                """
-            )
+            for problem in matcher.problems() {
+                Issue.record(
+                    """
+                    \(name): \(problem)
+                    server sent: \(matcher.actualSummary)
+                    log: \(receiver.log)
+                    """
+                )
+            }
 
-            // The files: every stream the vector ACKs is under its name with exactly the
-            // bytes its DATA carried; every other stream is nowhere, and no partial is left.
-            let acked = Set(
-                expectedMessages.compactMap { message -> TransferID? in
-                    if case .record(.ack(let ack)) = message { return ack.transferID }
+            // The files: every stream the vector ACKs is under its name with the ACK's length
+            // and digest; every other stream is nowhere; no partial is left but those planted
+            // for streams that were never accepted.
+            let clientRecords = conversation.steps(of: "client").compactMap(\.record)
+            let acks = conversation.steps(of: "server").compactMap { step -> Ack? in
+                if case .ack(let ack)? = step.record { return ack }
+                return nil
+            }
+            let names = Dictionary(
+                clientRecords.compactMap { record -> (TransferID, String)? in
+                    if case .offer(let offer) = record { return (offer.transferID, offer.name) }
                     return nil
+                },
+                uniquingKeysWith: { $1 }
+            )
+            for ack in acks {
+                let path = targetPath + "/" + (names[ack.transferID] ?? "?")
+                let contents = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+                var digest = StreamDigest()
+                digest.update(contents ?? [])
+                #expect(
+                    contents.map { UInt64($0.count) } == ack.committedLength && digest.value == ack.digest,
+                    "\(name): '\(path)' holds \(contents?.count ?? -1) bytes, not what its ACK says"
+                )
+            }
+            let acked = Set(acks.map(\.transferID))
+            for (id, fileName) in names where !acked.contains(id) {
+                let path = URL(fileURLWithPath: targetPath).appendingPathComponent(fileName).standardized.path
+                #expect(
+                    !FileManager.default.fileExists(atPath: path),
+                    "\(name): '\(fileName)' was not acknowledged, so it must not exist at \(path)"
+                )
+            }
+            let planted = Set((state.partials ?? []).map { "\($0.transferId).part" })
+            let left = Set(
+                ((try? FileManager.default.contentsOfDirectory(atPath: targetPath + "/.xfer")) ?? []).filter {
+                    $0.hasSuffix(".part")
                 }
             )
-            let streams = try Self.streams(in: clientBytes)
-            #expect(!streams.isEmpty)
-            for stream in streams {
-                let path = URL(fileURLWithPath: targetPath).appendingPathComponent(stream.offer.name).standardized.path
-                if acked.contains(stream.offer.transferID) {
-                    let contents = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
-                    #expect(contents == stream.bytes, "\(name): '\(stream.offer.name)' holds what its DATA carried")
-                } else {
-                    #expect(
-                        !FileManager.default.fileExists(atPath: path),
-                        "\(name): '\(stream.offer.name)' was not acknowledged, so it must not exist at \(path)"
+            let plantedAndUnused = planted.subtracting(acked.map { "\($0).part" })
+            #expect(left == plantedAndUnused, "\(name): partial files left: \(left.sorted())")
+        }
+
+        @Test("A lock-step client that waits for the server's preamble before its HELLO is not left waiting")
+        func serverPreambleBeforeHello() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = RawClient(port: receiver.port)
+            let reader = ServerReader(fd: client.fd)
+            client.send(Preamble().bytes)
+            let preamble = reader.pump(seconds: 5) { $0.contains { if case .preamble = $0 { true } else { false } } }
+            #expect(preamble, "no server preamble within 5 s of the client's (SPEC.md §3)")
+            #expect(reader.records.isEmpty, "WELCOME must wait for HELLO: \(reader.records)")
+            client.send(.hello(Hello()))
+            #expect(reader.pump(seconds: 5) { $0.contains { $0.isWelcome } }, "no WELCOME after HELLO")
+            client.send(.goodbye)
+            #expect(reader.pump(seconds: 10) { $0.last == .record(.goodbye) })
+        }
+
+        /// Commits `committed` as an earlier connection would: a whole transfer, to its ACK.
+        private static func commitEarlier(_ committed: ConformanceVectors.Committed, port: UInt16) throws {
+            let id = try #require(TransferID(bytes: hexBytes(committed.transferId)))
+            let source = ConformanceVectors.Source(
+                type: "file",
+                name: committed.name,
+                content: committed.content,
+                outcome: "confirmed"
+            )
+            let bytes = source.bytes
+            let client = RawClient(port: port)
+            var out = Preamble().bytes
+            try RecordEncoder.append(.hello(Hello()), to: &out)
+            try RecordEncoder.append(
+                .offer(
+                    Offer(
+                        transferID: id,
+                        size: UInt64(bytes.count),
+                        modificationTime: Timestamp(seconds: 1_700_000_000),
+                        name: committed.name
                     )
+                ),
+                to: &out
+            )
+            for start in stride(from: 0, to: bytes.count, by: ProtocolLimits.maxDataPayload) {
+                try RecordEncoder.append(
+                    .data(bytes[start..<min(bytes.count, start + ProtocolLimits.maxDataPayload)]),
+                    to: &out
+                )
+            }
+            var digest = StreamDigest()
+            digest.update(bytes)
+            try RecordEncoder.append(.end(End(totalLength: UInt64(bytes.count), digest: digest.value)), to: &out)
+            try RecordEncoder.append(.goodbye, to: &out)
+            client.send(out)
+            let records = client.records()
+            let expected = Ack(
+                transferID: id,
+                committedLength: UInt64(bytes.count),
+                digest: digest.value,
+                durable: true
+            )
+            try #require(records.contains(.ack(expected)), "the earlier transfer was not committed: \(records)")
+        }
+
+        /// A connected TCP socket to the receiver on 127.0.0.1.
+        private static func connect(port: UInt16) -> CInt {
+            let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let status = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            let state = (try? FileManager.default.contentsOfDirectory(atPath: targetPath + "/.xfer")) ?? []
-            #expect(state.filter { $0.hasSuffix(".part") }.isEmpty, "\(name): partial files left: \(state)")
+            precondition(status == 0, "connect failed: \(errno)")
+            return fd
         }
 
         // MARK: B. The idle clock counts bytes
@@ -281,91 +419,6 @@ extension Integration {
         }
 
         // MARK: Helpers
-
-        private struct VectorFile: Decodable {
-            var conversations: [Conversation]
-        }
-
-        struct Conversation: Decodable, Sendable {
-            var name: String
-            var steps: [Step]
-
-            func bytes(of side: String) -> [UInt8] {
-                steps.filter { $0.direction == side }.flatMap { ReceiverConformance.bytes(ofHex: $0.hex) }
-            }
-        }
-
-        struct Step: Decodable, Sendable {
-            var direction: String
-            var note: String
-            var hex: String
-        }
-
-        /// The conversations of Tests/Vectors/vectors.json, found from this file's path as
-        /// FramingTests' VectorTests finds them (both test targets are in one package).
-        static let conversations: [Conversation] = {
-            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Vectors/vectors.json")
-            let data = try! Data(contentsOf: url)
-            return try! JSONDecoder().decode(VectorFile.self, from: data).conversations
-        }()
-
-        private static func bytes(ofHex hex: String) -> [UInt8] {
-            var bytes: [UInt8] = []
-            var index = hex.startIndex
-            while index < hex.endIndex {
-                let next = hex.index(index, offsetBy: 2)
-                bytes.append(UInt8(hex[index..<next], radix: 16)!)
-                index = next
-            }
-            return bytes
-        }
-
-        /// One side's whole byte stream as messages; it must end on a message boundary.
-        private static func decodeWhole(_ bytes: [UInt8]) throws -> [RecordDecoder.Message] {
-            var decoder = RecordDecoder()
-            var messages: [RecordDecoder.Message] = []
-            try decoder.feed(bytes) { messages.append(copied($0)) }
-            try decoder.finish()
-            return messages
-        }
-
-        /// A stream the client offered and the bytes its DATA carried.
-        private struct Stream {
-            var offer: Offer
-            var bytes: [UInt8] = []
-        }
-
-        private static func streams(in clientBytes: [UInt8]) throws -> [Stream] {
-            var streams: [Stream] = []
-            for message in try decodeWhole(clientBytes) {
-                switch message {
-                case .record(.offer(let offer)): streams.append(Stream(offer: offer))
-                case .record(.data(let bytes)): streams[streams.count - 1].bytes += bytes
-                default: break
-                }
-            }
-            return streams
-        }
-
-        /// What must be equal in a server message, or nil for one that may come any number
-        /// of times. PROGRESS and KEEPALIVE (and any other ignorable kind, §4) are dropped;
-        /// WELCOME counts by kind (its agent is the implementation's); the free-text messages
-        /// of ERROR and ANSWER are blanked. Everything else stays, flags included.
-        private static func comparable(_ message: RecordDecoder.Message) -> RecordDecoder.Message? {
-            guard case .record(let record) = message else { return message }
-            switch record {
-            case .progress, .keepAlive, .unknown: return nil
-            case .welcome: return .record(.welcome(Welcome()))
-            case .error(var error):
-                error.message = ""
-                return .record(.error(error))
-            case .answer(var answer):
-                answer.message = ""
-                return .record(.answer(answer))
-            default: return message
-            }
-        }
 
         private static func describe(_ message: RecordDecoder.Message) -> String {
             switch message {

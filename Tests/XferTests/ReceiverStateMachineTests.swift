@@ -105,6 +105,53 @@ import Testing
         #expect(machine.receive(.record(.error(soft))) == .peerError(soft))
         #expect(machine.receive(.record(.error(hard))) == .peerFailed(hard))
     }
+
+    /// SPEC.md §4: ignorable records may come before HELLO too.
+    @Test func ignorableRecordsBeforeHello() {
+        var machine = ReceiverStateMachine()
+        #expect(machine.receive(.preamble(Preamble())) == .greet)
+        #expect(machine.receive(.record(.keepAlive)) == .ignore)
+        let advisory = Record.unknown(kind: RecordKind(rawValue: 0x9C), flags: 0x80, payload: [1])
+        #expect(machine.receive(.record(advisory)) == .ignore)
+        #expect(machine.state == .awaitingHello)
+        #expect(machine.receive(.record(.hello(Hello()))) == .welcome(Hello()))
+    }
+
+    @Test func secondHelloIsNamedAsSuch() {
+        var machine = Self.greeted()
+        guard case .fail(let code, let message) = machine.receive(.record(.hello(Hello()))) else {
+            Issue.record("a second HELLO was accepted")
+            return
+        }
+        #expect(code == .protocolViolation)
+        #expect(message.contains("second HELLO"), "\(message)")
+    }
+
+    /// SPEC.md §11: CANCEL sourceUnreadable drops what is kept, for a declined offer too.
+    @Test func sourceUnreadableCancelOfADeclinedOfferDropsThePartial() {
+        var machine = Self.greeted()
+        _ = machine.receive(.record(.offer(Self.offer)))
+        machine.declined(Self.offer)
+        let changed = Cancel(code: .sourceUnreadable, message: "changed")
+        #expect(machine.receive(.record(.cancel(changed))) == .dropPartial(Self.id))
+        #expect(machine.state == .idle)
+        _ = machine.receive(.record(.offer(Self.offer)))
+        machine.declined(Self.offer)
+        #expect(machine.receive(.record(.cancel(Cancel(code: .cancelled, message: "")))) == .ignore)
+    }
+
+    /// SPEC.md §6.2, §7.3: after a declined awaitAnswer offer the next OFFER is welcome, a
+    /// CANCEL is not.
+    @Test func declinedAwaitAnswerOfferLeavesIdle() {
+        var machine = Self.greeted()
+        _ = machine.receive(.record(.offer(Self.awaiting)))
+        machine.declined(Self.awaiting)
+        #expect(machine.receive(.record(.offer(Self.offer))) == .offer(Self.offer))
+        var other = Self.greeted()
+        _ = other.receive(.record(.offer(Self.awaiting)))
+        other.declined(Self.awaiting)
+        #expect(Self.isFailure(other.receive(.record(.cancel(Cancel(code: .cancelled, message: ""))))))
+    }
 }
 
 /// Names are checked and split as bytes (SPEC.md §9).
