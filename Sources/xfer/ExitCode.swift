@@ -15,6 +15,9 @@ enum ExitCode: Int32, CaseIterable {
     case localIO = 74
     case timeout = 75
     case protocolError = 76
+    case acknowledgedNotClosed = 77
+    case peerReset = 78
+    case notAcknowledged = 79
     case interrupted = 130
 
     init(_ error: TransferError) {
@@ -46,7 +49,9 @@ enum ExitCode: Int32, CaseIterable {
 
     var meaning: String {
         switch self {
-        case .confirmed: return "every stream confirmed by the receiver (complete, verified, durable)"
+        case .confirmed:
+            return "every stream confirmed by the receiver (complete, verified, durable); "
+                + "--raw: less, see xfer send --raw --help"
         case .partial: return "partial: every stream sent was confirmed, but some sources could not be read or named"
         case .usage: return "usage error (bad arguments, a source named twice)"
         case .integrity: return "integrity failure (length or digest mismatch)"
@@ -57,6 +62,11 @@ enum ExitCode: Int32, CaseIterable {
         case .localIO: return "local I/O error: nothing could be sent (no source could be read)"
         case .timeout: return "timeout: the peer went silent"
         case .protocolError: return "protocol error: the peer is not speaking xfer correctly"
+        case .acknowledgedNotClosed:
+            return "--raw: every byte reached the peer's kernel (acknowledged), but the peer did not close in time"
+        case .peerReset:
+            return "--raw: the peer reset the connection (how many bytes were at most acknowledged is printed)"
+        case .notAcknowledged: return "--raw: the peer's TCP did not acknowledge every byte within --timeout"
         case .interrupted: return "interrupted (SIGINT, SIGTERM): re-run the same command to resume"
         }
     }

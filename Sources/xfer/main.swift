@@ -13,9 +13,13 @@ let rootHelp = """
 
     COMMANDS:
       send PATH... HOST[:PORT]    Send files, directories, or - (standard input).
+      send --raw PATH|- HOST:PORT Send one unframed stream to a plain TCP peer (nc -l, a
+                                  printer): acknowledged by its TCP, not confirmed by it.
       receive [--listen HOST:PORT] [--dir DIR] [--once]
                                   Receive into a directory.
       demo                        Run a real transfer on loopback and show the result.
+      demo --naive                Show plain TCP losing data a naive sender believes sent,
+                                  and what --raw and xfer's protocol can honestly claim.
 
     OPTIONS:
       -h, --help                  Show help (also: xfer <command> --help).
@@ -44,6 +48,7 @@ func main(_ arguments: [String]) -> ExitCode {
             print("xfer \(xferVersion) (protocol version 1)")
             return .confirmed
         case "send":
+            if RawSendCommand.isRequested(rest) { return RawSendCommand.main(rest) }
             if wantsHelp {
                 print(SendCommand.help)
                 return .confirmed
@@ -72,7 +77,7 @@ func main(_ arguments: [String]) -> ExitCode {
                     "send":
                         "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
                     "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
-                    "demo": "USAGE: xfer demo [--size BYTES]",
+                    "demo": "USAGE: xfer demo [--size BYTES] | xfer demo --naive",
                 ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
             printError(usage)
         }
