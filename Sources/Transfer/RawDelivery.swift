@@ -219,9 +219,10 @@ public struct RawDelivery: Sendable, Equatable {
     /// a queued FIN) less what is unacknowledged, at most the bytes written. A reading
     /// larger than the sequence space (impossible, but never trusted) means 0.
     static func acknowledged(written: UInt64, finished: Bool, _ reading: UInt64) -> UInt64 {
-        let sequence = written &+ (finished ? 1 : 0)
-        guard reading <= sequence else { return 0 }
-        return min(written, sequence - reading)
+        // The FIN is the last sequence number: once queued, it is the first thing unacknowledged.
+        let dataUnacknowledged = finished ? max(reading, 1) - 1 : reading
+        guard dataUnacknowledged <= written else { return 0 }
+        return written - dataUnacknowledged
     }
 
     /// The verdict the evidence supports, or `nil` while the send is undecided.
