@@ -33,6 +33,9 @@ struct SendCommand {
           --no-resume            Send every file afresh under a new transfer ID: nothing the
                                  receiver kept or committed earlier is reused.
           --allow-nondurable     Exit 0 even when the receiver confirms without the durable flag.
+          --raw                  Send one unframed stream to a plain TCP peer (nc -l, a printer);
+                                 it can show only what the peer's TCP acknowledged, not what its
+                                 application read: see `xfer send --raw --help` (exit 0, 77-79).
           -h, --help             Show this help.
           (SECONDS: from 0.001 to 1000000.)
 

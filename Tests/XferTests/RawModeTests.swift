@@ -143,12 +143,13 @@ extension Integration {
         func standardInput() throws {
             let peer = PlainPeer(.greetAndReadAll)
             let process = XferProcess(["send", "--raw", "--json", "-", peer.address])
+            // Written in pieces while xfer already sends: a stream whose length nobody knows.
+            let random = try #require(FileHandle(forReadingAtPath: "/dev/urandom"))
             var sent: [UInt8] = []
-            var generator = SystemRandomNumberGenerator()
             for _ in 0..<40 {
-                let chunk = (0..<(50 << 10)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let chunk = random.readData(ofLength: 50 << 10)
                 sent += chunk
-                try process.stdin.fileHandleForWriting.write(contentsOf: Data(chunk))
+                try process.stdin.fileHandleForWriting.write(contentsOf: chunk)
             }
             let result = process.finish()
             #expect(result.status == 0, "\(result.stderr)")
