@@ -9,7 +9,9 @@ public struct RawSendOptions: Sendable {
     /// Seconds to wait for the TCP connection.
     public var connectTimeout: Double = 10
     /// Seconds without progress (no byte written, acknowledged or read, no end of stream)
-    /// before the send is decided on what is known by then.
+    /// while waiting for the peer, before the send is decided on what is known by then.
+    /// Time spent waiting for a quiet source with every byte so far acknowledged does not
+    /// count.
     public var timeout: Double = 30
     /// Seconds between readings of the send queue (`SIOCOUTQ`) while nothing else wakes
     /// the sender. The kernel signals no readiness when an acknowledgement arrives, so
@@ -237,6 +239,15 @@ private struct RawSendRun: ~Copyable {
         )
     }
 
+    /// Whether the send waits for the peer: a write it does not take, bytes it has not
+    /// acknowledged, or its end of stream. Otherwise it waits for the source (a quiet
+    /// standard input), which is no reason to time out.
+    var waitingForPeer: Bool {
+        if !pending.isEmpty || delivery.finished || delivery.failure != nil { return true }
+        guard delivery.measurable else { return false }
+        return (delivery.acknowledged ?? 0) < delivery.written
+    }
+
     /// Writes, reads and measures until the evidence decides.
     mutating func loop(onEvent: (RawSendEvent) -> Void, finished: () -> Void) -> RawVerdict {
         var lastMovement = monotonicSeconds()
@@ -288,7 +299,7 @@ private struct RawSendRun: ~Copyable {
             measure()
             let now = monotonicSeconds()
             let current = progress
-            if current != seen {
+            if current != seen || !waitingForPeer {
                 lastMovement = now
                 seen = current
             }

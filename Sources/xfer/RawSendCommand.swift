@@ -30,8 +30,9 @@ struct RawSendCommand {
                                  kernel send a reset).
           --json                 One JSON object per event on stdout (connected, progress, done).
           --quiet                Print nothing but a verdict other than 0.
-          --timeout SECONDS      Decide once nothing moved for this long (no byte written,
-                                 acknowledged or read, no end of stream). Default 30.
+          --timeout SECONDS      Decide once the peer made no progress for this long (no
+                                 byte taken, acknowledged or sent back, no end of stream).
+                                 A quiet standard input does not count. Default 30.
           --connect-timeout SECONDS  Give up connecting after this long (default 10).
           -h, --help             Show this help.
           (SECONDS: from 0.001 to 1000000.)

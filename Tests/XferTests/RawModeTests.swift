@@ -163,6 +163,22 @@ extension Integration {
             Self.expectSaneProgress(events, total: sent.count)
         }
 
+        @Test("A quiet standard input is no timeout: waiting for the source is not waiting for the peer")
+        func quietStandardInput() throws {
+            let peer = PlainPeer(.greetAndReadAll)
+            let process = XferProcess(["send", "--raw", "--json", "--timeout", "0.3", "-", peer.address])
+            try process.stdin.fileHandleForWriting.write(contentsOf: Data("first\n".utf8))
+            // Readiness: the first line is acknowledged. Then the source stays quiet for
+            // longer than the timeout (the pause is the scenario, a slow source).
+            try #require(process.stdout.wait { jsonEvents($0).contains { $0["acknowledged"] as? Int == 6 } })
+            usleep(800_000)
+            try process.stdin.fileHandleForWriting.write(contentsOf: Data("second\n".utf8))
+            let result = process.finish()
+            #expect(result.status == 0, "\(result.stderr)")
+            let end = try #require(peer.finish().first)
+            #expect(end.bytes == Array("first\nsecond\n".utf8))
+        }
+
         // MARK: Never 0
 
         @Test(
