@@ -54,6 +54,42 @@ extension Integration.RawMode {
     }
 
     @Test(
+        "On a terminal, the progress line counts acknowledged bytes, behind the written ones",
+        .enabled(if: namespacesUsable && commandExists("script"))
+    )
+    func rateLimitedProgressLine() throws {
+        guard rawToolUsable("nc"), let link = NamespacePair(rate: "24mbit") else { return }
+        let files = TemporaryDirectory()
+        files.makeFile("payload", count: 3 << 20)
+        let netcat = link.start(
+            in: link.receiver,
+            ["nc", "-n", "-v", "-l", NamespacePair.receiverAddress, "9100"],
+            output: nil
+        )
+        defer { link.stop(netcat) }
+        try #require(netcat.errors.wait(for: "Listening"), "\(netcat.errors.text)")
+        // util-linux script gives the sender a pseudo-terminal, so it draws its line.
+        let command =
+            "ip netns exec \(link.sender) \(xferBinary) send --raw \(files.file("payload")) "
+            + "\(NamespacePair.receiverAddress):9100"
+        let result = shell("script -qfec \"\(command)\" /dev/null </dev/null")
+        #expect(result.stdout.contains("delivered to the peer's TCP"), "\(result.stdout.debugDescription)")
+        // Each redraw starts with "\r\u{1B}[K": the lines the terminal showed in turn.
+        let lines = result.stdout.components(separatedBy: "\r\u{1B}[K").filter { $0.contains("acknowledged (") }
+        #expect(!lines.isEmpty, "no progress line: \(result.stdout.debugDescription)")
+        // "xfer: 40% 1.2 MiB/3.0 MiB acknowledged (2.3 MiB written) 1.9 MiB/s": at some point
+        // the acknowledged share is well below what was written.
+        let behind = lines.contains { line in
+            guard let percent = Int(line.split(separator: " ").dropFirst().first?.dropLast() ?? "") else {
+                return false
+            }
+            return percent < 100 && line.contains("written)")
+        }
+        #expect(behind, "\(lines)")
+        print("RawMode progress line, as drawn: \(lines.prefix(3).map(\.debugDescription))")
+    }
+
+    @Test(
         "Over the tbf-limited pair, a peer that quits early: 78, with what was acknowledged, not what was written",
         .enabled(if: namespacesUsable)
     )
