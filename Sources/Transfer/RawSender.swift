@@ -194,8 +194,9 @@ public final class RawSender: Sendable {
             finished: { self.connection.withLock { $0.finished = true } }
         )
         let last = TCPQueue.read(socket.fd)
-        run.close(onEvent: onEvent)
+        // Forget the descriptor before closing it, so an interruption never touches a reused one.
         connection.withLock { $0 = (-1, false) }
+        run.close(onEvent: onEvent)
         let progress = run.progress
         onEvent(.progress(progress))
         return RawSendReport(

@@ -48,8 +48,9 @@ struct RawSendCommand {
               peer closed the connection without a reset
           77  every byte was acknowledged, so it reached the peer's kernel, but the peer
               neither closed nor reset the connection within --timeout
-          78  the peer reset the connection: at most the printed number of bytes were
-              acknowledged before it, and a reset discards what the peer had not read
+          78  the peer reset the connection: the message says how many bytes its TCP had
+              acknowledged before (no more can be claimed); a reset discards what the
+              peer application had not read
           79  not every byte (or not the end of stream) was acknowledged within --timeout;
               where SIOCOUTQ does not exist (not Linux), also after the peer closed: it
               cannot be told

@@ -76,6 +76,7 @@ final class RawSendReporter: Sendable {
                 pairs += [
                     ("unsent", report.unsent.map { "\($0)" } ?? "null"),
                     ("peer_window_closed", report.peerWindowClosed.map { "\($0)" } ?? "null"),
+                    ("retransmitted", report.retransmitted.map { "\($0)" } ?? "null"),
                     ("seconds", String(format: "%.3f", report.seconds)), ("message", jsonString(sentence)),
                 ]
                 printLine(jsonObject(pairs))
