@@ -65,7 +65,7 @@ enum ExitCode: Int32, CaseIterable {
         case .acknowledgedNotClosed:
             return "--raw: every byte reached the peer's kernel (acknowledged), but the peer did not close in time"
         case .peerReset:
-            return "--raw: the peer reset the connection (how many bytes were at most acknowledged is printed)"
+            return "--raw: the peer reset the connection (how many bytes its TCP acknowledged before is printed)"
         case .notAcknowledged: return "--raw: the peer's TCP did not acknowledge every byte within --timeout"
         case .interrupted: return "interrupted (SIGINT, SIGTERM): re-run the same command to resume"
         }
