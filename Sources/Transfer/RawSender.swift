@@ -181,11 +181,23 @@ public final class RawSender: Sendable {
         }
         let socket: TCPSocket
         do {
-            socket = try TCPSocket.connect(to: endpoint, timeout: options.connectTimeout)
+            switch try TCPSocket.connectRaw(to: endpoint, timeout: options.connectTimeout) {
+            case .connected(let connected):
+                socket = connected
+            case .resetAtOnce:
+                let none = TCPQueue.isSupported ? UInt64(0) : nil
+                let progress = RawProgress(acknowledged: none, total: total)
+                onEvent(.connected(endpoint))
+                onEvent(.progress(progress))
+                return RawSendReport(
+                    verdict: .reset(written: 0, acknowledged: none, peerClosedFirst: false),
+                    progress: progress,
+                    seconds: monotonicSeconds() - started
+                )
+            }
         } catch {
             return RawSendReport(verdict: .cannotConnect(error.description))
         }
-        _ = fcntl(socket.fd, F_SETFL, fcntl(socket.fd, F_GETFL) | O_NONBLOCK)
         connection.withLock { $0 = (socket.fd, false) }
         onEvent(.connected(endpoint))
         var run = RawSendRun(socket: socket, input: input, total: total, options: options)

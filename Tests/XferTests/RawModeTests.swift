@@ -198,7 +198,9 @@ extension Integration {
             #expect(done["verdict"] as? String == "reset")
             let acknowledged = done["acknowledged"] as? Int ?? -1
             let written = done["written"] as? Int ?? -1
-            #expect(acknowledged >= 0 && acknowledged < 2 << 20 && acknowledged <= written, "\(done)")
+            // Even when every byte was acknowledged (the peer's kernel had them all, its
+            // application did not read the last), the reset makes it 78.
+            #expect(acknowledged >= 0 && acknowledged <= written && written <= 2 << 20, "\(done)")
             #expect(result.stderr.contains("reset the connection"), "\(result.stderr)")
             #expect(result.stderr.contains("\(acknowledged) of the \(written) bytes"), "\(result.stderr)")
         }
@@ -207,14 +209,19 @@ extension Integration {
         func resetAtOnce() throws {
             let files = TemporaryDirectory()
             files.makeFile("payload", count: 2 << 20)
-            let peer = PlainPeer(.resetAtOnce)
-            let result = xfer(["send", "--raw", "--json", files.file("payload"), peer.address])
+            // Several runs: the reset may come before the connect call returns (ECONNRESET in
+            // SO_ERROR: still a reset, not "cannot connect") or after the first writes.
+            let runs = 8
+            let peer = PlainPeer(.resetAtOnce, connections: runs)
+            for run in 0..<runs {
+                let result = xfer(["send", "--raw", "--json", files.file("payload"), peer.address])
+                #expect(result.status == 78, "run \(run): \(result.stderr)")
+                let done = try #require(jsonEvents(result.stdout).last)
+                #expect(done["verdict"] as? String == "reset")
+                #expect((done["acknowledged"] as? Int ?? Int.max) <= (done["written"] as? Int ?? -1), "\(done)")
+                #expect(result.stderr.contains("the peer reset the connection"), "\(result.stderr)")
+            }
             _ = peer.finish()
-            #expect(result.status == 78, "\(result.stderr)")
-            let done = try #require(jsonEvents(result.stdout).last)
-            #expect(done["verdict"] as? String == "reset")
-            #expect((done["acknowledged"] as? Int ?? Int.max) <= (done["written"] as? Int ?? -1), "\(done)")
-            #expect(result.stderr.contains("the peer reset the connection"), "\(result.stderr)")
         }
 
         @Test("To a peer that never reads and never closes, small enough for its kernel: 77, acknowledged")
