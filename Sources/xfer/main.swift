@@ -77,7 +77,7 @@ func main(_ arguments: [String]) -> ExitCode {
                     "send":
                         "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
                     "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
-                    "demo": "USAGE: xfer demo [--size BYTES] | xfer demo --naive",
+                    "demo": "USAGE: xfer demo [--size BYTES] [--naive]",
                 ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"
             printError(usage)
         }
