@@ -8,25 +8,35 @@ struct DemoCommand {
         directory on 127.0.0.1, send it a file of random bytes over TCP, and show the
         receiver's confirmation and a byte-for-byte comparison.
 
-        USAGE: xfer demo [--size BYTES]
+        With --naive: show the failure xfer exists for. A naive sender writes 1,000,000
+        bytes and closes without reading the receiver's greeting; Linux resets the
+        connection and the receiver loses data the sender believes it sent. Then the same
+        bytes with `xfer send --raw` and with `xfer send`, and what each can honestly claim.
+
+        USAGE: xfer demo [--size BYTES] [--naive]
 
         OPTIONS:
-          --size BYTES           Size of the file to send (default 67108864, 64 MiB).
+          --size BYTES           Size of the file to send (default 67108864, 64 MiB;
+                                 with --naive 1000000).
+          --naive                Show plain TCP losing data, next to --raw and xfer's protocol.
           -h, --help             Show this help.
         """
 
     let size: Int
+    let naive: Bool
 
     init(_ arguments: [String]) throws(UsageError) {
-        let parsed = try Arguments(arguments, valueOptions: ["size"], flagOptions: [])
+        let parsed = try Arguments(arguments, valueOptions: ["size"], flagOptions: ["naive"])
         if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
-        guard let size = Int(parsed.value("size") ?? "67108864"), size >= 0 else {
+        naive = parsed.flag("naive")
+        guard let size = Int(parsed.value("size") ?? (naive ? "1000000" : "67108864")), size >= 0 else {
             throw UsageError(message: "'--size' takes a number of bytes")
         }
         self.size = size
     }
 
     func run() -> ExitCode {
+        if naive { return NaiveDemo(size: size).run() }
         let files = FileManager.default
         let root = files.temporaryDirectory.appendingPathComponent("xfer-demo-\(getpid())")
         let inbox = root.appendingPathComponent("received")

@@ -12,10 +12,13 @@ enum ExitCode: Int32, CaseIterable {
     case connectionLost = 70
     case refused = 71
     case notDurable = 73
-    case unauthenticated = 77
     case localIO = 74
     case timeout = 75
     case protocolError = 76
+    case unauthenticated = 77
+    case peerReset = 78
+    case notAcknowledged = 79
+    case acknowledgedNotClosed = 80
     case interrupted = 130
 
     init(_ error: TransferError) {
@@ -48,7 +51,9 @@ enum ExitCode: Int32, CaseIterable {
 
     var meaning: String {
         switch self {
-        case .confirmed: return "every stream confirmed by the receiver (complete, verified, durable)"
+        case .confirmed:
+            return "every stream confirmed by the receiver (complete, verified, durable); "
+                + "--raw: less, see xfer send --raw --help"
         case .partial: return "partial: every stream sent was confirmed, but some sources could not be read or named"
         case .usage: return "usage error (bad arguments, a source named twice)"
         case .integrity: return "integrity failure (length or digest mismatch)"
@@ -61,6 +66,11 @@ enum ExitCode: Int32, CaseIterable {
         case .localIO: return "local I/O error: nothing could be sent (no source could be read)"
         case .timeout: return "timeout: the peer went silent"
         case .protocolError: return "protocol error: the peer is not speaking xfer correctly"
+        case .acknowledgedNotClosed:
+            return "--raw: every byte reached the peer's kernel (acknowledged), but the peer did not close in time"
+        case .peerReset:
+            return "--raw: the peer reset the connection (how many bytes its TCP acknowledged before is printed)"
+        case .notAcknowledged: return "--raw: the peer's TCP did not acknowledge every byte within --timeout"
         case .interrupted: return "interrupted (SIGINT, SIGTERM): re-run the same command to resume"
         }
     }

@@ -35,6 +35,9 @@ struct SendCommand {
           --allow-nondurable     Exit 0 even when the receiver confirms without the durable flag.
           --key FILE             A pre-shared key (xfer keygen; default: the file $XFER_KEY_FILE
                                  names): the receiver must prove it before anything is sent.
+          --raw                  Send one unframed stream to a plain TCP peer (nc -l, a printer);
+                                 it can show only what the peer's TCP acknowledged, not what its
+                                 application read: see `xfer send --raw --help` (exit 0, 78-80).
           -h, --help             Show this help.
           (SECONDS: from 0.001 to 1000000.)
 

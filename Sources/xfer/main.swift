@@ -13,11 +13,15 @@ let rootHelp = """
 
     COMMANDS:
       send PATH... HOST[:PORT]    Send files, directories, or - (standard input).
+      send --raw PATH|- HOST:PORT Send one unframed stream to a plain TCP peer (nc -l, a
+                                  printer): acknowledged by its TCP, not confirmed by it.
       receive [--listen HOST:PORT] [--dir DIR] [--once]
                                   Receive into a directory.
       keygen FILE                 Write a new pre-shared key for --key (mode 0600).
       state [--dir DIR] [--clean] List (or remove) the partial files a receiver keeps.
       demo                        Run a real transfer on loopback and show the result.
+      demo --naive                Show plain TCP losing data a naive sender believes sent,
+                                  and what --raw and xfer's protocol can honestly claim.
 
     OPTIONS:
       -h, --help                  Show help (also: xfer <command> --help).
@@ -46,6 +50,7 @@ func main(_ arguments: [String]) -> ExitCode {
             print("xfer \(xferVersion) (protocol version 1)")
             return .confirmed
         case "send":
+            if RawSendCommand.isRequested(rest) { return RawSendCommand.main(rest) }
             if wantsHelp {
                 print(SendCommand.help)
                 return .confirmed
@@ -86,7 +91,7 @@ func main(_ arguments: [String]) -> ExitCode {
                     "send":
                         "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
                     "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
-                    "demo": "USAGE: xfer demo [--size BYTES]",
+                    "demo": "USAGE: xfer demo [--size BYTES] [--naive]",
                     "keygen": "USAGE: xfer keygen FILE",
                     "state": "USAGE: xfer state [--dir DIR] [--clean]",
                 ][command] ?? "USAGE: xfer <send|receive|demo> [options]   (xfer --help for more)"

@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "xfer_tcp.h"
+
 /// Starts write-back of a file range without waiting (Linux `sync_file_range` with
 /// SYNC_FILE_RANGE_WRITE); elsewhere a no-op. Returns 0 or -1 with errno.
 int xfer_start_writeback(int fd, int64_t offset, int64_t length);
