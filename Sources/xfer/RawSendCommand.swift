@@ -163,6 +163,7 @@ struct RawSendCommand {
         Interruption.watch {
             let reset = sender.abortIfIncomplete()
             reporter.interrupted(reset: reset)
+            return .interrupted
         }
         let report = sender.send(source) { reporter.handle($0) }
         let code = ExitCode(report.verdict)
