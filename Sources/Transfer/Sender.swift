@@ -130,13 +130,13 @@ private struct SenderWriter: ~Copyable {
                 guard session.connectionError == nil else { break }
                 try send(sources[index], index: index, offset: offset, awaitAnswer: true)
             }
-            if let error = session.connectionError {
+            if session.connectionError != nil {
                 // After the receiver's fatal ERROR: stop sending, only read (SPEC.md §7.5).
                 // Otherwise tell the receiver why we stop, and shut our side down.
                 if !session.receiverEnded {
-                    if case .protocolViolation(let message) = error {
+                    if let (code, message) = session.ownComplaint {
                         try? output.append(
-                            .error(ErrorRecord(code: .protocolViolation, fatal: true, message: message)),
+                            .error(ErrorRecord(code: code, fatal: true, message: message)),
                             flushingTo: socket
                         )
                         try? flush()

@@ -21,6 +21,8 @@ final class SenderSession: @unchecked Sendable {
     private var goodbyeReceived = false
     /// The receiver sent a fatal ERROR: it is going away; we only read until it closes.
     private var receiverFailed = false
+    /// What the sender tells the receiver in its own fatal ERROR, when it found a fault.
+    private var complaint: (ErrorCode, String)?
     /// How many threads are waiting on the receiver; the reader's idle clock runs only then.
     private var waiters = 0
     private var lastHeard = monotonicSeconds()
@@ -82,6 +84,10 @@ final class SenderSession: @unchecked Sendable {
     /// Whether the connection's failure is the receiver's fatal ERROR (then the sender
     /// stops sending and only reads; otherwise it says why and shuts its side down).
     var receiverEnded: Bool { locked { receiverFailed } }
+
+    /// The code and message of the fatal ERROR the sender owes the receiver, if it found a
+    /// fault in what the receiver sent.
+    var ownComplaint: (ErrorCode, String)? { locked { complaint } }
 
     func offered(index: Int, id: TransferID, size: UInt64?, offset: UInt64, awaitAnswer: Bool) {
         locked {
@@ -242,17 +248,20 @@ final class SenderSession: @unchecked Sendable {
             locked { transcript.append(preamble.bytes) }
             if preamble.version != Preamble.currentVersion {
                 // The receiver speaks another version; its fatal ERROR follows (SPEC.md §3).
-                if case .record(.error(let error)) = try next(&reader) {
+                if case .record(.error(let error)) = try nextMeaningful(&reader) {
+                    locked { receiverFailed = true }
                     throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
                 }
                 throw ReadFailure.idle(
                     .protocolViolation("receiver speaks protocol version \(preamble.version), not 1")
                 )
             }
-            switch try next(&reader) {
+            switch try nextMeaningful(&reader) {
             case .record(.welcome(let welcome)):
                 if let key = options.key { try authenticate(welcome, key: key, &reader) }
             case .record(.error(let error)):
+                // A fatal ERROR in place of WELCOME (busy, another version): only read now.
+                locked { receiverFailed = true }
                 throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
             default: throw ReadFailure.idle(.protocolViolation("receiver did not start with WELCOME"))
             }
@@ -298,10 +307,19 @@ final class SenderSession: @unchecked Sendable {
                     if failure == nil { failure = .connectionLost(error.description) }
                 case .framing(let error):
                     ended = false
-                    if failure == nil { failure = .protocolViolation("from the receiver: \(error)") }
+                    if failure == nil {
+                        failure = .protocolViolation("from the receiver: \(error)")
+                        // Told with the code that names the damage (SPEC.md §12), if any can be.
+                        complaint = error.errorCode.map { ($0, "from the receiver: \(error)") }
+                    }
                 case .idle(let error):
                     ended = false
-                    if failure == nil { failure = error }
+                    if failure == nil {
+                        failure = error
+                        if !receiverFailed, case .protocolViolation(let text) = error {
+                            complaint = (.protocolViolation, text)
+                        }
+                    }
                 }
                 condition.broadcast()
                 return ended
@@ -345,6 +363,18 @@ final class SenderSession: @unchecked Sendable {
             sealer = RecordSealer(sessionKey: sessionKey)
             clientProof = ours
             condition.broadcast()
+        }
+    }
+
+    /// The next message that is not an ignorable record (SPEC.md §4: those may come
+    /// anywhere, even before WELCOME).
+    private func nextMeaningful(_ reader: inout RecordReader) throws(ReadFailure) -> RecordDecoder.Message {
+        while true {
+            let message = try next(&reader)
+            switch message {
+            case .record(.keepAlive), .record(.unknown): continue
+            default: return message
+            }
         }
     }
 
