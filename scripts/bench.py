@@ -95,6 +95,7 @@ def main():
     ap.add_argument("--files", type=int, default=10000)
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/tmp/xfer-bench"))
     ap.add_argument("--baseline-xfer", help="another xfer binary to measure in the same run")
+    ap.add_argument("--connections", type=int, default=100, help="connections in the handshake suite")
     args = ap.parse_args()
     xfer = os.path.join(ROOT, ".build", "release", "xfer")
     work = args.dir
@@ -140,11 +141,40 @@ def main():
             time.sleep(0.005)
         raise RuntimeError("nc did not listen")
 
-    def xfer_case(paths, binary=xfer):
+    key = os.path.join(work, "bench.key")
+    if not os.path.exists(key):
+        subprocess.check_call([xfer, "keygen", key], stderr=subprocess.DEVNULL)
+
+    def xfer_case(paths, binary=xfer, keyed=False):
+        option = " --key %s" % key if keyed else ""
         def run():
             fresh_target()
-            return measure(work, "%s receive --listen 127.0.0.1:0 --dir %s --once --quiet" % (binary, target),
-                           "%s send --quiet %s 127.0.0.1:{port}" % (binary, " ".join(paths)), xfer_ready)
+            return measure(work, "%s receive --listen 127.0.0.1:0 --dir %s --once --quiet%s" % (binary, target, option),
+                           "%s send --quiet%s %s 127.0.0.1:{port}" % (binary, option, " ".join(paths)), xfer_ready)
+        return run
+
+    def handshakes(count, keyed):
+        """`count` sends of a 1-byte file, one connection each, to one receiver: wall time."""
+        tiny = os.path.join(work, "tiny.bin")
+        with open(tiny, "wb") as f:
+            f.write(b"x")
+        option = " --key %s" % key if keyed else ""
+        def run():
+            fresh_target()
+            recv_out = os.path.join(work, "recv.time")
+            recv = subprocess.Popen(timed("%s receive --listen 127.0.0.1:0 --dir %s --quiet%s" % (xfer, target, option),
+                                          recv_out), shell=True, stderr=subprocess.PIPE, cwd=work)
+            xfer_ready(recv)
+            start = time.monotonic()
+            ok = True
+            for _ in range(count):
+                # --no-resume: a fresh ID each time, so every connection does the whole exchange.
+                ok &= subprocess.call([xfer, "send", "--quiet", "--no-resume"] + option.split() + [tiny,
+                                      "127.0.0.1:%d" % recv.port]) == 0
+            wall = time.monotonic() - start
+            recv.terminate()
+            recv.wait()
+            return Run(wall, 0, 0, 0, ok)
         return run
 
     def baseline(paths):
@@ -180,13 +210,18 @@ def main():
             ("nc | dd conv=fsync (durable)", shell_case(
                 "nc -l 127.0.0.1 {port} | dd of={target}/big.bin bs=1M conv=fsync status=none",
                 "nc -N 127.0.0.1 {port} < big.bin")),
-        ] + ([("rsync daemon (not durable)", rsync_case("big.bin"))] if have_rsync else []) + baseline([big])),
+        ] + ([("rsync daemon (not durable)", rsync_case("big.bin"))] if have_rsync else []) + baseline([big])
+          + [("xfer --key (authenticated)", xfer_case([big], keyed=True))]),
         ("%d files of 4 KiB" % args.files, [
             ("xfer (durable, confirmed)", xfer_case([small])),
             ("tar | nc (not durable)", shell_case("nc -l 127.0.0.1 {port} | tar -C {target} -xf -",
                                                   "tar -cf - small | nc -N 127.0.0.1 {port}")),
         ] + ([("rsync daemon (not durable)", rsync_case("small"))] if have_rsync else []) + baseline([small])),
     ]
+    suites.append(("%d connections, one 1-byte file each (handshake cost)" % args.connections, [
+        ("xfer, no key", handshakes(args.connections, False)),
+        ("xfer --key (authenticated)", handshakes(args.connections, True)),
+    ]))
     print("xfer loopback benchmark: %d interleaved rounds, medians; machine: %d cores" % (args.rounds, os.cpu_count()))
     for title, cases in suites:
         results = {name: [] for name, _ in cases}
@@ -208,6 +243,9 @@ def main():
                 name, wall, span, cpu, max(r.rss_send for r in runs) / 1024, max(r.rss_recv for r in runs) / 1024))
         if have_rsync:
             print("  (rsync: the daemon's side is not in CPU or RSS)")
+        if title.startswith("%d connections" % args.connections):
+            for name, (wall, _) in med.items():
+                print("  %-30s %.0f connections/s" % (name, args.connections / wall))
         xw, xc = med[cases[0][0]]
         for name, (wall, cpu) in list(med.items())[1:]:
             print("  xfer / %-28s wall %.2fx   CPU %.2fx" % (name, xw / wall, xc / cpu if cpu else float("nan")))
