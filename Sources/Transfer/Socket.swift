@@ -10,44 +10,51 @@ final class TCPSocket: Sendable {
     init(fd: CInt) { self.fd = fd }
 
     /// Connects to the first address of `endpoint` that answers within `timeout` seconds.
+    /// - Throws: ``TransferError/cannotConnect(_:)``; ``TransferError/connectionLost(_:)``
+    ///   when a peer accepted and reset the connection at once (it was reached).
     static func connect(to endpoint: Endpoint, timeout: Double) throws(TransferError) -> TCPSocket {
         var lastError = "no address"
         for address in try endpoint.resolve() {
-            let fd = socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else {
-                lastError = SystemError("socket").reason
-                continue
-            }
-            // Non-blocking connect + poll, so a black-holed address fails after `timeout`.
-            let flags = fcntl(fd, F_GETFL)
-            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-            let started = address.withSockaddr { Glibc.connect(fd, $0, $1) }
-            var failure: CInt = 0
-            if started != 0 {
-                if errno == EINPROGRESS {
-                    var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    let ready = poll(&pfd, 1, CInt(timeout * 1000))
-                    if ready == 0 {
-                        failure = ETIMEDOUT
-                    } else {
-                        var length = socklen_t(MemoryLayout<CInt>.size)
-                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
-                    }
-                } else {
-                    failure = errno
-                }
-            }
-            if failure != 0 {
-                lastError = "\(address): \(String(cString: strerror(failure)))"
+            let (fd, failure) = attempt(address, timeout: timeout)
+            if failure == ECONNRESET {
                 Glibc.close(fd)
+                throw .connectionLost("\(address) accepted the connection and reset it at once")
+            }
+            guard failure == 0 else {
+                lastError = "\(address): \(String(cString: strerror(failure)))"
+                if fd >= 0 { Glibc.close(fd) }
                 continue
             }
-            _ = fcntl(fd, F_SETFL, flags)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
             let socket = TCPSocket(fd: fd)
             socket.setOption(CInt(IPPROTO_TCP), TCP_NODELAY, 1)
             return socket
         }
         throw .cannotConnect(lastError)
+    }
+
+    /// One non-blocking connection attempt, polled for at most `timeout` seconds (so a
+    /// black-holed address fails in time). Returns the descriptor (non-blocking, -1 when
+    /// none could be made) and the `errno` of the attempt (0: connected).
+    static func attempt(_ address: SocketAddress, timeout: Double) -> (fd: CInt, failure: CInt) {
+        let fd = socket(address.family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return (-1, errno) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var failure: CInt = 0
+        if address.withSockaddr({ Glibc.connect(fd, $0, $1) }) != 0 {
+            if errno == EINPROGRESS {
+                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                if poll(&pfd, 1, CInt(timeout * 1000)) == 0 {
+                    failure = ETIMEDOUT
+                } else {
+                    var length = socklen_t(MemoryLayout<CInt>.size)
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
+                }
+            } else {
+                failure = errno
+            }
+        }
+        return (fd, failure)
     }
 
     /// A socket listening on `endpoint` (port 0: the kernel picks one).
