@@ -138,6 +138,67 @@ extension Integration {
             peers.removeAll()
         }
 
+        @Test(
+            "No thread to be had (RLIMIT_NPROC): the connection is turned away and its slot freed; later sends work",
+            .enabled(
+                if: getuid() == 0 && commandExists("setpriv") && commandExists("prlimit"),
+                "needs root, setpriv, prlimit"
+            )
+        )
+        func threadsRunOut() throws {
+            // As an unprivileged user (root ignores RLIMIT_NPROC) allowed 6 threads in all.
+            let target = TemporaryDirectory()
+            chown(target.path, 65534, 65534)
+            let binary = target.file("xfer-unprivileged")
+            try FileManager.default.copyItem(atPath: xferBinary, toPath: binary)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "prlimit", "--nproc=6", binary, "receive",
+                "--dir", target.path + "/inbox", "--listen", "127.0.0.1:0", "--handshake-timeout", "2",
+            ]
+            try FileManager.default.createDirectory(atPath: target.path + "/inbox", withIntermediateDirectories: false)
+            chown(target.path + "/inbox", 65534, 65534)
+            let log = Pipe()
+            process.standardError = log
+            let collector = PipeCollector(log)
+            try process.run()
+            defer {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            try #require(collector.wait(for: "listening on"), "\(collector.text)")
+            let line = collector.text.split(separator: "\n").first { $0.contains("listening on") }!
+            let port = try #require(UInt16(line.split(separator: ":").last!))
+            var peers = (2..<22).compactMap { Peer(from: "127.0.0.\($0)", to: port) }
+            #expect(peers.count == 20)
+            #expect(collector.wait(for: "cannot start a thread"), "no thread creation failed: \(collector.text)")
+            // The ones that got no thread were told busy and closed, not left hanging.
+            let answers = peers.map { $0.firstRecord(seconds: 4) }
+            let busy = answers.filter { if case .error(let e)? = $0 { e.code == .busy } else { false } }.count
+            #expect(busy > 0, "\(answers)")
+            // The ones that got a thread are dropped by the handshake deadline: the signal.
+            let refused = collector.text.components(separatedBy: "cannot start a thread").count - 1
+            #expect(
+                collector.wait(seconds: 10) {
+                    $0.components(separatedBy: "no complete handshake").count - 1 >= 20 - refused
+                },
+                "\(collector.text)"
+            )
+            peers.removeAll()
+            // Every slot comes back: a real sender is served afterwards (a thread's exit may
+            // lag its last log line by a moment, hence a few tries).
+            let source = TemporaryDirectory()
+            let bytes = source.makeFile("after.bin", count: 10_000)
+            var result = Finished(status: -1, stdout: "", stderr: "")
+            for _ in 0..<20 where result.status != 0 {
+                result = xfer(["send", "--timeout", "5", source.file("after.bin"), "127.0.0.1:\(port)"])
+                if result.status != 0 { usleep(250_000) }  // the handshake deadline frees the held ones
+            }
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(target.contents("inbox/after.bin") == bytes)
+        }
+
         @Test("Past the handshake, the connection cap answers busy; a slot freed is served again")
         func connectionCap() throws {
             let target = TemporaryDirectory()
