@@ -16,6 +16,27 @@ extension Integration {
             #expect(xfer(["receive", "--help"]).stdout.contains("--listen HOST:PORT"))
         }
 
+        @Test(
+            "Option values out of range are usage errors (64), never a crash",
+            arguments: [
+                ["send", "--timeout", "1e19", "-", "127.0.0.1:1"], ["send", "--timeout", "1e-7", "-", "127.0.0.1:1"],
+                ["send", "--keepalive", "1e10", "-", "127.0.0.1:1"],
+                ["send", "--connect-timeout", "3000000", "-", "127.0.0.1:1"],
+                ["send", "--timeout", "nan", "-", "127.0.0.1:1"], ["send", "--timeout", "-1", "-", "127.0.0.1:1"],
+                ["send", "--name", String(repeating: "n", count: 5000), "-", "127.0.0.1:1"],
+                ["send", "--name", "a/../b", "-", "127.0.0.1:1"],
+                ["receive", "--timeout", "1e19", "--listen", "127.0.0.1:0"],
+                ["receive", "--max-connections", "99999999999999999999", "--listen", "127.0.0.1:0"],
+                ["receive", "--keep-partials", "9999999999d", "--listen", "127.0.0.1:0"],
+                ["receive", "--umask", "1777", "--listen", "127.0.0.1:0"],
+            ]
+        )
+        func valuesOutOfRange(_ arguments: [String]) {
+            let result = xfer(arguments, input: Data())
+            #expect(result.status == 64, "\(arguments.prefix(3)): \(result.stderr)")
+            #expect(result.stderr.contains("xfer: error:"), "\(result.stderr)")
+        }
+
         @Test func version() {
             let result = xfer(["--version"])
             #expect(result.status == 0)
