@@ -28,7 +28,7 @@ R = "Sources/Transfer/"
 # name, file, old text, new text, suites that should kill it (a swift test --filter regex)
 MUTANTS = [
     ("no-file-fsync", R + "Committer.swift",
-     "try batch[0].partial.file.sync()", "if false { try batch[0].partial.file.sync() }",
+     "try stream.partial.file.sync()", "if false { try stream.partial.file.sync() }",
      "Durability"),
     ("no-directory-fsync", R + "Committer.swift",
      "try handle.sync()", "if false { try handle.sync() }",

@@ -1,4 +1,5 @@
 import Framing
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -24,10 +25,11 @@ enum CommitOutcome {
 /// The one path by which streams become durable under their final names (SPEC.md §7.3),
 /// for one stream and for a batch alike. In order, every error checked:
 ///
-/// 1. data: one stream is `fsync`ed; a batch is synced with one `syncfs` through this
-///    connection's own descriptor, then each file's write-back error state is read
-///    (`sync_file_range` wait), since `syncfs` reports errors for the file system, not
-///    per file;
+/// 1. data: a stream, or a batch of fewer than ``smallBatch`` (or any batch while another
+///    `syncfs` ran in the last 50 ms), is `fsync`ed file by file; a larger batch is synced
+///    with one `syncfs` through this connection's own descriptor, then each file's
+///    write-back error state is read (`sync_file_range` wait), since `syncfs` reports
+///    errors for the file system, not per file;
 /// 2. missing parent directories are created;
 /// 3. each file is renamed from `.xfer/<id>.part` to its name;
 /// 4. every directory that got a new entry (the files' parents, and the parents of
@@ -141,11 +143,16 @@ struct Committer {
                 keptPartial: false
             )
         }
-        if batch.count == 1 {
-            do {
-                try batch[0].partial.file.sync()
-            } catch {
-                outcomes[0] = failed(batch[0], error)
+        // syncfs flushes the whole file system, other users' data too: worth it for a large
+        // batch, not for a few files, and never more often than every 50 ms in the process,
+        // however many peers pause after a file or two (an fsync storm).
+        if batch.count < Committer.smallBatch || !Committer.syncfsAllowed() {
+            for (index, stream) in batch.enumerated() {
+                do {
+                    try stream.partial.file.sync()
+                } catch {
+                    outcomes[index] = failed(stream, error)
+                }
             }
             return
         }
@@ -161,6 +168,24 @@ struct Committer {
             } catch {
                 outcomes[index] = failed(stream, error)
             }
+        }
+    }
+}
+
+extension Committer {
+    /// Batches smaller than this are synced file by file.
+    static let smallBatch = 8
+
+    /// When the process last ran syncfs (monotonic seconds).
+    private static let lastSyncfs = Mutex(-Double.infinity)
+
+    /// Whether a syncfs may run now (at most one per 50 ms in the process); claims it if so.
+    static func syncfsAllowed() -> Bool {
+        let now = monotonicSeconds()
+        return lastSyncfs.withLock { last in
+            guard now - last >= 0.05 else { return false }
+            last = now
+            return true
         }
     }
 }

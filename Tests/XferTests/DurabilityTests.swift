@@ -21,7 +21,7 @@ extension Integration {
             checkFaults(DurabilityScenario.largeFile(), strace: strace)
         }
 
-        @Test("Injected sync/rename failures: five small files in a new directory tree, one batch")
+        @Test("Injected sync/rename failures: twelve small files in a new directory tree, one batch")
         func faultsOnBatchInNewTree() {
             guard let strace = requireStrace() else { return }
             checkFaults(DurabilityScenario.batchInNewTree(), strace: strace)
@@ -47,7 +47,13 @@ extension Integration {
             checkOrder(DurabilityScenario.fileInNewDirectories(), strace: strace)
         }
 
-        @Test("Order before the ACK: five small files in a new directory tree, one batch")
+        @Test("Order before the ACK: three small files, synced file by file (no syncfs for a few)")
+        func orderForSmallBatch() {
+            guard let strace = requireStrace() else { return }
+            checkOrder(DurabilityScenario.smallBatchInNewTree(), strace: strace)
+        }
+
+        @Test("Order before the ACK: twelve small files in a new directory tree, one batch")
         func orderForBatchInNewTree() {
             guard let strace = requireStrace() else { return }
             checkOrder(DurabilityScenario.batchInNewTree(), strace: strace)
@@ -124,9 +130,17 @@ private struct DurabilityScenario {
     }
 
     static func batchInNewTree() -> DurabilityScenario {
-        var scenario = DurabilityScenario("batch of 5 in newdir/sub")
-        for index in 1...5 { scenario.add("newdir/sub/f\(index)", count: 1000 + index) }
+        // Twelve: a batch that large is synced with one syncfs (smaller ones file by file).
+        var scenario = DurabilityScenario("batch of 12 in newdir/sub")
+        for index in 1...12 { scenario.add("newdir/sub/f\(index)", count: 1000 + index) }
         scenario.paths = [scenario.source.file("newdir")]
+        return scenario
+    }
+
+    static func smallBatchInNewTree() -> DurabilityScenario {
+        var scenario = DurabilityScenario("batch of 3 in small/tree")
+        for index in 1...3 { scenario.add("small/tree/f\(index)", count: 500 + index) }
+        scenario.paths = [scenario.source.file("small")]
         return scenario
     }
 
