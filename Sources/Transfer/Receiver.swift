@@ -67,6 +67,8 @@ public final class Receiver: Sendable {
         var established = 0
         /// Connections accepted and not yet past their handshake.
         var handshaking = 0
+        /// Those still in their handshake, oldest first (the first to be evicted).
+        var waiting: [Admission] = []
         /// Connections per peer address.
         var perAddress: [String: Int] = [:]
         var listener: TCPSocket?
@@ -161,19 +163,32 @@ public final class Receiver: Sendable {
             }
             let peer = address.description
             let host = address.hostKey
+            let admission = Admission(receiver: self, socket: socket)
             if once {
-                state.withLock { $0.handshaking += 1 }
-                return connection(socket, peer: peer, log: log).run()
+                state.withLock { state in
+                    state.handshaking += 1
+                    state.waiting.append(admission)
+                }
+                return connection(socket, peer: peer, admission: admission, log: log).run()
             }
+            var evicted: Admission?
             let refusal: String? = state.withLock { state in
                 if state.stopping { return "the receiver is shutting down" }
                 if state.perAddress[host, default: 0] >= options.maxPerAddress {
                     return "too many connections from \(host) (\(options.maxPerAddress))"
                 }
                 if state.handshaking >= options.maxHandshakes {
-                    return "too many connections in their handshake (\(options.maxHandshakes))"
+                    // Full: the oldest handshake gives way. A real sender finishes its
+                    // handshake in a round trip; peers that never do are what fills the
+                    // table, so they, not the newcomer, lose (a SYN cache's rule).
+                    guard let oldest = state.waiting.first(where: { !$0.isEvicted }),
+                        state.handshaking < 2 * options.maxHandshakes
+                    else { return "too many connections in their handshake (\(options.maxHandshakes))" }
+                    oldest.isEvicted = true
+                    evicted = oldest
                 }
                 state.handshaking += 1
+                state.waiting.append(admission)
                 state.perAddress[host, default: 0] += 1
                 return nil
             }
@@ -181,8 +196,10 @@ public final class Receiver: Sendable {
                 turnAway(socket, peer: peer, reason: refusal, log: log)
                 continue
             }
+            // Wakes the evicted connection's thread at once; it ends and frees its slot.
+            if let evicted { shutdown(evicted.socket.fd, CInt(SHUT_RDWR)) }
             let started = spawnThread { [self] in
-                let summary = connection(socket, peer: peer, log: log).run()
+                let summary = connection(socket, peer: peer, admission: admission, log: log).run()
                 state.withLock { state in
                     state.perAddress[host, default: 1] -= 1
                     if state.perAddress[host] == 0 { state.perAddress[host] = nil }
@@ -192,8 +209,8 @@ public final class Receiver: Sendable {
             }
             if !started {
                 // No thread (RLIMIT_NPROC, memory): free the slot, close the socket.
+                admission.release()
                 state.withLock { state in
-                    state.handshaking -= 1
                     state.perAddress[host, default: 1] -= 1
                     if state.perAddress[host] == 0 { state.perAddress[host] = nil }
                 }
@@ -221,50 +238,71 @@ public final class Receiver: Sendable {
         }
     }
 
-    private func connection(_ socket: TCPSocket, peer: String, log: @escaping @Sendable (ReceiverEvent) -> Void)
-        -> ReceiverConnection
-    {
+    private func connection(
+        _ socket: TCPSocket,
+        peer: String,
+        admission: Admission,
+        log: @escaping @Sendable (ReceiverEvent) -> Void
+    ) -> ReceiverConnection {
         ReceiverConnection(
             socket: socket,
             peer: peer,
             directory: directory,
             journal: journal,
             options: options,
-            admission: Admission(receiver: self),
+            admission: admission,
             log: log
         )
     }
 
-    /// A connection's slot: handshaking until ``establish()``, released at the end.
-    final class Admission {
+    /// A connection's slot: handshaking until ``establish()``, released at the end (or
+    /// evicted while still in its handshake, when the table is full).
+    ///
+    /// `@unchecked Sendable`: the accepting thread marks it evicted while its connection's
+    /// thread runs; every mutable field is read and written under the receiver's lock.
+    final class Admission: @unchecked Sendable {
         private let receiver: Receiver
+        /// The connection's socket, shut down to evict it.
+        let socket: TCPSocket
         private var established = false
         private var released = false
+        /// Given way to a newer connection; set under the receiver's lock.
+        var isEvicted = false
 
-        init(receiver: Receiver) { self.receiver = receiver }
+        init(receiver: Receiver, socket: TCPSocket) {
+            self.receiver = receiver
+            self.socket = socket
+        }
 
-        /// The handshake is done: take a served slot, or false when all are taken.
+        /// The handshake is done: take a served slot, or false when all are taken (or when
+        /// this connection was evicted meanwhile).
         func establish() -> Bool {
-            guard !established else { return true }
-            established = receiver.state.withLock { state in
-                guard state.established < receiver.options.maxConnections else { return false }
+            receiver.state.withLock { state in
+                if established { return true }
+                guard !isEvicted, state.established < receiver.options.maxConnections else { return false }
                 state.handshaking -= 1
                 state.established += 1
+                state.waiting.removeAll { $0 === self }
+                established = true
                 return true
             }
-            return established
         }
 
         /// Whether the receiver is shutting down.
         var stopping: Bool { receiver.state.withLock { $0.stopping } }
 
-        /// Frees the slot (once).
+        /// Frees the slot (once); before a connection drains its peer, so a slot is never
+        /// held for the seconds a close can take.
         func release() {
-            guard !released else { return }
-            released = true
-            let established = self.established
             receiver.state.withLock { state in
-                if established { state.established -= 1 } else { state.handshaking -= 1 }
+                guard !released else { return }
+                released = true
+                if established {
+                    state.established -= 1
+                } else {
+                    state.handshaking -= 1
+                    state.waiting.removeAll { $0 === self }
+                }
             }
         }
     }

@@ -108,6 +108,7 @@ final class ReceiverConnection {
             try commitPending(committer)
             writer.enqueue(.goodbye)
             try flush()
+            admission.release()
             // The client closes first (SPEC.md §7.4): wait for its FIN, then close.
             socket.drain(seconds: options.idleTimeout)
             socket.close()
@@ -521,6 +522,8 @@ final class ReceiverConnection {
             current = nil
             keepPartial(incoming)
         }
+        // The slot is free before the seconds a close may take (drain).
+        admission.release()
         switch stop {
         case .fatal(let code, let message):
             summary.failure = code == .timeout ? .timeout(message) : .protocolViolation(message)

@@ -135,7 +135,6 @@ struct ReceiveCommand {
             printError("xfer: \(error)")
             return ExitCode(error)
         }
-        printError("xfer: listening on \(bound!)")
         let quiet = self.quiet
         let json = logJSON
         let log: @Sendable (ReceiverEvent) -> Void = { event in
@@ -155,6 +154,9 @@ struct ReceiveCommand {
             )
             return .confirmed
         }
+        // Only now, with SIGINT and SIGTERM handled, is the receiver ready: a signal that
+        // arrives the moment a script reads this line stops it cleanly.
+        printError("xfer: listening on \(bound!)")
         let summary = receiver.serve(once: once, log: log)
         guard let summary else {
             // Stopped by a signal: its handler finishes the connections and exits.

@@ -111,6 +111,32 @@ extension Integration {
             #expect(receiver.log.contains("no complete handshake within 3 s"), "\(receiver.log)")
         }
 
+        @Test("128 silent peers filling every handshake slot: a real sender evicts the oldest and is served at once")
+        func fullHandshakeTable() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--handshake-timeout", "30"])
+            // 16 per address (the per-address limit) from 8 addresses: all 128 slots held.
+            var peers: [Peer] = []
+            for index in 0..<128 {
+                guard let peer = Peer(from: "127.0.0.\(40 + index / 16)", to: receiver.port) else { break }
+                peers.append(peer)
+            }
+            try #require(peers.count == 128)
+            for round in 0..<3 {
+                Self.expectSendWorks(receiver, target, "round \(round) with every handshake slot held")
+                try FileManager.default.removeItem(atPath: target.file("legit.bin"))
+                // The attacker reopens what was evicted: the table is full again.
+                peers = peers.filter { peer in
+                    var probe = pollfd(fd: peer.fd, events: Int16(POLLIN), revents: 0)
+                    return poll(&probe, 1, 0) == 0
+                }
+                while peers.count < 128, let peer = Peer(from: "127.0.0.\(40 + peers.count / 16)", to: receiver.port) {
+                    peers.append(peer)
+                }
+            }
+            peers.removeAll()
+        }
+
         @Test("One address opening 300 connections: the accepting thread turns the excess away, no thread each")
         func connectionBurst() throws {
             let target = TemporaryDirectory()
