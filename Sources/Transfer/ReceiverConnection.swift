@@ -251,12 +251,26 @@ final class ReceiverConnection {
 
     // MARK: Offers
 
+    /// The last existing directory checked at OFFER time, and its verdict: files come in
+    /// runs per directory, and the commit walks and checks the path again anyway.
+    private var checkedDirectory: (key: String, parent: TargetDirectory.Parent)?
+
+    private func checkDestination(_ name: WireName) throws(TransferError) {
+        let key = name.directories.joined(separator: "/")
+        if let cached = checkedDirectory, cached.key == key {
+            return try directory.checkLeaf(name, in: cached.parent)
+        }
+        let parent = try directory.checkedParent(of: name)
+        if parent.directory != nil { checkedDirectory = (key, parent) }
+        try directory.checkLeaf(name, in: parent)
+    }
+
     private func receiveOffer(_ offer: Offer, _ committer: Committer) throws {
         let id = offer.transferID
         let name: WireName
         do {
             name = try WireName(validating: offer.name)
-            try directory.checkDestination(name)
+            try checkDestination(name)
         } catch {
             return refuse(offer, error)
         }

@@ -153,14 +153,15 @@ final class TargetDirectory: Sendable {
     /// existing directory of that name, a parent on another file system (the rename would
     /// fail with `EXDEV`) or one that cannot be written (read-only, no permission).
     func checkDestination(_ name: WireName) throws(TransferError) {
+        try checkLeaf(name, in: try checkedParent(of: name))
+    }
+
+    /// The directory checks of ``checkDestination(_:)``, which hold for every file of that
+    /// directory: a connection sending many files into one directory checks it once.
+    func checkedParent(of name: WireName) throws(TransferError) -> Parent {
         let parent = try self.parent(of: name, create: false)
         let where_ = parent.deepestExisting
         do {
-            if let directory = parent.directory, let info = try directory.status(of: name.leaf),
-                info.st_mode & S_IFMT == S_IFDIR
-            {
-                throw TransferError.refused(code: .badName, message: "'\(name.text)' is an existing directory")
-            }
             if UInt64(try where_.status().st_dev) != device || TargetDirectory.mountID(of: where_) != mount {
                 throw TransferError.refused(
                     code: .ioError,
@@ -178,6 +179,21 @@ final class TargetDirectory: Sendable {
                 code: .ioError,
                 message: "cannot write '\(name.text)': its directory is not writable (\(SystemError("access").reason))"
             )
+        }
+        return parent
+    }
+
+    /// The file's own check: no existing directory of its name in `parent`.
+    func checkLeaf(_ name: WireName, in parent: Parent) throws(TransferError) {
+        guard let directory = parent.directory else { return }
+        let info: stat?
+        do {
+            info = try directory.status(of: name.leaf)
+        } catch {
+            throw .refused(code: .ioError, message: "cannot check '\(name.text)': \(error)")
+        }
+        if let info, info.st_mode & S_IFMT == S_IFDIR {
+            throw .refused(code: .badName, message: "'\(name.text)' is an existing directory")
         }
     }
 
