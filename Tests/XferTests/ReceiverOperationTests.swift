@@ -101,6 +101,48 @@ extension Integration {
             )
         }
 
+        @Test(
+            "Partials that filled a small file system are expired and capped when the receiver starts",
+            .enabled(if: getuid() == 0, "needs root for a tmpfs")
+        )
+        func partialsDoNotFillTheDisk() throws {
+            let target = TemporaryDirectory()
+            let mounted = shell("mount -t tmpfs -o size=4m tmpfs '\(target.path)'")
+            try #require(mounted.status == 0, "\(mounted.stderr)")
+            defer { shell("umount -l '\(target.path)'") }
+            try FileManager.default.createDirectory(atPath: target.file(".xfer"), withIntermediateDirectories: false)
+            // What an attacker left: partials of aborted transfers, 3.5 MiB of a 4 MiB disk.
+            for index in 0..<7 {
+                let name = String(format: "%032x.part", index)
+                #expect(
+                    FileManager.default.createFile(
+                        atPath: target.file(".xfer/" + name),
+                        contents: Data(count: 512 << 10)
+                    )
+                )
+                let age = Date(timeIntervalSinceNow: Double(-3600 * (index + 1)))
+                try FileManager.default.setAttributes(
+                    [.modificationDate: age],
+                    ofItemAtPath: target.file(".xfer/" + name)
+                )
+            }
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--keep-partials", "12600s"])
+            // Older than 3.5 h: 4 of them; then the cap (a quarter of 4 MiB) leaves at most 1 MiB.
+            let left = try FileManager.default.contentsOfDirectory(atPath: target.file(".xfer")).filter {
+                $0.hasSuffix(".part")
+            }
+            #expect(left.count <= 2, "\(left)")
+            #expect(
+                left.allSatisfy { $0 < String(format: "%032x.part", 3) },
+                "the newest must be the ones kept: \(left)"
+            )
+            let source = TemporaryDirectory()
+            let bytes = source.makeFile("fits.bin", count: 2 << 20)
+            let result = xfer(["send", source.file("fits.bin"), receiver.address])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(target.contents("fits.bin") == bytes)
+        }
+
         @Test("xfer state lists the partial files kept for resumes, and --clean removes them")
         func state() throws {
             let target = TemporaryDirectory()
