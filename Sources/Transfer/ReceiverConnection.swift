@@ -255,6 +255,18 @@ final class ReceiverConnection {
     /// runs per directory, and the commit walks and checks the path again anyway.
     private var checkedDirectory: (key: String, parent: TargetDirectory.Parent)?
 
+    /// The identity of the regular file now at `name`, if any; through the directory just
+    /// checked when it is that one.
+    private func existingIdentity(of name: WireName) -> FileIdentity? {
+        if let cached = checkedDirectory, cached.key == name.directories.joined(separator: "/"),
+            let parent = cached.parent.directory
+        {
+            guard let info = try? parent.status(of: name.leaf), info.st_mode & S_IFMT == S_IFREG else { return nil }
+            return FileIdentity(info)
+        }
+        return directory.identity(of: name)
+    }
+
     private func checkDestination(_ name: WireName) throws(TransferError) {
         let key = name.directories.joined(separator: "/")
         if let cached = checkedDirectory, cached.key == key {
@@ -274,9 +286,10 @@ final class ReceiverConnection {
         } catch {
             return refuse(offer, error)
         }
-        if let entry = journal.entry(for: id), entry.name == offer.name,
-            offer.size == nil || offer.size == entry.length,
-            directory.identity(of: name) == entry.identity
+        // The journal is read only when a file is there to be the committed one: a new
+        // file (the common case) costs one stat in the directory just checked.
+        if let existing = existingIdentity(of: name), let entry = journal.entry(for: id), entry.name == offer.name,
+            offer.size == nil || offer.size == entry.length, existing == entry.identity
         {
             // ACKs go in offer order (SPEC.md §7.3): earlier streams commit first.
             try commitPending(committer)
