@@ -8,8 +8,10 @@ struct ReceiveCommand {
         checked, synced, renamed into place and synced again before the sender is told it
         arrived. Serves until interrupted, many senders at once.
 
-        USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]
-                            [--max-connections N] [--no-auth] [--quiet] [--log-json]
+        USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--key FILE | --no-auth] [--once]
+                            [--timeout SECONDS] [--max-connections N] [--max-per-address N]
+                            [--handshake-timeout SECONDS] [--keep-partials TIME] [--umask OCTAL]
+                            [--quiet] [--log-json]
 
         Protected mode: without a key, xfer receive listens only on loopback addresses
         (127.0.0.0/8, ::1) unless told --no-auth: anyone who can reach the port could write

@@ -10,8 +10,8 @@ struct SendCommand {
         OVERVIEW: Send files, directories or standard input; exit 0 only when the receiver
         confirms that every byte arrived intact and is durable on its disk.
 
-        USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume]
-                         [--allow-nondurable] PATH... HOST[:PORT]
+        USAGE: xfer send [--key FILE] [--name NAME] [--json] [--quiet] [--timeout SECONDS]
+                         [--no-resume] [--allow-nondurable] PATH... HOST[:PORT]
 
         ARGUMENTS:
           PATH        A file; a directory (sent recursively, relative paths kept; symbolic

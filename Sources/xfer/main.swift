@@ -89,8 +89,9 @@ func main(_ arguments: [String]) -> ExitCode {
             let usage =
                 [
                     "send":
-                        "USAGE: xfer send [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
-                    "receive": "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--timeout SECONDS]",
+                        "USAGE: xfer send [--key FILE] [--name NAME] [--json] [--quiet] [--timeout SECONDS] [--no-resume] PATH... HOST[:PORT]",
+                    "receive":
+                        "USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--key FILE | --no-auth] [--once] [--timeout SECONDS]",
                     "demo": "USAGE: xfer demo [--size BYTES] [--naive]",
                     "keygen": "USAGE: xfer keygen FILE",
                     "state": "USAGE: xfer state [--dir DIR] [--clean]",
