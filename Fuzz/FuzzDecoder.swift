@@ -22,6 +22,9 @@ public func fuzzDecoder(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         do {
             try RecordEncoder.append(record, to: &encoded)
         } catch {
+            // The one record a decoder accepts and an encoder refuses (SPEC.md §6.2, §9): an
+            // OFFER whose name is over 4096 bytes, which a receiver answers with badName.
+            if case .offer(let offer) = record, offer.name.utf8.count > ProtocolLimits.maxNameBytes { continue }
             preconditionFailure("a decoded record does not encode: \(error)")
         }
         let again = decode(encoded, preamble: false, piece: .max)
