@@ -70,16 +70,8 @@ struct DemoCommand {
             return .localIO
         }
         // Its first line says where it listens: a readiness signal, no sleeping.
-        var firstLine = Data()
-        while !firstLine.contains(UInt8(ascii: "\n")) {
-            let chunk = log.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            firstLine.append(chunk)
-        }
-        let text = String(decoding: firstLine, as: UTF8.self)
-        guard let range = text.range(of: "listening on "),
-            let endpoint = Endpoint(parsing: String(text[range.upperBound...].prefix { $0 != "\n" }))
-        else {
+        let (listening, text) = listeningEndpoint(log)
+        guard let endpoint = listening else {
             printError("xfer: demo receiver did not start: \(text)")
             return .localIO
         }
@@ -104,4 +96,18 @@ struct DemoCommand {
         )
         return same ? code : .integrity
     }
+}
+
+/// Reads a child receiver's stderr up to its first line, "xfer: listening on HOST:PORT" (the
+/// readiness signal), and returns the endpoint it names and the text read.
+func listeningEndpoint(_ log: Pipe) -> (Endpoint?, String) {
+    var firstLine = Data()
+    while !firstLine.contains(UInt8(ascii: "\n")) {
+        let chunk = log.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        firstLine.append(chunk)
+    }
+    let text = String(decoding: firstLine, as: UTF8.self)
+    guard let range = text.range(of: "listening on ") else { return (nil, text) }
+    return (Endpoint(parsing: String(text[range.upperBound...].prefix { $0 != "\n" })), text)
 }

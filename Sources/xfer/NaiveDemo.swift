@@ -169,16 +169,8 @@ struct NaiveDemo {
             return (.localIO, "cannot start the receiver: \(error)")
         }
         // Its first line says where it listens: the readiness signal.
-        var firstLine = Data()
-        while !firstLine.contains(UInt8(ascii: "\n")) {
-            let chunk = log.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            firstLine.append(chunk)
-        }
-        let text = String(decoding: firstLine, as: UTF8.self)
-        guard let range = text.range(of: "listening on "),
-            let endpoint = Endpoint(parsing: String(text[range.upperBound...].prefix { $0 != "\n" }))
-        else {
+        let (listening, text) = listeningEndpoint(log)
+        guard let endpoint = listening else {
             receiver.terminate()
             return (.localIO, "the receiver did not start: \(text)")
         }
