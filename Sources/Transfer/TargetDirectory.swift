@@ -149,15 +149,11 @@ final class TargetDirectory: Sendable {
         return Parent(directory: current, deepestExisting: current, created: created)
     }
 
-    /// Refuses, before any data arrives, a destination the commit could not use: an
-    /// existing directory of that name, a parent on another file system (the rename would
-    /// fail with `EXDEV`) or one that cannot be written (read-only, no permission).
-    func checkDestination(_ name: WireName) throws(TransferError) {
-        try checkLeaf(name, in: try checkedParent(of: name))
-    }
-
-    /// The directory checks of ``checkDestination(_:)``, which hold for every file of that
-    /// directory: a connection sending many files into one directory checks it once.
+    /// Refuses, before any data arrives, a destination directory the commit could not use:
+    /// one on another file system or mount (the rename would fail with `EXDEV`) or one that
+    /// cannot be written (read-only, immutable, no permission). The verdict holds for every
+    /// file of that directory, so a connection sending many files into one checks it once;
+    /// ``checkLeaf(_:in:)`` is the per-file half.
     func checkedParent(of name: WireName) throws(TransferError) -> Parent {
         let parent = try self.parent(of: name, create: false)
         let where_ = parent.deepestExisting
