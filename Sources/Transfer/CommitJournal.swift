@@ -9,13 +9,25 @@ import Synchronization
 /// an ACK with its connection is told "already committed" instead of sending again.
 ///
 /// Kept on disk, never loaded whole: memory and start-up time do not grow with the number
-/// of commits. Entries live in 4096 bucket files, `.xfer/commits/XXX.log`, chosen by the
-/// first 12 bits of the transfer ID; one line per commit:
+/// of commits. Entries live in bucket files `.xfer/commits/P.log`, where `P` is a prefix
+/// of one to three hexadecimal digits of the transfer ID; one line per commit:
 /// `ID LENGTH DIGEST DEVICE INODE CTIME_S CTIME_NS MTIME_S MTIME_NS COMMITTED_AT NAME`
-/// (hex ID and digest, decimal numbers). A lookup reads one bucket (at most
-/// ``bucketLimit`` bytes); an append that takes a bucket past that limit compacts it:
-/// only the newest line of each ID is kept, lines older than the retention go, and then
-/// the oldest, until it is back under three quarters of the limit.
+/// (hex ID and digest, decimal numbers).
+///
+/// The buckets grow with the journal, like a trie: it starts as (at most) 16 one-digit
+/// buckets, and a bucket that an append takes past ``bucketLimit`` bytes is compacted
+/// (only the newest line of each ID, nothing older than the retention) and, if that is
+/// still more than three quarters of the limit, split into the 16 buckets one digit deeper.
+/// Three-digit buckets are not split: they drop their oldest lines instead. So a first
+/// transfer of 10,000 files creates 16 bucket files, not thousands (each file creation is
+/// an inode allocation, the costliest step of receiving a small file), and a lookup still
+/// reads one bucket of at most ``bucketLimit`` bytes, however many commits are remembered.
+///
+/// Which prefixes are split is known from the file names (a bucket `abc.log` means `a` and
+/// `ab` were split), listed once at start. A split writes the deeper buckets (each synced,
+/// then renamed into place), syncs the directory and only then removes the split bucket; a
+/// crash in between leaves the old bucket beside the new ones, and the next start moves its
+/// lines into them, in front of theirs (they are older).
 ///
 /// The identity fields bind an entry to the file the commit produced: a file replaced or
 /// edited since (another inode, size, change or modification time) is not "committed".
@@ -32,24 +44,44 @@ final class CommitJournal: Sendable {
         var committedAt: Int = 0
     }
 
-    /// A bucket is compacted when an append takes it past this many bytes.
+    /// A bucket is compacted (and, above three digits, split) when an append takes it past
+    /// this many bytes.
     static let bucketLimit = 256 << 10
 
-    /// `.xfer/commits`; used only with `active`'s lock held.
+    /// The longest bucket prefix, in hexadecimal digits (4096 buckets at most).
+    static let deepest = 3
+
+    /// The most of a bucket ever read: one batch's append can take a bucket past the limit
+    /// by up to its lines (a name may be 4096 bytes), before the compaction that follows.
+    static let readLimit = 16 << 20
+
+    /// What the lock guards.
+    private struct State {
+        /// Transfers being received right now, by any connection.
+        var active: Set<TransferID> = []
+        /// Prefixes whose bucket was split: their IDs live one digit deeper.
+        var split: Set<String> = []
+        /// Split prefixes whose bucket file is still there (a split that a crash or an
+        /// error interrupted): lookups read them too, before the deeper bucket.
+        var leftovers: Set<String> = []
+    }
+
+    /// `.xfer/commits`; used only with `state`'s lock held.
     private nonisolated(unsafe) let directory: FileDescriptor
     private let retention: Double
-    /// Transfers being received right now, by any connection; the lock also serialises
-    /// every bucket file's reads, appends and compactions.
-    private let active = Mutex(Set<TransferID>())
+    /// The lock also serialises every bucket file's reads, appends, compactions and splits.
+    private let state: Mutex<State>
 
-    /// Opens (creating it) `.xfer/commits`.
+    /// Opens (creating it) `.xfer/commits`, learns which buckets are split from the names
+    /// there, and finishes any split that was interrupted.
     /// - Parameter retention: Seconds an entry is kept at least (compaction drops older).
     init(directory: TargetDirectory, retention: Double = 30 * 86400) throws(TransferError) {
         if mkdirat(directory.state.rawValue, "commits", 0o700) != 0 && errno != EEXIST {
             throw .localIO("cannot create '\(directory.path)/.xfer/commits': \(SystemError("mkdir").reason)")
         }
+        let commits: FileDescriptor
         do {
-            self.directory = try FileDescriptor.open(
+            commits = try FileDescriptor.open(
                 "commits",
                 in: directory.state,
                 flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW
@@ -57,25 +89,52 @@ final class CommitJournal: Sendable {
         } catch {
             throw .localIO("cannot open '\(directory.path)/.xfer/commits': \(error.reason)")
         }
+        var state = State()
+        var buckets: Set<String> = []
+        for bytes in commits.entryNames() {
+            guard let name = String(validating: bytes, as: UTF8.self) else { continue }
+            if name.hasSuffix(".log.new") {
+                // A compaction or split that never reached its rename: the old bucket stands.
+                _ = unlinkat(commits.rawValue, name, 0)
+            } else if let prefix = CommitJournal.prefix(ofBucket: name) {
+                buckets.insert(prefix)
+                for length in 1..<prefix.count { state.split.insert(String(prefix.prefix(length))) }
+            }
+        }
+        state.leftovers = buckets.intersection(state.split)
+        self.directory = commits
         self.retention = retention
+        self.state = Mutex(state)
+        // Deepest first: a deeper leftover's lines are newer than a shallower one's.
+        self.state.withLock { state in
+            for prefix in state.leftovers.sorted(by: { $0.count > $1.count }) {
+                try? finishSplit(prefix, &state, now: Int(time(nil)))
+            }
+        }
     }
 
     /// Marks `id` as being received; false when another connection already is, so two
     /// senders of the same transfer never write one partial file at once.
     func claim(_ id: TransferID) -> Bool {
-        active.withLock { $0.insert(id).inserted }
+        state.withLock { $0.active.insert(id).inserted }
     }
 
     /// Ends a ``claim(_:)``.
     func release(_ id: TransferID) {
-        _ = active.withLock { $0.remove(id) }
+        _ = state.withLock { $0.active.remove(id) }
     }
 
     /// The newest commit remembered for `id`, if any.
     func entry(for id: TransferID) -> Entry? {
-        active.withLock { _ in
+        let hex = "\(id)"
+        return state.withLock { state in
+            let bucket = CommitJournal.bucket(of: hex, state.split)
+            // Shallow to deep: a later line is newer.
+            let path = (1..<bucket.count).map { String(hex.prefix($0)) }.filter(state.leftovers.contains) + [bucket]
             var found: Entry?
-            for (lineID, entry) in lines(of: CommitJournal.bucket(id)) where lineID == id { found = entry }
+            for prefix in path {
+                if let entry = newestLine(of: hex, in: prefix) { found = entry }
+            }
             return found
         }
     }
@@ -87,18 +146,18 @@ final class CommitJournal: Sendable {
     func record(_ batch: [(TransferID, Entry)]) -> SystemError? {
         guard !batch.isEmpty else { return nil }
         let now = Int(time(nil))
-        var byBucket: [String: [UInt8]] = [:]
-        for (id, entry) in batch {
-            var entry = entry
-            entry.committedAt = now
-            byBucket[CommitJournal.bucket(id), default: []] += CommitJournal.line(id, entry)
-        }
-        return active.withLock { _ -> SystemError? in
+        return state.withLock { state -> SystemError? in
+            var byBucket: [String: [UInt8]] = [:]
+            for (id, entry) in batch {
+                var entry = entry
+                entry.committedAt = now
+                byBucket[CommitJournal.bucket(of: "\(id)", state.split), default: []] += CommitJournal.line(id, entry)
+            }
             var firstError: SystemError?
             for (bucket, bytes) in byBucket.sorted(by: { $0.key < $1.key }) {
                 do throws(SystemError) {
                     let size = try append(bytes, to: bucket)
-                    if size > CommitJournal.bucketLimit { try compact(bucket, now: now) }
+                    if size > CommitJournal.bucketLimit { try compact(bucket, &state, now: now) }
                 } catch {
                     if firstError == nil { firstError = error }
                 }
@@ -109,9 +168,25 @@ final class CommitJournal: Sendable {
 
     // MARK: Buckets (lock held)
 
-    private static func bucket(_ id: TransferID) -> String {
-        String("\(id)".prefix(3)) + ".log"
+    /// The bucket prefix `hex` (an ID's digits) is recorded under: the shortest prefix that
+    /// is not split.
+    private static func bucket(of hex: String, _ split: Set<String>) -> String {
+        var length = 1
+        while length < CommitJournal.deepest && split.contains(String(hex.prefix(length))) { length += 1 }
+        return String(hex.prefix(length))
     }
+
+    /// The prefix of a bucket file's name (`ab.log` → `ab`), or nil for any other name.
+    private static func prefix(ofBucket name: String) -> String? {
+        guard name.hasSuffix(".log") else { return nil }
+        let prefix = name.dropLast(4)
+        guard (1...CommitJournal.deepest).contains(prefix.count),
+            prefix.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { return nil }
+        return String(prefix)
+    }
+
+    private static func file(_ prefix: String) -> String { prefix + ".log" }
 
     private static func line(_ id: TransferID, _ entry: Entry) -> [UInt8] {
         let identity = entry.identity
@@ -144,25 +219,50 @@ final class CommitJournal: Sendable {
         return (id, Entry(length: length, digest: digest, name: name, identity: identity, committedAt: committedAt))
     }
 
-    /// The well-formed lines of a bucket, oldest first. A torn last line (no newline) or
-    /// any malformed line is skipped; so is a bucket that cannot be read.
-    private func lines(of bucket: String) -> [(TransferID, Entry)] {
-        guard let file = try? FileDescriptor.open(bucket, in: directory, flags: O_RDONLY | O_NOFOLLOW),
-            let bytes = try? file.readAll(limit: 2 * CommitJournal.bucketLimit)
+    /// The bytes of a bucket; empty when there is none or it cannot be read.
+    private func contents(of prefix: String) -> [UInt8] {
+        guard
+            let file = try? FileDescriptor.open(
+                CommitJournal.file(prefix),
+                in: directory,
+                flags: O_RDONLY | O_NOFOLLOW
+            ),
+            let bytes = try? file.readAll(limit: CommitJournal.readLimit)
         else { return [] }
-        var result: [(TransferID, Entry)] = []
+        return bytes
+    }
+
+    /// The complete lines of `bytes`: a torn last line (no newline) is left out.
+    private static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var result: [ArraySlice<UInt8>] = []
         var start = bytes.startIndex
         while let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            if let parsed = CommitJournal.parse(bytes[start..<end]) { result.append(parsed) }
+            result.append(bytes[start..<end])
             start = end + 1
         }
         return result
     }
 
+    /// The well-formed lines of a bucket, oldest first; malformed ones are skipped.
+    private func entries(of prefix: String) -> [(TransferID, Entry)] {
+        CommitJournal.lines(contents(of: prefix)).compactMap(CommitJournal.parse)
+    }
+
+    /// The newest well-formed line of `hex` in a bucket. Only lines that start with the ID
+    /// are parsed: a lookup costs a scan of one bucket, not the parsing of every line.
+    private func newestLine(of hex: String, in prefix: String) -> Entry? {
+        let key = Array(hex.utf8) + [UInt8(ascii: " ")]
+        var found: Entry?
+        for line in CommitJournal.lines(contents(of: prefix)) where line.starts(with: key) {
+            if let (_, entry) = CommitJournal.parse(line) { found = entry }
+        }
+        return found
+    }
+
     /// Appends whole lines to a bucket (O_APPEND, short writes continued); returns its size.
-    private func append(_ bytes: [UInt8], to bucket: String) throws(SystemError) -> Int {
+    private func append(_ bytes: [UInt8], to prefix: String) throws(SystemError) -> Int {
         let file = try FileDescriptor.open(
-            bucket,
+            CommitJournal.file(prefix),
             in: directory,
             flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW,
             mode: 0o600
@@ -175,23 +275,59 @@ final class CommitJournal: Sendable {
         return Int(try file.status().st_size)
     }
 
-    /// Rewrites a bucket with the newest line per ID, dropping expired lines, then the
-    /// oldest, until it is under three quarters of the limit; atomically (rename).
-    private func compact(_ bucket: String, now: Int) throws(SystemError) {
+    /// The newest line of each ID among `entries` (oldest first) that is not expired,
+    /// newest first.
+    private func newestUnexpired(_ entries: [(TransferID, Entry)], now: Int) -> [(TransferID, Entry)] {
         var newest: [TransferID: Entry] = [:]
-        for (id, entry) in lines(of: bucket) { newest[id] = entry }
+        for (id, entry) in entries { newest[id] = entry }
         let cutoff = now - Int(retention)
-        let candidates = newest.filter { $0.value.committedAt >= cutoff }
-            .sorted { $0.value.committedAt > $1.value.committedAt }
+        return newest.filter { $0.value.committedAt >= cutoff }.sorted { $0.value.committedAt > $1.value.committedAt }
+            .map { ($0.key, $0.value) }
+    }
+
+    /// Brings a bucket that grew past the limit back under three quarters of it: the newest
+    /// line per ID, no expired lines; then a split if it is still too big and may be split,
+    /// else the oldest lines dropped.
+    private func compact(_ prefix: String, _ state: inout State, now: Int) throws(SystemError) {
+        let candidates = newestUnexpired(entries(of: prefix), now: now)
+        let room = CommitJournal.bucketLimit * 3 / 4
         var chosen: [(TransferID, Entry)] = []
         var size = 0
         for (id, entry) in candidates {
             size += CommitJournal.line(id, entry).count
-            if size > CommitJournal.bucketLimit * 3 / 4 { break }
+            if size > room { break }
             chosen.append((id, entry))
         }
-        let bytes = chosen.reversed().flatMap { CommitJournal.line($0.0, $0.1) }
-        let temporary = bucket + ".new"
+        if chosen.count < candidates.count && prefix.count < CommitJournal.deepest {
+            state.split.insert(prefix)
+            state.leftovers.insert(prefix)
+            return try finishSplit(prefix, &state, now: now)
+        }
+        try replace(prefix, with: chosen.reversed().flatMap { CommitJournal.line($0.0, $0.1) })
+    }
+
+    /// Moves the lines of split bucket `prefix` into the deeper buckets, in front of any
+    /// lines those already hold (theirs are newer), then removes it.
+    private func finishSplit(_ prefix: String, _ state: inout State, now: Int) throws(SystemError) {
+        var moved: [String: [UInt8]] = [:]
+        for (id, entry) in newestUnexpired(entries(of: prefix), now: now).reversed() {
+            moved[CommitJournal.bucket(of: "\(id)", state.split), default: []] += CommitJournal.line(id, entry)
+        }
+        for (deeper, bytes) in moved.sorted(by: { $0.key < $1.key }) {
+            try replace(deeper, with: bytes + CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })
+        }
+        // The deeper buckets' names must be durable before the only other copy goes.
+        try directory.sync()
+        try retryingInterrupts("unlink", CommitJournal.file(prefix)) {
+            unlinkat(directory.rawValue, CommitJournal.file(prefix), 0)
+        }
+        state.leftovers.remove(prefix)
+    }
+
+    /// Replaces a bucket's contents atomically: a synced `.new` file renamed over it.
+    private func replace(_ prefix: String, with bytes: [UInt8]) throws(SystemError) {
+        let name = CommitJournal.file(prefix)
+        let temporary = name + ".new"
         let file = try FileDescriptor.open(
             temporary,
             in: directory,
@@ -201,9 +337,7 @@ final class CommitJournal: Sendable {
         try file.writeAll(bytes)
         try file.sync()
         file.close()
-        try retryingInterrupts("rename", bucket) {
-            renameat(directory.rawValue, temporary, directory.rawValue, bucket)
-        }
+        try retryingInterrupts("rename", name) { renameat(directory.rawValue, temporary, directory.rawValue, name) }
     }
 }
 

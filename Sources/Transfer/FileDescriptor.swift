@@ -121,6 +121,23 @@ final class FileDescriptor {
         return info
     }
 
+    /// The names in this directory, as bytes, without `.` and `..`; empty when it cannot
+    /// be listed. The corresponding C functions are `fdopendir` and `readdir`.
+    func entryNames() -> [[UInt8]] {
+        guard let listing = try? FileDescriptor.open(".", in: self, flags: O_RDONLY | O_DIRECTORY),
+            let handle = fdopendir(listing.rawValue)
+        else { return [] }
+        // fdopendir owns the descriptor now; closedir closes it.
+        listing.release()
+        defer { closedir(handle) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
+        }
+        return names
+    }
+
     /// Status of `name` inside this directory, not following a final link, or `nil` when
     /// nothing is there. The corresponding C function is `fstatat`.
     func status(of name: String) throws(SystemError) -> stat? {

@@ -226,17 +226,10 @@ final class TargetDirectory: Sendable {
 
     /// The partial files in `.xfer`, oldest first.
     func partials() -> [KeptPartial] {
-        guard let listing = try? FileDescriptor.open(".", in: state, flags: O_RDONLY | O_DIRECTORY),
-            let handle = fdopendir(listing.rawValue)
-        else { return [] }
-        // fdopendir owns the descriptor now; closedir closes it.
-        listing.release()
-        defer { closedir(handle) }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var result: [KeptPartial] = []
-        while let entry = readdir(handle) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+        for bytes in state.entryNames() {
             guard let name = String(validating: bytes, as: UTF8.self), name.hasSuffix(".part"),
                 let info = try? state.status(of: name), info.st_mode & S_IFMT == S_IFREG
             else { continue }

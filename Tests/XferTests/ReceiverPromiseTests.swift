@@ -464,11 +464,12 @@ private final class PlantedTarget {
     func stateStrangers() -> [[UInt8]] {
         tree(target + "/.xfer").filter { name in
             if name == Array("commits".utf8) || name == Array("lock".utf8) { return false }
-            // The commit journal's buckets: commits/XXX.log, three lower-case hex digits.
+            // The commit journal's buckets: commits/P.log, one to three lower-case hex digits.
             let bucket = Array("commits/".utf8)
-            if name.count == bucket.count + 7, Array(name.prefix(bucket.count)) == bucket,
+            if name.count >= bucket.count + 5, name.count <= bucket.count + 7,
+                Array(name.prefix(bucket.count)) == bucket,
                 Array(name.suffix(4)) == Array(".log".utf8),
-                name.dropFirst(bucket.count).prefix(3).allSatisfy({
+                name.dropFirst(bucket.count).dropLast(4).allSatisfy({
                     (0x30...0x39).contains($0) || (0x61...0x66).contains($0)
                 })
             {

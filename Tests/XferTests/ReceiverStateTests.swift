@@ -75,6 +75,81 @@ import Testing
         #expect(journal.entry(for: Self.id(7999))?.length == 7999)
     }
 
+    /// The bucket files of a journal, by name.
+    static func buckets(_ folder: TemporaryDirectory) throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: folder.file(".xfer/commits")))
+    }
+
+    @Test func bucketsGrowWithTheJournal() throws {
+        let folder = TemporaryDirectory()
+        let directory = try TargetDirectory(path: folder.path)
+        let journal = try CommitJournal(directory: directory)
+        // A first transfer of 10,000 files: one bucket file per first hex digit, no more
+        // (each file made is an inode allocated, as dear as the file received).
+        for start in stride(from: 0, to: 10_000, by: 250) {
+            #expect(journal.record((start..<start + 250).map { (Self.id($0), Self.entry($0)) }) == nil)
+        }
+        let first = try Self.buckets(folder)
+        #expect(first.count <= 16 && first.allSatisfy { $0.count == 5 }, "\(first.sorted())")
+        // 60,000 more: the one-digit buckets fill (about 2,600 lines each) and split.
+        for start in stride(from: 10_000, to: 70_000, by: 1000) {
+            #expect(journal.record((start..<start + 1000).map { (Self.id($0), Self.entry($0)) }) == nil)
+        }
+        let grown = try Self.buckets(folder)
+        #expect(grown.contains { $0.count == 6 } && !grown.contains { $0.count == 5 }, "\(grown.sorted())")
+        for bucket in grown {
+            let size = try FileManager.default.attributesOfItem(atPath: folder.file(".xfer/commits/\(bucket)"))[.size]
+            #expect((size as? Int ?? .max) <= CommitJournal.bucketLimit, "\(bucket)")
+        }
+        // Every commit is still found, by this journal and after a restart.
+        let restarted = try CommitJournal(directory: directory)
+        for n in [0, 1, 9_999, 10_000, 33_333, 69_999] {
+            #expect(journal.entry(for: Self.id(n))?.length == UInt64(n), "entry \(n)")
+            #expect(restarted.entry(for: Self.id(n))?.length == UInt64(n), "entry \(n) after a restart")
+        }
+        // A restarted journal appends to the split buckets, not to new one-digit ones.
+        restarted.record([(Self.id(5), Self.entry(6, name: "again"))])
+        #expect(try Self.buckets(folder) == grown)
+        #expect(restarted.entry(for: Self.id(5))?.name == "again")
+    }
+
+    @Test func aSplitInterruptedByACrashIsFinishedAtStart() throws {
+        let folder = TemporaryDirectory()
+        let directory = try TargetDirectory(path: folder.path)
+        let journal = try CommitJournal(directory: directory)
+        // Three IDs with the same first digit.
+        let ids = (0..<200).map { ($0, Self.id($0)) }
+        let digit = "\(ids[0].1)".prefix(1)
+        let same = ids.filter { "\($0.1)".prefix(1) == digit }.prefix(3).map { $0 }
+        try #require(same.count == 3)
+        journal.record(same.map { ($0.1, Self.entry($0.0)) })
+        // The crash: the split wrote one deeper bucket, holding a newer line of the first
+        // ID, and a half-written ".new" file, but never removed the one-digit bucket.
+        let hex = "\(same[0].1)"
+        let deeper = folder.file(".xfer/commits/" + hex.prefix(2) + ".log")
+        var newer = Self.entry(same[0].0, name: "newer")
+        newer.committedAt = Int(time(nil))
+        let line =
+            "\(hex) \(newer.length) \(String(newer.digest, radix: 16)) 1 \(newer.identity.inode) "
+            + "\(newer.identity.changeSeconds) 7 \(newer.identity.modificationSeconds) 9 \(newer.committedAt) newer\n"
+        #expect(FileManager.default.createFile(atPath: deeper, contents: Data(line.utf8)))
+        #expect(
+            FileManager.default.createFile(
+                atPath: folder.file(".xfer/commits/\(digit)0.log.new"),
+                contents: Data("x".utf8)
+            )
+        )
+        let restarted = try CommitJournal(directory: directory)
+        // The one-digit bucket's lines moved down (the deeper line, newer, still wins), the
+        // old bucket and the stray file are gone.
+        let names = try Self.buckets(folder)
+        #expect(!names.contains("\(digit).log") && !names.contains { $0.hasSuffix(".new") }, "\(names.sorted())")
+        #expect(restarted.entry(for: same[0].1)?.name == "newer")
+        for (n, id) in same.dropFirst() {
+            #expect(restarted.entry(for: id)?.length == UInt64(n))
+        }
+    }
+
     @Test func tornLinesAreSkippedAndDoNotSpoilTheNext() throws {
         let folder = TemporaryDirectory()
         let directory = try TargetDirectory(path: folder.path)
@@ -82,7 +157,7 @@ import Testing
         let id = Self.id(1)
         journal.record([(id, Self.entry(1))])
         // A crash in the middle of the next append of this bucket: a line without its end.
-        let bucket = folder.file(".xfer/commits/" + String("\(id)".prefix(3)) + ".log")
+        let bucket = folder.file(".xfer/commits/" + String("\(id)".prefix(1)) + ".log")
         let handle = try #require(FileHandle(forWritingAtPath: bucket))
         handle.seekToEndOfFile()
         handle.write(Data("\(id) 99 ab 1 2 3".utf8))
