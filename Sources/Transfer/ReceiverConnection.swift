@@ -251,17 +251,20 @@ final class ReceiverConnection {
 
     // MARK: Offers
 
-    /// The last existing directory checked at OFFER time, and its verdict: files come in
-    /// runs per directory, and the commit walks and checks the path again anyway.
+    /// The last directory checked at OFFER time, and its verdict: files come in runs per
+    /// directory, and the commit walks and checks the path again anyway. A directory that
+    /// did not exist yet (the commit will make it) is remembered too, until the next commit.
     private var checkedDirectory: (key: String, parent: TargetDirectory.Parent)?
 
     /// The identity of the regular file now at `name`, if any; through the directory just
     /// checked when it is that one.
     private func existingIdentity(of name: WireName) -> FileIdentity? {
-        if let cached = checkedDirectory, cached.key == name.directories.joined(separator: "/"),
-            let parent = cached.parent.directory
-        {
-            guard let info = try? parent.status(of: name.leaf), info.st_mode & S_IFMT == S_IFREG else { return nil }
+        if let cached = checkedDirectory, cached.key == name.directories.joined(separator: "/") {
+            // A directory still missing at the check holds no file: only a commit can have
+            // made it since, and a commit forgets the verdict.
+            guard let parent = cached.parent.directory, let info = try? parent.status(of: name.leaf),
+                info.st_mode & S_IFMT == S_IFREG
+            else { return nil }
             return FileIdentity(info)
         }
         return directory.identity(of: name)
@@ -273,7 +276,7 @@ final class ReceiverConnection {
             return try directory.checkLeaf(name, in: cached.parent)
         }
         let parent = try directory.checkedParent(of: name)
-        if parent.directory != nil { checkedDirectory = (key, parent) }
+        checkedDirectory = (key, parent)
         try directory.checkLeaf(name, in: parent)
     }
 
@@ -510,6 +513,8 @@ final class ReceiverConnection {
         }
         let outcomes = committer.commit(batch)
         heartbeat.stop()
+        // The commit may have made the directory remembered as missing: check it again.
+        if checkedDirectory?.parent.directory == nil { checkedDirectory = nil }
         var committed: [(TransferID, CommitJournal.Entry)] = []
         for (stream, outcome) in zip(batch, outcomes) {
             let id = stream.offer.transferID
