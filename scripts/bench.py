@@ -241,14 +241,17 @@ def main():
             span = "(%.3f-%.3f)" % (min(r.wall for r in runs), max(r.wall for r in runs))
             print("  %-30s %9.3f %15s %9.3f %8.1f MiB %8.1f MiB" % (
                 name, wall, span, cpu, max(r.rss_send for r in runs) / 1024, max(r.rss_recv for r in runs) / 1024))
-        if have_rsync:
-            print("  (rsync: the daemon's side is not in CPU or RSS)")
-        if title.startswith("%d connections" % args.connections):
+        handshake = title.startswith("%d connections" % args.connections)
+        if handshake:
+            print("  (handshakes: wall time only; CPU and RSS are not measured)")
             for name, (wall, _) in med.items():
                 print("  %-30s %.0f connections/s" % (name, args.connections / wall))
+        elif have_rsync:
+            print("  (rsync: the daemon's side is not in CPU or RSS)")
         xw, xc = med[cases[0][0]]
         for name, (wall, cpu) in list(med.items())[1:]:
-            print("  xfer / %-28s wall %.2fx   CPU %.2fx" % (name, xw / wall, xc / cpu if cpu else float("nan")))
+            cpu_ratio = "   CPU %.2fx" % (xc / cpu) if cpu else ""
+            print("  xfer / %-28s wall %.2fx%s" % (name, xw / wall, cpu_ratio))
     if rsync_proc:
         rsync_proc.terminate()
         rsync_proc.wait()

@@ -136,6 +136,15 @@ MUTANTS = [
     ("no-directory-lock", R + "TargetDirectory.swift",
      "locked = try lock.tryLockExclusive()", "locked = true",
      "ReceiverPromises"),
+    # The commit journal's buckets split as they fill: no commit may be forgotten by it.
+    ("journal-split-drops-lines", R + "CommitJournal.swift",
+     "try replace(deeper, with: bytes + CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })",
+     "try replace(deeper, with: CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })",
+     "ReceiverStateTests"),
+    ("journal-split-older-lines-last", R + "CommitJournal.swift",
+     "try replace(deeper, with: bytes + CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })",
+     "try replace(deeper, with: CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] } + bytes)",
+     "ReceiverStateTests"),
 ]
 
 names = [m[0] for m in MUTANTS]
