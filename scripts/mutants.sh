@@ -136,6 +136,9 @@ MUTANTS = [
     ("no-directory-lock", R + "TargetDirectory.swift",
      "locked = try lock.tryLockExclusive()", "locked = true",
      "ReceiverPromises"),
+    ("no-descriptor-budget", R + "DescriptorBudget.swift",
+     "guard count > 0 else { return false }", "guard count > 0 || true else { return false }",
+     "ReceiverLimits"),
     # The commit journal's buckets split as they fill: no commit may be forgotten by it.
     ("journal-split-drops-lines", R + "CommitJournal.swift",
      "try replace(deeper, with: bytes + CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })",

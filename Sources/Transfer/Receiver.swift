@@ -24,8 +24,9 @@ public struct ReceiverOptions: Sendable {
     /// it trickles its bytes.
     public var handshakeTimeout: Double = 10
     /// A commit batch closes at this many files (each holds a descriptor until the commit
-    /// has checked it)…
-    public var commitBatchFiles = 256
+    /// has checked it; many connections at once share what the process may open, and
+    /// close their batches sooner)…
+    public var commitBatchFiles = 1000
     /// …or this many bytes, or when the sender pauses.
     public var commitBatchBytes: UInt64 = 64 << 20
     /// Write-back of received data starts every this many bytes.
@@ -62,6 +63,8 @@ public final class Receiver: Sendable {
     public let options: ReceiverOptions
     private let directory: TargetDirectory
     private let journal: CommitJournal
+    /// What waiting commit batches may hold open, shared by every connection.
+    private let descriptors: DescriptorBudget
     private struct State {
         /// Connections past their handshake.
         var established = 0
@@ -107,7 +110,10 @@ public final class Receiver: Sendable {
     ///   state directory cannot be created.
     public init(directory: String, options: ReceiverOptions = ReceiverOptions()) throws(TransferError) {
         self.options = options
-        Receiver.raiseDescriptorLimit()
+        descriptors = DescriptorBudget.forProcess(
+            connections: options.maxConnections,
+            handshakes: options.maxHandshakes
+        )
         self.directory = try TargetDirectory(path: directory)
         journal = try CommitJournal(directory: self.directory, retention: options.commitRetention)
         partialLimit = options.maxPartialBytes ?? (self.directory.fileSystemBytes() ?? .max) / 4
@@ -120,16 +126,6 @@ public final class Receiver: Sendable {
         _ = Glibc.umask(mask)
         return mask
     }()
-
-    /// Each connection holds up to ``ReceiverOptions/commitBatchFiles`` descriptors while a
-    /// batch waits for its commit: take the whole hard limit, which the soft default
-    /// (often 1024) is far below.
-    private static func raiseDescriptorLimit() {
-        var limit = rlimit()
-        guard getrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit)
-    }
 
     /// Binds and listens; returns the address actually bound (the real port for port 0).
     public func listen(on endpoint: Endpoint) throws(TransferError) -> Endpoint {
@@ -249,6 +245,7 @@ public final class Receiver: Sendable {
             peer: peer,
             directory: directory,
             journal: journal,
+            descriptors: descriptors,
             options: options,
             admission: admission,
             log: log

@@ -42,6 +42,7 @@ final class ReceiverConnection {
     private let socket: TCPSocket
     private let directory: TargetDirectory
     private let journal: CommitJournal
+    private let descriptors: DescriptorBudget
     private let options: ReceiverOptions
     private let admission: Receiver.Admission
     private let log: @Sendable (ReceiverEvent) -> Void
@@ -61,6 +62,8 @@ final class ReceiverConnection {
     /// Verified streams waiting for the next commit, in offer order.
     private var pending: [VerifiedStream] = []
     private var pendingBytes: UInt64 = 0
+    /// Descriptors of `pending` taken from the receiver's budget.
+    private var pendingDescriptors = 0
     /// Transfer IDs this connection holds claims on (the journal's claims are shared by
     /// every connection): an offer of one of these is a second offer on this connection.
     private var claims: Set<TransferID> = []
@@ -71,6 +74,7 @@ final class ReceiverConnection {
         peer: String,
         directory: TargetDirectory,
         journal: CommitJournal,
+        descriptors: DescriptorBudget,
         options: ReceiverOptions,
         admission: Receiver.Admission,
         log: @escaping @Sendable (ReceiverEvent) -> Void
@@ -78,6 +82,7 @@ final class ReceiverConnection {
         self.socket = socket
         self.directory = directory
         self.journal = journal
+        self.descriptors = descriptors
         self.options = options
         self.admission = admission
         self.log = log
@@ -490,7 +495,9 @@ final class ReceiverConnection {
         }
         pending.append(VerifiedStream(offer: incoming.offer, name: incoming.name, partial: partial))
         pendingBytes += partial.length
-        if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes {
+        let budgeted = descriptors.take()
+        if budgeted { pendingDescriptors += 1 }
+        if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes || !budgeted {
             try commitPending(committer)
         }
     }
@@ -503,6 +510,10 @@ final class ReceiverConnection {
         let batch = pending
         pending = []
         pendingBytes = 0
+        defer {
+            descriptors.give(pendingDescriptors)
+            pendingDescriptors = 0
+        }
         let writer = self.writer
         let last = batch[batch.count - 1].offer.transferID
         let lastLength = batch[batch.count - 1].partial.length

@@ -225,6 +225,42 @@ extension Integration {
             #expect(target.contents("inbox/after.bin") == bytes)
         }
 
+        @Test(
+            "Few descriptors (RLIMIT_NOFILE 900): commit batches shrink to fit, 1,500 files all arrive",
+            .enabled(if: commandExists("prlimit"), "needs prlimit")
+        )
+        func descriptorsRunShort() throws {
+            // 900 descriptors less what 64 served slots (4 each) and 128 handshake slots (2
+            // each) may need and a margin of 64 leave 324 for waiting batches; a batch of
+            // 1,000 small files sent without a pause would run out (EMFILE) at the 900th.
+            let source = TemporaryDirectory()
+            var expected: [String: [UInt8]] = [:]
+            for index in 0..<1500 { expected["many/f\(index)"] = source.makeFile("many/f\(index)", count: 1024) }
+            let target = TemporaryDirectory()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "prlimit", "--nofile=900:900", xferBinary, "receive", "--dir", target.path, "--listen",
+                "127.0.0.1:0", "--once",
+            ]
+            let log = Pipe()
+            process.standardError = log
+            let collector = PipeCollector(log)
+            try process.run()
+            defer {
+                if process.isRunning { process.terminate() }
+                process.waitUntilExit()
+            }
+            try #require(collector.wait(for: "listening on"), "\(collector.text)")
+            let line = collector.text.split(separator: "\n").first { $0.contains("listening on") }!
+            let port = try #require(UInt16(line.split(separator: ":").last!))
+            let result = xfer(["send", source.file("many"), "127.0.0.1:\(port)"])
+            #expect(result.status == 0, "\(result.stderr)\nreceiver: \(collector.text.suffix(2000))")
+            process.waitUntilExit()
+            let wrong = expected.filter { target.contents($0.key) != $0.value }.map(\.key)
+            #expect(wrong.count == 0, "missing or wrong, e.g. \(wrong.prefix(3))")
+        }
+
         @Test("Past the handshake, the connection cap answers busy; a slot freed is served again")
         func connectionCap() throws {
             let target = TemporaryDirectory()
