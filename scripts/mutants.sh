@@ -139,14 +139,18 @@ MUTANTS = [
     ("no-descriptor-budget", R + "DescriptorBudget.swift",
      "guard count > 0 else { return false }", "guard count > 0 || true else { return false }",
      "ReceiverLimits"),
+    ("files-held-through-commit", R + "Committer.swift",
+     "FileIdentity(try stream.partial.file.status()) }\n                stream.partial.file.close()",
+     "FileIdentity(try stream.partial.file.status()) }",
+     "ReceiverLimits"),
     # The commit journal's buckets split as they fill: no commit may be forgotten by it.
     ("journal-split-drops-lines", R + "CommitJournal.swift",
-     "try replace(deeper, with: bytes + CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })",
-     "try replace(deeper, with: CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })",
+     "try replace(deeper, with: bytes + CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] })",
+     "try replace(deeper, with: CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] })",
      "ReceiverStateTests"),
     ("journal-split-older-lines-last", R + "CommitJournal.swift",
-     "try replace(deeper, with: bytes + CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })",
-     "try replace(deeper, with: CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] } + bytes)",
+     "try replace(deeper, with: bytes + CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] })",
+     "try replace(deeper, with: CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] } + bytes)",
      "ReceiverStateTests"),
 ]
 

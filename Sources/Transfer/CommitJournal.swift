@@ -219,16 +219,21 @@ final class CommitJournal: Sendable {
         return (id, Entry(length: length, digest: digest, name: name, identity: identity, committedAt: committedAt))
     }
 
-    /// The bytes of a bucket; empty when there is none or it cannot be read.
-    private func contents(of prefix: String) -> [UInt8] {
-        guard
-            let file = try? FileDescriptor.open(
-                CommitJournal.file(prefix),
-                in: directory,
-                flags: O_RDONLY | O_NOFOLLOW
-            ),
-            let bytes = try? file.readAll(limit: CommitJournal.readLimit)
-        else { return [] }
+    /// The bytes of a bucket; empty when there is none.
+    /// - Throws: When it exists but cannot be read whole (no descriptor left, an I/O error,
+    ///   over ``readLimit``): a compaction or split must never take that for "empty" and
+    ///   write the bucket's commits away.
+    private func contents(of prefix: String) throws(SystemError) -> [UInt8] {
+        let name = CommitJournal.file(prefix)
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(name, in: directory, flags: O_RDONLY | O_NOFOLLOW)
+        } catch {
+            if error.errno == ENOENT { return [] }
+            throw error
+        }
+        let bytes = try file.readAll(limit: CommitJournal.readLimit + 1)
+        guard bytes.count <= CommitJournal.readLimit else { throw SystemError("read", name, errno: EFBIG) }
         return bytes
     }
 
@@ -244,15 +249,16 @@ final class CommitJournal: Sendable {
     }
 
     /// The well-formed lines of a bucket, oldest first; malformed ones are skipped.
-    private func entries(of prefix: String) -> [(TransferID, Entry)] {
-        CommitJournal.lines(contents(of: prefix)).compactMap(CommitJournal.parse)
+    private func entries(of prefix: String) throws(SystemError) -> [(TransferID, Entry)] {
+        CommitJournal.lines(try contents(of: prefix)).compactMap(CommitJournal.parse)
     }
 
     /// The newest well-formed line of `hex` in a bucket. Only lines that start with the ID
     /// are parsed: a lookup costs a scan of one bucket, not the parsing of every line.
     private func newestLine(of hex: String, in prefix: String) -> Entry? {
         let key = Array(hex.utf8) + [UInt8(ascii: " ")]
-        let bytes = contents(of: prefix)
+        // A bucket that cannot be read answers "not remembered": the stream is sent again.
+        guard let bytes = try? contents(of: prefix) else { return nil }
         // memchr and memcmp: a bucket of 256 KiB is scanned in microseconds, so a sender
         // re-offering thousands of committed files is answered at network speed.
         var matches: [Range<Int>] = []
@@ -300,7 +306,7 @@ final class CommitJournal: Sendable {
     /// line per ID, no expired lines; then a split if it is still too big and may be split,
     /// else the oldest lines dropped.
     private func compact(_ prefix: String, _ state: inout State, now: Int) throws(SystemError) {
-        let candidates = newestUnexpired(entries(of: prefix), now: now)
+        let candidates = newestUnexpired(try entries(of: prefix), now: now)
         let room = CommitJournal.bucketLimit * 3 / 4
         var chosen: [(TransferID, Entry)] = []
         var size = 0
@@ -321,11 +327,11 @@ final class CommitJournal: Sendable {
     /// lines those already hold (theirs are newer), then removes it.
     private func finishSplit(_ prefix: String, _ state: inout State, now: Int) throws(SystemError) {
         var moved: [String: [UInt8]] = [:]
-        for (id, entry) in newestUnexpired(entries(of: prefix), now: now).reversed() {
+        for (id, entry) in newestUnexpired(try entries(of: prefix), now: now).reversed() {
             moved[CommitJournal.bucket(of: "\(id)", state.split), default: []] += CommitJournal.line(id, entry)
         }
         for (deeper, bytes) in moved.sorted(by: { $0.key < $1.key }) {
-            try replace(deeper, with: bytes + CommitJournal.lines(contents(of: deeper)).flatMap { $0 + [0x0A] })
+            try replace(deeper, with: bytes + CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] })
         }
         // The deeper buckets' names must be durable before the only other copy goes.
         try directory.sync()

@@ -53,8 +53,22 @@ struct Committer {
         syncData(batch, into: &outcomes)
 
         // Rename each file into place, remembering which directories need a sync for it.
+        // Each file's descriptor closes at its rename, as a directory's may open: a batch
+        // of files in as many new directories holds one descriptor per file, not two.
         var directories: [String: FileDescriptor] = [:]
+        var failedDirectories: [String: SystemError] = [:]
+        func syncDirectories() {
+            for (key, handle) in directories.sorted(by: { $0.key < $1.key }) {
+                do {
+                    try handle.sync()
+                } catch {
+                    failedDirectories[key] = error
+                }
+            }
+            directories.removeAll()
+        }
         var needs: [[String]] = Array(repeating: [], count: batch.count)
+        var identities = [Result<FileIdentity, SystemError>?](repeating: nil, count: batch.count)
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
             let key = stream.name.directories.joined(separator: "/")
             do throws(TransferError) {
@@ -81,6 +95,10 @@ struct Committer {
                 needs[index] = (0...stream.name.directories.count).map {
                     stream.name.components[..<$0].joined(separator: "/")
                 }
+                // The renamed file is the same inode: its identity as it now stands (the
+                // rename changed its ctime). Its data is synced: the descriptor can go.
+                identities[index] = Result { () throws(SystemError) in FileIdentity(try stream.partial.file.status()) }
+                stream.partial.file.close()
             } catch {
                 outcomes[index] = .failed(
                     error.wireCode,
@@ -91,14 +109,7 @@ struct Committer {
         }
 
         // The new directory entries must be durable too before any ACK.
-        var failedDirectories: [String: SystemError] = [:]
-        for (key, handle) in directories.sorted(by: { $0.key < $1.key }) {
-            do {
-                try handle.sync()
-            } catch {
-                failedDirectories[key] = error
-            }
-        }
+        syncDirectories()
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
             if let (key, error) = needs[index].lazy.compactMap({ key in failedDirectories[key].map { (key, $0) } })
                 .first
@@ -112,8 +123,7 @@ struct Committer {
                 continue
             }
             do {
-                // The renamed file is the same inode: its identity as it now stands.
-                let identity = FileIdentity(try stream.partial.file.status())
+                let identity = try identities[index]!.get()
                 outcomes[index] = .committed(
                     CommitJournal.Entry(
                         length: stream.partial.length,

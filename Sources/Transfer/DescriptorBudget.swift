@@ -22,10 +22,10 @@ final class DescriptorBudget: Sendable {
     }
 
     /// The budget of this process: its descriptor limit, raised to the hard limit first,
-    /// less what `connections` served slots need besides (socket, the file being received,
-    /// the sync handle, a directory walked by the commit: 4 each), what `handshakes` slots
-    /// need (the socket, and one spare: 2 each) and a margin of 64 for the rest of the
-    /// process (listener, journal, target and state directories).
+    /// less what `connections` served slots need besides (socket, sync handle, the file
+    /// being received, a directory walk: 8 each, with room to spare; a commit's open
+    /// directories take the place of the files it closes), what `handshakes` slots need
+    /// (socket and sync handle: 2 each) and a margin of 64 for the rest of the process.
     static func forProcess(connections: Int, handshakes: Int) -> DescriptorBudget {
         var limit = rlimit()
         guard getrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return DescriptorBudget(total: 0) }
@@ -36,7 +36,7 @@ final class DescriptorBudget: Sendable {
             }
         }
         let open = Int(clamping: min(limit.rlim_cur, 1 << 40))  // RLIM_INFINITY: any large number
-        return DescriptorBudget(total: open - 4 * connections - 2 * handshakes - 64)
+        return DescriptorBudget(total: open - 8 * connections - 2 * handshakes - 64)
     }
 
     /// Takes one descriptor from the budget; false when none is left (commit now).

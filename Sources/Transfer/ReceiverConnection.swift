@@ -64,6 +64,8 @@ final class ReceiverConnection {
     private var pendingBytes: UInt64 = 0
     /// Descriptors of `pending` taken from the receiver's budget.
     private var pendingDescriptors = 0
+    /// The one commit path of this connection, from the start of ``run()``.
+    private var committer: Committer?
     /// Transfer IDs this connection holds claims on (the journal's claims are shared by
     /// every connection): an offer of one of these is a second offer on this connection.
     private var claims: Set<TransferID> = []
@@ -109,6 +111,7 @@ final class ReceiverConnection {
             } catch {
                 throw Stop.fatal(.internalError, "cannot open the target directory: \(error.reason)")
             }
+            self.committer = committer
             try converse(committer)
             try commitPending(committer)
             writer.enqueue(.goodbye)
@@ -557,10 +560,10 @@ final class ReceiverConnection {
 
     private func end(_ stop: Stop) {
         // Verified streams are committed even when the conversation breaks: a retry then
-        // finds them already committed.
-        if let committer = try? directory.openSyncHandle() {
-            try? commitPending(Committer(directory: directory, syncHandle: committer, umask: options.effectiveUmask))
-        }
+        // finds them already committed. (With the connection's own committer: opening
+        // anything now may fail for want of descriptors, and would strand the streams'
+        // claims and descriptors.)
+        if let committer { try? commitPending(committer) }
         if let incoming = current {
             current = nil
             keepPartial(incoming)

@@ -226,22 +226,24 @@ extension Integration {
         }
 
         @Test(
-            "Few descriptors (RLIMIT_NOFILE 900): commit batches shrink to fit, 1,500 files all arrive",
+            "Few descriptors (RLIMIT_NOFILE 900): batches shrink to fit, a commit closes each file as it opens its directory; 1,500 files in 1,500 new directories arrive",
             .enabled(if: commandExists("prlimit"), "needs prlimit")
         )
         func descriptorsRunShort() throws {
-            // 900 descriptors less what 64 served slots (4 each) and 128 handshake slots (2
-            // each) may need and a margin of 64 leave 324 for waiting batches; a batch of
-            // 1,000 small files sent without a pause would run out (EMFILE) at the 900th.
+            // 900 descriptors less what 4 served slots (8 each) and 128 handshake slots (2
+            // each) may need and a margin of 64 leave 548 for waiting batches. Sent without
+            // a pause, a batch of 1,000 files would run out (EMFILE) at about the 890th,
+            // and so would 548 files held open while the commit opens their 548 new
+            // directories.
             let source = TemporaryDirectory()
             var expected: [String: [UInt8]] = [:]
-            for index in 0..<1500 { expected["many/f\(index)"] = source.makeFile("many/f\(index)", count: 1024) }
+            for index in 0..<1500 { expected["many/d\(index)/f"] = source.makeFile("many/d\(index)/f", count: 1024) }
             let target = TemporaryDirectory()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
                 "prlimit", "--nofile=900:900", xferBinary, "receive", "--dir", target.path, "--listen",
-                "127.0.0.1:0", "--once",
+                "127.0.0.1:0", "--once", "--max-connections", "4",
             ]
             let log = Pipe()
             process.standardError = log

@@ -150,6 +150,26 @@ import Testing
         }
     }
 
+    @Test func aBucketThatCannotBeReadWholeIsNeverRewritten() throws {
+        let folder = TemporaryDirectory()
+        let directory = try TargetDirectory(path: folder.path)
+        let journal = try CommitJournal(directory: directory)
+        let id = Self.id(1)
+        // A bucket grown past what is ever read (say, its compactions kept failing).
+        let bucket = folder.file(".xfer/commits/" + String("\(id)".prefix(1)) + ".log")
+        let filler = Data(repeating: 0x41, count: 1023) + Data([0x0A])
+        #expect(FileManager.default.createFile(atPath: bucket, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: bucket))
+        for _ in 0...(CommitJournal.readLimit / filler.count) { handle.write(filler) }
+        try handle.close()
+        let before = try #require(try FileManager.default.attributesOfItem(atPath: bucket)[.size] as? Int)
+        // The append takes it past the limit; its compaction cannot read it whole and must
+        // say so, not rewrite the bucket from the part it read.
+        #expect(journal.record([(id, Self.entry(1))]) != nil)
+        let after = try #require(try FileManager.default.attributesOfItem(atPath: bucket)[.size] as? Int)
+        #expect(after > before, "the bucket was rewritten: \(before) → \(after) bytes")
+    }
+
     @Test func tornLinesAreSkippedAndDoNotSpoilTheNext() throws {
         let folder = TemporaryDirectory()
         let directory = try TargetDirectory(path: folder.path)
