@@ -200,7 +200,8 @@ for name, path, old, new, suites in selected:
         continue
     args = ["swift", "test", "--skip-build"] + ([] if full else ["--filter", suites])
     t = run(args, timeout=1800)
-    failed = [l for l in t.stdout.splitlines() if l.startswith("✘ Test ") and "failed after" in l]
+    failed = [l for l in t.stdout.splitlines()
+              if l.startswith("✘ Test ") and "failed after" in l and not l.startswith("✘ Test run with")]
     verdict = "killed" if t.returncode != 0 else "SURVIVED"
     results.append((name, verdict, "; ".join(l[7:].split(" failed after")[0] for l in failed[:3])))
     print("%-36s %s" % (name, verdict), flush=True)
