@@ -58,23 +58,14 @@ struct DemoCommand {
             return .localIO
         }
         // The receiver is a separate process, as in real use: this same executable.
-        let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        receiver.arguments = ["receive", "--listen", "127.0.0.1:0", "--dir", inbox.path, "--once"]
-        let log = Pipe()
-        receiver.standardError = log
+        let child: ChildReceiver
         do {
-            try receiver.run()
+            child = try ChildReceiver(inbox: inbox.path)
         } catch {
-            printError("xfer: demo cannot start the receiver: \(error)")
+            printError("xfer: demo: \(error.message)")
             return .localIO
         }
-        // Its first line says where it listens: a readiness signal, no sleeping.
-        let (listening, text) = listeningEndpoint(log)
-        guard let endpoint = listening else {
-            printError("xfer: demo receiver did not start: \(text)")
-            return .localIO
-        }
+        let (receiver, log, endpoint) = (child.process, child.log, child.endpoint)
         printError(
             "xfer demo: receiver (pid \(receiver.processIdentifier)) listening on \(endpoint), writing to \(inbox.path)"
         )
@@ -96,18 +87,4 @@ struct DemoCommand {
         )
         return same ? code : .integrity
     }
-}
-
-/// Reads a child receiver's stderr up to its first line, "xfer: listening on HOST:PORT" (the
-/// readiness signal), and returns the endpoint it names and the text read.
-func listeningEndpoint(_ log: Pipe) -> (Endpoint?, String) {
-    var firstLine = Data()
-    while !firstLine.contains(UInt8(ascii: "\n")) {
-        let chunk = log.fileHandleForReading.availableData
-        if chunk.isEmpty { break }
-        firstLine.append(chunk)
-    }
-    let text = String(decoding: firstLine, as: UTF8.self)
-    guard let range = text.range(of: "listening on ") else { return (nil, text) }
-    return (Endpoint(parsing: String(text[range.upperBound...].prefix { $0 != "\n" })), text)
 }

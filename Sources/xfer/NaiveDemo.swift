@@ -158,22 +158,13 @@ struct NaiveDemo {
 
     /// Sends with xfer's protocol to a child `xfer receive --once`, as in `xfer demo`.
     private func framedSend(_ path: String, inbox: URL) -> (code: ExitCode, summary: String) {
-        let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        receiver.arguments = ["receive", "--listen", "127.0.0.1:0", "--dir", inbox.path, "--once"]
-        let log = Pipe()
-        receiver.standardError = log
+        let child: ChildReceiver
         do {
-            try receiver.run()
+            child = try ChildReceiver(inbox: inbox.path)
         } catch {
-            return (.localIO, "cannot start the receiver: \(error)")
+            return (.localIO, error.message)
         }
-        // Its first line says where it listens: the readiness signal.
-        let (listening, text) = listeningEndpoint(log)
-        guard let endpoint = listening else {
-            receiver.terminate()
-            return (.localIO, "the receiver did not start: \(text)")
-        }
+        let (receiver, log, endpoint) = (child.process, child.log, child.endpoint)
         let report = Sender(endpoint: endpoint).send([.file(path: path, name: "payload.bin")]) { _ in }
         let code = ExitCode.verdict(report, lostSources: 0, allowNondurable: false)
         receiver.waitUntilExit()
