@@ -56,17 +56,6 @@ struct Committer {
         // Each file's descriptor closes at its rename, as a directory's may open: a batch
         // of files in as many new directories holds one descriptor per file, not two.
         var directories: [String: FileDescriptor] = [:]
-        var failedDirectories: [String: SystemError] = [:]
-        func syncDirectories() {
-            for (key, handle) in directories.sorted(by: { $0.key < $1.key }) {
-                do {
-                    try handle.sync()
-                } catch {
-                    failedDirectories[key] = error
-                }
-            }
-            directories.removeAll()
-        }
         var needs: [[String]] = Array(repeating: [], count: batch.count)
         var identities = [Result<FileIdentity, SystemError>?](repeating: nil, count: batch.count)
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
@@ -109,7 +98,14 @@ struct Committer {
         }
 
         // The new directory entries must be durable too before any ACK.
-        syncDirectories()
+        var failedDirectories: [String: SystemError] = [:]
+        for (key, handle) in directories.sorted(by: { $0.key < $1.key }) {
+            do {
+                try handle.sync()
+            } catch {
+                failedDirectories[key] = error
+            }
+        }
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
             if let (key, error) = needs[index].lazy.compactMap({ key in failedDirectories[key].map { (key, $0) } })
                 .first

@@ -64,8 +64,6 @@ final class ReceiverConnection {
     private var pendingBytes: UInt64 = 0
     /// Descriptors of `pending` taken from the receiver's budget.
     private var pendingDescriptors = 0
-    /// The one commit path of this connection, from the start of ``run()``.
-    private var committer: Committer?
     /// Transfer IDs this connection holds claims on (the journal's claims are shared by
     /// every connection): an offer of one of these is a second offer on this connection.
     private var claims: Set<TransferID> = []
@@ -100,18 +98,18 @@ final class ReceiverConnection {
         // Reads wake every second for the idle check; a write that makes no progress for
         // the idle timeout fails.
         socket.setTimeouts(receive: 1, send: options.idleTimeout)
+        let committer: Committer
         do {
-            let committer: Committer
-            do {
-                committer = Committer(
-                    directory: directory,
-                    syncHandle: try directory.openSyncHandle(),
-                    umask: options.effectiveUmask
-                )
-            } catch {
-                throw Stop.fatal(.internalError, "cannot open the target directory: \(error.reason)")
-            }
-            self.committer = committer
+            committer = Committer(
+                directory: directory,
+                syncHandle: try directory.openSyncHandle(),
+                umask: options.effectiveUmask
+            )
+        } catch {
+            end(.fatal(.internalError, "cannot open the target directory: \(error.reason)"), committer: nil)
+            return summary
+        }
+        do {
             try converse(committer)
             try commitPending(committer)
             writer.enqueue(.goodbye)
@@ -121,9 +119,9 @@ final class ReceiverConnection {
             socket.drain(seconds: options.idleTimeout)
             socket.close()
         } catch let stop as Stop {
-            end(stop)
+            end(stop, committer: committer)
         } catch {
-            end(.fatal(.internalError, "\(error)"))
+            end(.fatal(.internalError, "\(error)"), committer: committer)
         }
         return summary
     }
@@ -558,7 +556,9 @@ final class ReceiverConnection {
 
     // MARK: Ending
 
-    private func end(_ stop: Stop) {
+    /// Ends the conversation after `stop`. `committer` is the connection's own (nil only
+    /// when it could not be made, before anything was received).
+    private func end(_ stop: Stop, committer: Committer?) {
         // Verified streams are committed even when the conversation breaks: a retry then
         // finds them already committed. (With the connection's own committer: opening
         // anything now may fail for want of descriptors, and would strand the streams'
