@@ -11,7 +11,7 @@ import Transfer
 /// bytes on stdout with `--show-reply`, and the verdict in one sentence.
 final class RawSendReporter: Sendable {
     private struct State {
-        var lineShown = false
+        var line = ProgressLine()
         var connected = false
         var last = RawProgress()
     }
@@ -59,7 +59,7 @@ final class RawSendReporter: Sendable {
     /// when not `--quiet`).
     func finish(_ report: RawSendReport, exitCode: ExitCode) {
         state.withLock { state in
-            clearLine(&state)
+            state.line.clear()
             var sentence = report.verdict.description
             if case .notAcknowledged = report.verdict, let unsent = report.unsent, unsent > 0 {
                 sentence += "; \(unsent) bytes were never even sent"
@@ -90,7 +90,7 @@ final class RawSendReporter: Sendable {
     /// What to say on Ctrl-C: how far the peer's TCP got, and whether the connection was reset.
     func interrupted(reset: Bool) {
         state.withLock { state in
-            clearLine(&state)
+            state.line.clear()
             let last = state.last
             if style == .json {
                 printLine(
@@ -143,15 +143,7 @@ final class RawSendReporter: Sendable {
         }
         if progress.peerClosed { parts.append("peer closed") }
         let line = fitted("xfer: " + parts.joined(separator: " "), columns: terminalColumns() - 1)
-        writeAll(STDERR_FILENO, "\r\u{1B}[K\(line)")
-        state.lineShown = true
-    }
-
-    private func clearLine(_ state: inout State) {
-        if state.lineShown {
-            writeAll(STDERR_FILENO, "\r\u{1B}[K")
-            state.lineShown = false
-        }
+        state.line.draw(line)
     }
 }
 

@@ -15,7 +15,7 @@ final class SendReporter: Sendable {
     }
 
     private struct State {
-        var lineShown = false
+        var line = ProgressLine()
         var reportedFailures: Set<String> = []
         var skipped = 0
         var lost = 0
@@ -117,7 +117,7 @@ final class SendReporter: Sendable {
     /// The closing lines, once the report is in.
     func finish(_ report: SendReport, exitCode: ExitCode) {
         state.withLock { state in
-            clearLine(&state)
+            state.line.clear()
             for warning in report.warnings { warn(warning, &state) }
             // Streams the connection took down with it were never reported one by one.
             for failure in report.failures where !state.reportedFailures.contains(failure.name) {
@@ -174,7 +174,7 @@ final class SendReporter: Sendable {
     /// What to say when the user interrupts: what the receiver keeps, and how to go on.
     func interrupted() {
         state.withLock { state in
-            clearLine(&state)
+            state.line.clear()
             let seconds = monotonic() - begun
             if style == .json {
                 printLine(
@@ -208,7 +208,7 @@ final class SendReporter: Sendable {
     /// One failed stream: a sentence on stderr, and a JSON event with `--json`.
     private func reportFailure(name: String, error: TransferError, _ state: inout State) {
         state.reportedFailures.insert(name)
-        clearLine(&state)
+        state.line.clear()
         if style == .json {
             printLine(
                 jsonObject([
@@ -221,7 +221,7 @@ final class SendReporter: Sendable {
     }
 
     private func warn(_ message: String, _ state: inout State) {
-        clearLine(&state)
+        state.line.clear()
         if style == .json {
             printLine(jsonObject([("event", jsonString("warning")), ("message", jsonString(message))]))
         }
@@ -257,15 +257,7 @@ final class SendReporter: Sendable {
         let room = columns - "xfer: ".count - figuresText.unicodeScalars.count
         let name = shortened(progress.current ?? "", columns: max(room, 9))
         let line = fitted("xfer: " + name + figuresText, columns: columns)
-        writeAll(STDERR_FILENO, "\r\u{1B}[K\(line)")
-        state.lineShown = true
-    }
-
-    private func clearLine(_ state: inout State) {
-        if state.lineShown {
-            writeAll(STDERR_FILENO, "\r\u{1B}[K")
-            state.lineShown = false
-        }
+        state.line.draw(line)
     }
 }
 
