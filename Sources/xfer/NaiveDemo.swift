@@ -72,32 +72,29 @@ struct NaiveDemo {
 
         print("\n2. xfer send --raw, the same bytes to the same kind of receiver:")
         var rawCodes: [ExitCode] = []
-        let receiver = DemoReceiver(readLimit: nil)
-        let report = rawSend(payloadPath, port: receiver.port)
-        let got = receiver.join()
-        rawCodes.append(ExitCode(report.verdict))
-        print("   exit \(ExitCode(report.verdict).rawValue): \(report.verdict)")
-        print("   the receiver got \(got)")
-        if report.verdict.isDelivered && got.received != size {
-            print("   WRONG: raw mode claimed delivery, but the receiver did not get every byte")
-            honest = false
+        /// One raw send to a receiver that reads `readLimit` bytes (nil: all) and closes;
+        /// a claim of delivery it did not make true makes the demo dishonest.
+        func rawAttempt(readLimit: Int?, missing: String) -> RawSendReport {
+            let receiver = DemoReceiver(readLimit: readLimit)
+            let report = rawSend(payloadPath, port: receiver.port)
+            let got = receiver.join()
+            rawCodes.append(ExitCode(report.verdict))
+            print("   exit \(ExitCode(report.verdict).rawValue): \(report.verdict)")
+            print("   the receiver got \(got)")
+            if report.verdict.isDelivered && got.received != size {
+                print("   WRONG: raw mode claimed delivery, but the receiver did not \(missing) every byte")
+                honest = false
+            }
+            return report
         }
+        let report = rawAttempt(readLimit: nil, missing: "get")
         if report.progress.replyBytes > 0 {
             print(
                 "   It read and discarded the \(report.progress.replyBytes)-byte greeting, so its close caused no reset."
             )
         }
         print("\n   The same to a receiver whose application reads \(Self.earlyQuitRead) bytes and quits:")
-        let quitter = DemoReceiver(readLimit: Self.earlyQuitRead)
-        let early = rawSend(payloadPath, port: quitter.port)
-        let quitGot = quitter.join()
-        rawCodes.append(ExitCode(early.verdict))
-        print("   exit \(ExitCode(early.verdict).rawValue): \(early.verdict)")
-        print("   the receiver got \(quitGot)")
-        if early.verdict.isDelivered && quitGot.received != size {
-            print("   WRONG: raw mode claimed delivery, but the receiver did not read every byte")
-            honest = false
-        }
+        _ = rawAttempt(readLimit: Self.earlyQuitRead, missing: "read")
 
         print("\n3. xfer send (xfer's protocol), the same bytes to `xfer receive`:")
         let framed = framedSend(payloadPath, inbox: inbox)
