@@ -12,7 +12,10 @@ let package = Package(
         // CRC-32C (hardware and table) and XXH64 in C: the portable way to reach the
         // SSE 4.2 / ARMv8 CRC instructions without `unsafeFlags`.
         .target(name: "CXferChecksums"),
-        .target(name: "Framing", dependencies: ["CXferChecksums"]),
+        // AES-256-GCM and ChaCha20-Poly1305 for `--key`: the system's libcrypto (OpenSSL 3),
+        // loaded at run time, so building needs no system headers and only `--key` needs it.
+        .target(name: "CXferCrypto", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "Framing", dependencies: ["CXferChecksums", "CXferCrypto"]),
         // Linux GNU extensions (sync_file_range, syncfs) that Glibc's Swift module hides.
         .target(name: "CXferSystem"),
         .target(name: "Transfer", dependencies: ["Framing", "CXferSystem"]),

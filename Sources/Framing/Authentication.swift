@@ -1,10 +1,14 @@
 /// AUTH's payload: a 32-byte HMAC-SHA256 proof of the pre-shared key (SPEC.md §13).
-public struct AuthProof: Hashable, Sendable {
-    /// Bytes of a proof, a seal's code, a nonce and a key.
+///
+/// Not `Equatable`, on purpose: a proof is checked only by
+/// ``AuthenticationTranscript/verify(_:_:key:)``, in constant time; `==` on a proof does not
+/// compile, so no caller can compare one in time that tells a guesser how much was right.
+public struct AuthProof: Sendable {
+    /// Bytes of a proof, a nonce and a key.
     public static let byteCount = 32
 
-    /// The proof.
-    public var code: [UInt8]
+    /// The proof's bytes, as sent in AUTH.
+    public let code: [UInt8]
 
     /// A proof; `nil` unless `code` is 32 bytes.
     public init?(code: [UInt8]) {
@@ -15,22 +19,9 @@ public struct AuthProof: Hashable, Sendable {
     init(unchecked code: [UInt8]) { self.code = code }
 }
 
-/// SEAL's payload: the sequence number of the sealed record and its MAC (SPEC.md §13).
-public struct Seal: Hashable, Sendable {
-    /// Counts the receiver's sealed records on this connection, from 0.
-    public var sequence: UInt64
-    /// HMAC-SHA256 under the session key over a label, the sequence and the sealed record.
-    public var code: [UInt8]
-
-    /// A seal.
-    public init(sequence: UInt64, code: [UInt8]) {
-        self.sequence = sequence
-        self.code = code
-    }
-}
-
-/// A pre-shared key: 32 bytes, written in files as `xfer-key-1 ` and 64 hex digits.
-public struct AuthenticationKey: Sendable, Equatable {
+/// A pre-shared key: 32 bytes, written in files as `xfer-key-1 ` and 64 lower-case hex
+/// digits (SPEC.md §13.6). Not `Equatable`: it is a secret.
+public struct AuthenticationKey: Sendable {
     /// The key's bytes.
     public let bytes: [UInt8]
 
@@ -40,18 +31,20 @@ public struct AuthenticationKey: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// Parses the text form (surrounding white space allowed); `nil` if it is not one.
+    /// Parses the text form strictly: `xfer-key-1`, one space, 64 lower-case hex digits, and
+    /// at most one final newline. Anything else (upper case, other white space, CR, a blank
+    /// line) is `nil`, so that every implementation reads a key file the same way.
     public init?(text: String) {
-        let trimmed = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" })
-        guard trimmed.count == 2, trimmed[0] == AuthenticationKey.textPrefix else { return nil }
-        let digits = Array(trimmed[1].utf8)
-        guard digits.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: 64, by: 2) {
-            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
+        var bytes = Array(text.utf8)
+        if bytes.last == 0x0A { bytes.removeLast() }
+        let prefix = Array((AuthenticationKey.textPrefix + " ").utf8)
+        guard bytes.count == prefix.count + 64, bytes.starts(with: prefix) else { return nil }
+        var key: [UInt8] = []
+        for index in stride(from: prefix.count, to: bytes.count, by: 2) {
+            guard let high = hexValue(bytes[index]), let low = hexValue(bytes[index + 1]) else { return nil }
+            key.append(high << 4 | low)
         }
-        self.bytes = bytes
+        self.bytes = key
     }
 
     /// The text form: `xfer-key-1 <64 lower-case hex digits>` and a newline.
@@ -62,33 +55,33 @@ public struct AuthenticationKey: Sendable, Equatable {
     private static let textPrefix = "xfer-key-1"
 }
 
+/// A lower-case hex digit's value (upper case is not accepted: SPEC.md §13.6).
 private func hexValue(_ digit: UInt8) -> UInt8? {
     switch digit {
     case 0x30...0x39: return digit - 0x30
     case 0x61...0x66: return digit - 0x61 + 10
-    case 0x41...0x46: return digit - 0x41 + 10
     default: return nil
     }
 }
 
-/// The transcript of an authenticated handshake and the proofs and keys derived from it
-/// (SPEC.md §13). Both sides feed it the same bytes in the same order — the client's
-/// preamble and HELLO, the server's preamble and WELCOME, then the server's AUTH — so a
-/// proof covers everything said so far and holds only on this connection.
+/// The transcript of an authenticated handshake and what is derived from it (SPEC.md
+/// §13.3). Both sides feed it the **exact bytes** that crossed the wire, in the same order —
+/// the client's preamble and HELLO, the server's preamble and WELCOME, then the server's and
+/// the client's AUTH — never a re-encoding, so reserved bits and unknown parameters are
+/// covered as sent. Ignorable records in between are not part of it.
 ///
 /// ```
-/// server proof  = HMAC(key, "xfer-1.1 server proof" || SHA-256(transcript to WELCOME))
-/// client proof  = HMAC(key, "xfer-1.1 client proof" || SHA-256(transcript to server AUTH))
-/// session key   = HKDF(salt: client nonce || server nonce, key,
-///                      info: "xfer-1.1 session" || SHA-256(transcript to client AUTH))
-/// seal code     = HMAC(session key, "xfer-1.1 seal" || u64 sequence || sealed record bytes)
+/// proof_s = HMAC(key, "xfer-1.2 server proof" || SHA-256(T))
+/// proof_c = HMAC(key, "xfer-1.2 client proof" || SHA-256(T || AUTH_s))
+/// h       = SHA-256(T || AUTH_s || AUTH_c)
+/// <role>_key = HKDF(salt: nonce_c || nonce_s, ikm: key, info: "xfer-1.2 <role> key" || h, 32)
+/// <role>_iv  = HKDF(salt: nonce_c || nonce_s, ikm: key, info: "xfer-1.2 <role> iv"  || h, 12)
 /// ```
 public struct AuthenticationTranscript: Sendable {
-    /// Which side a proof speaks for: the labels differ, so a proof cannot be reflected.
-    public enum Role: Sendable {
+    /// Which side speaks: proofs and traffic keys carry the role in their labels, so a proof
+    /// cannot be reflected and the two directions never share a key or a nonce.
+    public enum Role: String, Sendable {
         case server, client
-
-        var label: [UInt8] { Array((self == .server ? "xfer-1.1 server proof" : "xfer-1.1 client proof").utf8) }
     }
 
     private var hash = SHA256()
@@ -96,21 +89,17 @@ public struct AuthenticationTranscript: Sendable {
     /// An empty transcript.
     public init() {}
 
-    /// Adds bytes as they were sent (a preamble).
-    public mutating func append(_ bytes: [UInt8]) { hash.update(bytes) }
+    /// Adds bytes exactly as they crossed the wire (a preamble, or a whole record: header,
+    /// payload).
+    public mutating func append(_ bytes: some Sequence<UInt8>) { hash.update(Array(bytes)) }
 
-    /// Adds a record as it is encoded on the wire (header, payload, CRC): encodings are
-    /// canonical, so the receiving side re-encodes what it decoded and gets the same bytes.
-    public mutating func append(_ record: Record) {
-        var bytes: [UInt8] = []
-        try? RecordEncoder.append(record, to: &bytes)
-        hash.update(bytes)
-    }
+    /// The hash of the transcript so far.
+    public var digest: [UInt8] { hash.finalize() }
 
     /// The proof that `role` knows `key`, over the transcript so far.
     public func proof(_ role: Role, key: AuthenticationKey) -> AuthProof {
         var mac = HMACSHA256(key: key.bytes)
-        mac.update(role.label)
+        mac.update(Array("xfer-1.2 \(role.rawValue) proof".utf8))
         mac.update(hash.finalize())
         return AuthProof(unchecked: mac.finalize())
     }
@@ -121,60 +110,51 @@ public struct AuthenticationTranscript: Sendable {
         constantTimeEqual(proof.code, self.proof(role, key: key).code)
     }
 
-    /// The connection's session key, once both proofs are in the transcript.
-    public func sessionKey(key: AuthenticationKey, clientNonce: [UInt8], serverNonce: [UInt8]) -> [UInt8] {
-        HKDF.derive(
-            inputKeyMaterial: key.bytes,
-            salt: clientNonce + serverNonce,
-            info: Array("xfer-1.1 session".utf8) + hash.finalize(),
-            outputByteCount: 32
-        )
+    /// Both directions' traffic secrets, once both AUTH records are in the transcript.
+    public func trafficSecrets(
+        key: AuthenticationKey,
+        clientNonce: [UInt8],
+        serverNonce: [UInt8]
+    ) -> (client: TrafficSecret, server: TrafficSecret) {
+        let h = hash.finalize()
+        func derive(_ role: Role) -> TrafficSecret {
+            func expand(_ what: String, _ count: Int) -> [UInt8] {
+                HKDF.derive(
+                    inputKeyMaterial: key.bytes,
+                    salt: clientNonce + serverNonce,
+                    info: Array("xfer-1.2 \(role.rawValue) \(what)".utf8) + h,
+                    outputByteCount: count
+                )
+            }
+            return TrafficSecret(
+                key: expand("key", CipherSuite.keyByteCount),
+                iv: expand("iv", CipherSuite.nonceByteCount)
+            )
+        }
+        return (derive(.client), derive(.server))
     }
 }
 
-/// Seals the receiver's records under a session key, or checks their seals, in order
-/// (SPEC.md §13). Each side keeps one; the sequence numbers must match.
-public struct RecordSealer: Sendable {
-    private let key: [UInt8]
-    /// The sequence number of the next seal.
-    public private(set) var sequence: UInt64 = 0
+/// One direction's key and nonce base for the sealed record layer (SPEC.md §13.4): what
+/// the client's records are sealed with, or the server's. Not `Equatable`: it is a secret.
+public struct TrafficSecret: Sendable {
+    /// The AEAD key, 32 bytes.
+    public let key: [UInt8]
+    /// The base the per-record nonce is made from, 12 bytes.
+    public let iv: [UInt8]
 
-    /// A sealer for a session key.
-    public init(sessionKey: [UInt8]) { key = sessionKey }
-
-    /// Whether `record` must be sealed: every record a sender acts on (ANSWER, ACK, ERROR,
-    /// GOODBYE). PROGRESS and KEEPALIVE are informational and go unsealed.
-    public static func needsSeal(_ record: Record) -> Bool {
-        switch record {
-        case .answer, .ack, .error, .goodbye: return true
-        default: return false
-        }
+    /// A traffic secret from its parts.
+    public init(key: [UInt8], iv: [UInt8]) {
+        precondition(key.count == CipherSuite.keyByteCount && iv.count == CipherSuite.nonceByteCount)
+        self.key = key
+        self.iv = iv
     }
 
-    private func code(for record: Record, sequence: UInt64) -> [UInt8] {
-        var bytes: [UInt8] = []
-        try? RecordEncoder.append(record, to: &bytes)
-        var mac = HMACSHA256(key: key)
-        mac.update(Array("xfer-1.1 seal".utf8))
-        var number: [UInt8] = []
-        number.appendBigEndian(sequence)
-        mac.update(number)
-        mac.update(bytes)
-        return mac.finalize()
-    }
-
-    /// The SEAL to send right after `record`.
-    public mutating func seal(_ record: Record) -> Seal {
-        defer { sequence &+= 1 }
-        return Seal(sequence: sequence, code: code(for: record, sequence: sequence))
-    }
-
-    /// Whether `seal` is the next seal, and seals `record`; advances on success only.
-    public mutating func verify(_ seal: Seal, of record: Record) -> Bool {
-        guard seal.sequence == sequence, constantTimeEqual(seal.code, code(for: record, sequence: sequence)) else {
-            return false
-        }
-        sequence &+= 1
-        return true
+    /// The nonce of record `sequence`: the IV with the sequence, big-endian, XORed into its
+    /// last 8 bytes. Distinct for every record of a direction, so a nonce is never reused.
+    func nonce(_ sequence: UInt64) -> [UInt8] {
+        var nonce = iv
+        for index in 0..<8 { nonce[4 + index] ^= UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64(index))) }
+        return nonce
     }
 }

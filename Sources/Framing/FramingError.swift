@@ -19,13 +19,17 @@ public enum FramingError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidField(kind: RecordKind, field: String, reason: String)
     /// The input ended inside a preamble or record (`buffered` bytes of it had arrived).
     case truncatedInput(buffered: Int)
+    /// After an authenticated handshake, a record did not open, was not sealed, or its outer
+    /// header or checksum was damaged (SPEC.md §13.4): the connection is over, and nothing is
+    /// sent about it.
+    case sealBroken(String)
 
     /// The code of the fatal ERROR that reports this error to the peer (SPEC.md §12), or
     /// `nil` when no ERROR can be sent: bytes that do not start with "XFER" are not from an
     /// xfer peer, and input that ended leaves nobody to tell.
     public var errorCode: ErrorCode? {
         switch self {
-        case .badMagic, .truncatedInput: return nil
+        case .badMagic, .truncatedInput, .sealBroken: return nil
         case .payloadTooLarge: return .recordTooLarge
         case .checksumMismatch: return .checksumMismatch
         case .unknownKind: return .unknownRecordKind
@@ -54,6 +58,8 @@ public enum FramingError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(kind) record has \(count) bytes after its last field"
         case .invalidField(let kind, let field, let reason):
             return "\(kind) record field '\(field)' is invalid: \(reason)"
+        case .sealBroken(let reason):
+            return reason
         case .truncatedInput(let buffered):
             return "input ended inside a record (\(buffered) bytes of it received)"
         }

@@ -5,7 +5,7 @@ extension Record {
     var flags: UInt8 {
         switch self {
         case .offer(let offer): return offer.awaitAnswer ? Offer.Flags.awaitAnswer : 0
-        case .ack(let ack): return ack.durable ? Ack.Flags.durable : 0
+        case .ack(let ack): return (ack.durable ? Ack.Flags.durable : 0) | (ack.binding != nil ? Ack.Flags.bound : 0)
         case .error(let error): return error.fatal ? ErrorRecord.Flags.fatal : 0
         case .unknown(_, let flags, _): return flags
         default: return 0
@@ -46,15 +46,13 @@ extension Record {
             buffer.append(contentsOf: ack.transferID.bytes)
             buffer.appendBigEndian(ack.committedLength)
             buffer.appendBigEndian(ack.digest)
+            if let binding = ack.binding { buffer.append(contentsOf: binding.bytes) }
         case .error(let error):
             buffer.appendBigEndian(error.code.rawValue)
             buffer.append(contentsOf: error.transferID.bytes)
             buffer.appendString16(error.message)
         case .goodbye, .keepAlive: break
         case .auth(let proof): buffer.append(contentsOf: proof.code)
-        case .seal(let seal):
-            buffer.appendBigEndian(seal.sequence)
-            buffer.append(contentsOf: seal.code)
         case .unknown(_, _, let payload): buffer.append(contentsOf: payload)
         }
     }
@@ -148,8 +146,17 @@ extension Record {
             let id = try readTransferID(&reader)
             let length = try reader.read(UInt64.self, "committed length")
             let digest = try reader.read(UInt64.self, "digest")
+            let binding =
+                flags & Ack.Flags.bound != 0
+                ? AckBinding(bytes: Array(try reader.readBytes(AckBinding.byteCount, "binding"))) : nil
             record = .ack(
-                Ack(transferID: id, committedLength: length, digest: digest, durable: flags & Ack.Flags.durable != 0)
+                Ack(
+                    transferID: id,
+                    committedLength: length,
+                    digest: digest,
+                    durable: flags & Ack.Flags.durable != 0,
+                    binding: binding
+                )
             )
         case .error:
             let code = ErrorCode(rawValue: try reader.read(UInt16.self, "code"))
@@ -167,9 +174,6 @@ extension Record {
         case .goodbye: record = .goodbye
         case .keepAlive: record = .keepAlive
         case .auth: record = .auth(AuthProof(unchecked: Array(try reader.readBytes(AuthProof.byteCount, "proof"))))
-        case .seal:
-            let sequence = try reader.read(UInt64.self, "sequence")
-            record = .seal(Seal(sequence: sequence, code: Array(try reader.readBytes(AuthProof.byteCount, "code"))))
         default:
             guard kind.isIgnorable else { throw .unknownKind(kind) }
             return .unknown(kind: kind, flags: flags, payload: Array(payload))

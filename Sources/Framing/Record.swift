@@ -1,5 +1,5 @@
 /// One decoded record (SPEC.md §5–§7).
-public enum Record: Hashable, Sendable {
+public enum Record: Sendable {
     case hello(Hello)
     case welcome(Welcome)
     case offer(Offer)
@@ -17,8 +17,6 @@ public enum Record: Hashable, Sendable {
     case keepAlive
     /// A proof of the pre-shared key (SPEC.md §13).
     case auth(AuthProof)
-    /// The MAC of the record before it (SPEC.md §13).
-    case seal(Seal)
     /// An ignorable kind (0x80–0xFF) this version does not know; its CRC was checked.
     case unknown(kind: RecordKind, flags: UInt8, payload: [UInt8])
 
@@ -38,7 +36,6 @@ public enum Record: Hashable, Sendable {
         case .goodbye: return .goodbye
         case .keepAlive: return .keepAlive
         case .auth: return .auth
-        case .seal: return .seal
         case .unknown(let kind, _, _): return kind
         }
     }
@@ -70,6 +67,17 @@ public struct Parameter: Hashable, Sendable {
 
     /// A nonce parameter (id 2).
     public static func nonce(_ bytes: [UInt8]) -> Parameter { Parameter(id: nonceID, value: bytes) }
+
+    /// Id 3: AEAD suites (SPEC.md §13.2): in HELLO the client's, best first; in WELCOME the
+    /// one the server chose. Protocol 1.2.
+    public static let suitesID: UInt16 = 3
+
+    /// A suites parameter (id 3) listing `suites` in order.
+    public static func suites(_ suites: [CipherSuite]) -> Parameter {
+        var value: [UInt8] = []
+        for suite in suites { value.appendBigEndian(suite.rawValue) }
+        return Parameter(id: suitesID, value: value)
+    }
 }
 
 extension Array where Element == Parameter {
@@ -77,6 +85,16 @@ extension Array where Element == Parameter {
     public var agent: String? {
         guard let value = first(where: { $0.id == Parameter.agentID })?.value else { return nil }
         return String(validating: value, as: UTF8.self)
+    }
+
+    /// The suite ids of the first suites parameter, in order, if present and well formed: 1
+    /// to 16 ids, no repeats. Ids this version does not know are kept (the server skips them).
+    public var suites: [UInt16]? {
+        guard let value = first(where: { $0.id == Parameter.suitesID })?.value,
+            value.count >= 2, value.count <= 32, value.count % 2 == 0
+        else { return nil }
+        let ids = stride(from: 0, to: value.count, by: 2).map { UInt16(value[$0]) << 8 | UInt16(value[$0 + 1]) }
+        return Set(ids).count == ids.count ? ids : nil
     }
 
     /// The nonce parameter's value, if present and exactly 32 bytes.
@@ -257,6 +275,9 @@ public struct Ack: Hashable, Sendable {
     public enum Flags {
         /// The file and its directory entry were synced to stable storage.
         public static let durable: UInt8 = 0x01
+        /// A 32-byte ``AckBinding`` follows the digest (SPEC.md §13.5; only on a sealed
+        /// connection, where every ACK has it).
+        public static let bound: UInt8 = 0x02
     }
 
     /// The stream acknowledged.
@@ -267,13 +288,23 @@ public struct Ack: Hashable, Sendable {
     public var digest: UInt64
     /// Whether file and directory were synced before this ACK.
     public var durable: Bool
+    /// What the ACK confirms, bound to the offer it answers (SPEC.md §13.5); present on every
+    /// ACK of a sealed connection, absent otherwise.
+    public var binding: AckBinding?
 
     /// An acknowledgement of `committedLength` bytes with this digest.
-    public init(transferID: TransferID, committedLength: UInt64, digest: UInt64, durable: Bool) {
+    public init(
+        transferID: TransferID,
+        committedLength: UInt64,
+        digest: UInt64,
+        durable: Bool,
+        binding: AckBinding? = nil
+    ) {
         self.transferID = transferID
         self.committedLength = committedLength
         self.digest = digest
         self.durable = durable
+        self.binding = binding
     }
 }
 

@@ -37,6 +37,10 @@ public struct RecordDecoder: Sendable {
     private static let minimumReadRoom = 64 * 1024
 
     private var storage: [UInt8]
+    /// After an authenticated handshake: opens every record (SPEC.md §13.4).
+    private var opener: RecordOpener?
+    /// Where the last message returned lies in `storage` (for ``lastMessageBytes``).
+    private var lastMessage = 0..<0
     private var readIndex = 0
     private var writeIndex = 0
     private var state: State
@@ -48,6 +52,22 @@ public struct RecordDecoder: Sendable {
         storage = []
         state = expectingPreamble ? .awaitingPreamble : .awaitingHeader
     }
+
+    /// From the next record on, every record must be a SEALED record that `opener` opens
+    /// (SPEC.md §13.4); the one exception is the server's unsealed refusal of a client's
+    /// proof (a fatal ERROR `unauthenticated`) in place of its first sealed record. Anything
+    /// else — a record that does not open, an unsealed record, an outer length or checksum
+    /// error — throws ``FramingError/sealBroken(_:)``, and the decoder stays failed.
+    public mutating func startOpening(_ opener: RecordOpener) { self.opener = opener }
+
+    /// Whether records are being opened (``startOpening(_:)`` was called).
+    public var isOpening: Bool { opener != nil }
+
+    /// The exact bytes of the message ``next()`` returned last (a preamble, or a record's
+    /// header and payload as they arrived), for an authentication transcript, which covers
+    /// what was sent, not a re-encoding. Valid until the next call that adds input; after
+    /// ``startOpening(_:)`` the payload part holds plaintext.
+    public var lastMessageBytes: [UInt8] { Array(storage[lastMessage]) }
 
     /// Bytes received but not yet returned as part of a message.
     public var bufferedByteCount: Int { writeIndex - readIndex }
@@ -98,8 +118,17 @@ public struct RecordDecoder: Sendable {
         do {
             return try decodeNext()
         } catch {
-            state = .failed(error)
-            throw error
+            var failure = error
+            if opener != nil {
+                // Once the layer is on, a damaged outer record is as good as an altered one:
+                // nothing about it can be trusted, so nothing is said about it either.
+                switch error {
+                case .payloadTooLarge, .checksumMismatch: failure = .sealBroken(error.description)
+                default: break
+                }
+            }
+            state = .failed(failure)
+            throw failure
         }
     }
 
@@ -118,6 +147,7 @@ public struct RecordDecoder: Sendable {
         case .awaitingPreamble:
             guard bufferedByteCount >= ProtocolLimits.preambleSize else { return nil }
             let preamble = try Preamble(decoding: storage[readIndex..<readIndex + ProtocolLimits.preambleSize])
+            lastMessage = readIndex..<readIndex + ProtocolLimits.preambleSize
             readIndex += ProtocolLimits.preambleSize
             state = .awaitingHeader
             return .preamble(preamble)
@@ -146,12 +176,61 @@ public struct RecordDecoder: Sendable {
                 )
             }
             guard actual == expected else { throw .checksumMismatch(kind: kind, expected: expected, actual: actual) }
+            lastMessage = readIndex..<payloadStart + length
             readIndex = payloadStart + length
             state = .awaitingHeader
+            if opener != nil { return .record(try open(kind: kind, flags: flags, payloadStart: payloadStart, length: length)) }
+            guard kind != .sealed else {
+                throw .invalidField(kind: kind, field: "kind", reason: "a SEALED record before an authenticated handshake ended")
+            }
             return .record(
                 try Record.decode(kind: kind, flags: flags, payload: storage[payloadStart..<payloadStart + length])
             )
         }
+    }
+
+    /// Opens the SEALED record whose checked payload lies at `payloadStart`, and decodes the
+    /// record inside it.
+    private mutating func open(kind: RecordKind, flags: UInt8, payloadStart: Int, length: Int) throws(FramingError)
+        -> Record
+    {
+        guard var opener else { preconditionFailure("open without an opener") }
+        let payload = storage[payloadStart..<payloadStart + length]
+        guard kind == .sealed else {
+            // The server cannot seal its refusal of our proof (it has no verified session):
+            // that one fatal ERROR may come unsealed, first. An attacker who injects it only
+            // ends the connection, which it can do anyway.
+            if opener.sequence == 0, kind == .error,
+                case .error(let error)? = try? Record.decode(kind: kind, flags: flags, payload: payload),
+                error.fatal, error.code == .unauthenticated
+            {
+                return .error(error)
+            }
+            throw .sealBroken("an unsealed \(kind) record where only SEALED records may come")
+        }
+        let headerStart = payloadStart - ProtocolLimits.headerSize
+        let opened = storage.withUnsafeMutableBytes { bytes in
+            opener.open(
+                header: UnsafeRawBufferPointer(rebasing: bytes[headerStart..<headerStart + 6]),
+                payload: UnsafeMutableRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length])
+            )
+        }
+        self.opener = opener
+        guard opened else {
+            throw .sealBroken(
+                "sealed record \(opener.sequence - 1) did not open: altered, dropped, reordered, repeated or injected"
+            )
+        }
+        let innerKind = RecordKind(rawValue: storage[payloadStart])
+        guard ![RecordKind.hello, .welcome, .auth, .sealed].contains(innerKind) else {
+            throw .invalidField(kind: innerKind, field: "kind", reason: "not allowed inside a SEALED record")
+        }
+        let innerEnd = payloadStart + length - CipherSuite.tagByteCount
+        return try Record.decode(
+            kind: innerKind,
+            flags: storage[payloadStart + 1],
+            payload: storage[payloadStart + 2..<innerEnd]
+        )
     }
 
     private func readUInt32(at index: Int) -> UInt32 {

@@ -35,9 +35,9 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// Either direction, only on a connection with a key: proof of the key over the
     /// handshake so far (SPEC.md §13). Protocol 1.1.
     public static let auth = RecordKind(rawValue: 0x0C)
-    /// Receiver → sender, only after authentication: a MAC that seals the record before it
-    /// (SPEC.md §13). Protocol 1.1.
-    public static let seal = RecordKind(rawValue: 0x0D)
+    /// Either direction, after an authenticated handshake: another record, encrypted and
+    /// authenticated (SPEC.md §13.4). Protocol 1.2. (0x0D was 1.1's SEAL, now retired.)
+    public static let sealed = RecordKind(rawValue: 0x0E)
     /// Either direction: "still here" while there is nothing else to send. Ignorable
     /// (0x80), so a peer that does not know it skips it.
     public static let keepAlive = RecordKind(rawValue: 0x80)
@@ -47,8 +47,8 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         .hello, .welcome, .offer, .answer, .data, .end, .cancel, .progress, .ack, .error, .goodbye, .keepAlive,
     ]
 
-    /// All kinds this implementation knows: version 1's, and AUTH and SEAL (SPEC.md §13).
-    public static let all: [RecordKind] = allVersion1 + [.auth, .seal]
+    /// All kinds this implementation knows: version 1's, AUTH and SEALED (SPEC.md §13).
+    public static let all: [RecordKind] = allVersion1 + [.auth, .sealed]
 
     /// Whether a peer that does not know this kind may skip it (high bit set).
     public var isIgnorable: Bool { rawValue & 0x80 != 0 }
@@ -57,7 +57,7 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     public var definedFlags: UInt8 {
         switch self {
         case .offer: return Offer.Flags.awaitAnswer
-        case .ack: return Ack.Flags.durable
+        case .ack: return Ack.Flags.durable | Ack.Flags.bound
         case .error: return ErrorRecord.Flags.fatal
         default: return 0
         }
@@ -79,7 +79,7 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .goodbye: return "GOODBYE"
         case .keepAlive: return "KEEPALIVE"
         case .auth: return "AUTH"
-        case .seal: return "SEAL"
+        case .sealed: return "SEALED"
         default: return "kind 0x" + hex(rawValue, width: 2)
         }
     }

@@ -7,6 +7,8 @@ struct OutputBuffer: ~Copyable {
     private let storage: UnsafeMutableRawBufferPointer
     private(set) var count = 0
     private var scratch: [UInt8] = []
+    /// After an authenticated handshake: seals every record (SPEC.md §13.4).
+    private var sealer: RecordSealer?
     /// Asked whenever a write made no progress for the socket's send timeout: go on
     /// waiting (true) or fail with `EAGAIN`.
     private let keepWaiting: () -> Bool
@@ -30,11 +32,18 @@ struct OutputBuffer: ~Copyable {
         count += bytes.count
     }
 
+    /// From the next record on, seals every record.
+    mutating func startSealing(_ sealer: RecordSealer) { self.sealer = sealer }
+
     /// Appends one encoded record, flushing first if it does not fit.
     mutating func append(_ record: Record, flushingTo socket: TCPSocket) throws(SystemError) {
         scratch.removeAll(keepingCapacity: true)
         do {
-            try RecordEncoder.append(record, to: &scratch)
+            if sealer != nil {
+                try sealer!.seal(record, appendingTo: &scratch)
+            } else {
+                try RecordEncoder.append(record, to: &scratch)
+            }
         } catch {
             preconditionFailure("xfer built an invalid record: \(error)")
         }
@@ -42,23 +51,32 @@ struct OutputBuffer: ~Copyable {
     }
 
     /// Appends a DATA record whose payload `fill` writes in place (at most `maxPayload`
-    /// bytes); returns what `fill` returned. Nothing is appended when it returns 0.
+    /// bytes, fewer on a sealed connection: ``RecordSealer/maxInnerPayload``); returns what
+    /// `fill` returned. Nothing is appended when it returns 0. Sealed, the payload is
+    /// encrypted where `fill` put it.
     mutating func appendData(
         maxPayload: Int,
         flushingTo socket: TCPSocket,
         fill: (UnsafeMutableRawBufferPointer) throws -> Int
     ) throws -> Int {
-        if free < ProtocolLimits.headerSize + maxPayload { try flush(to: socket) }
+        let sealed = sealer != nil
+        let limit = sealed ? min(maxPayload, RecordSealer.maxInnerPayload) : maxPayload
+        // Sealed: the outer header, then the inner kind and flags; the tag after the payload.
+        let front = ProtocolLimits.headerSize + (sealed ? 2 : 0)
+        let back = sealed ? CipherSuite.tagByteCount : 0
+        if free < front + limit + back { try flush(to: socket) }
         let start = count
-        let payload = UnsafeMutableRawBufferPointer(
-            rebasing: storage[(start + ProtocolLimits.headerSize)..<(start + ProtocolLimits.headerSize + maxPayload)]
-        )
-        let filled = try fill(payload)
+        let filled = try fill(UnsafeMutableRawBufferPointer(rebasing: storage[(start + front)..<(start + front + limit)]))
         guard filled > 0 else { return 0 }
-        RecordEncoder.sealData(
-            in: UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + ProtocolLimits.headerSize + filled)])
-        )
-        count += ProtocolLimits.headerSize + filled
+        let record = UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + front + filled + back)])
+        if sealed {
+            record[ProtocolLimits.headerSize] = RecordKind.data.rawValue
+            record[ProtocolLimits.headerSize + 1] = 0
+            sealer!.sealInPlace(record)
+        } else {
+            RecordEncoder.sealData(in: record)
+        }
+        count += record.count
         return filled
     }
 

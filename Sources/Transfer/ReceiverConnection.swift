@@ -55,9 +55,10 @@ final class ReceiverConnection {
     private var machine: ReceiverStateMachine
     /// The handshake so far, when a key is required (SPEC.md §13).
     private var transcript = AuthenticationTranscript()
-    private var clientPreamble: [UInt8] = []
     private var clientNonce: [UInt8] = []
     private var serverNonce: [UInt8] = []
+    /// The AEAD suite chosen for the sealed record layer (SPEC.md §13.4).
+    private var suite = CipherSuite.aes256GCM
     private var current: Incoming?
     /// Verified streams waiting for the next commit, in offer order.
     private var pending: [VerifiedStream] = []
@@ -149,7 +150,8 @@ final class ReceiverConnection {
             }
             switch machine.receive(message) {
             case .greet:
-                if case .preamble(let preamble) = message { clientPreamble = preamble.bytes }
+                // The transcript holds the exact bytes sent, reserved field included.
+                if options.key != nil { transcript.append(reader.decoder.lastMessageBytes) }
                 writer.enqueue(bytes: Preamble().bytes)
             case .greetAndRefuse(let version):
                 writer.enqueue(bytes: Preamble().bytes)
@@ -159,8 +161,10 @@ final class ReceiverConnection {
                 )
             case .welcome(let hello):
                 try welcome(hello)
-            case .authenticate(let proof):
-                try authenticate(proof)
+            case .authenticate:
+                if case .record(.auth(let proof)) = message {
+                    try authenticate(proof, bytes: reader.decoder.lastMessageBytes)
+                }
             case .offer(let offer):
                 try receiveOffer(offer, committer)
             case .store(let bytes):
@@ -203,32 +207,51 @@ final class ReceiverConnection {
 
     // MARK: Handshake
 
-    /// Answers HELLO; with a key, adds our nonce and proves the key (SPEC.md §13), and the
-    /// connection stays in its handshake until the client's proof holds.
+    /// Answers HELLO; with a key, adds our nonce and suite and proves the key (SPEC.md
+    /// §13.3), and the connection stays in its handshake until the client's proof holds.
     private func welcome(_ hello: Hello) throws {
         guard let key = options.key else {
             try establish()
             writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
             return
         }
-        // The transcript's order is fixed (SPEC.md §13): client preamble, HELLO, server
-        // preamble, WELCOME, then each side's AUTH.
+        // The transcript's order is fixed (SPEC.md §13.3): client preamble, HELLO, server
+        // preamble, WELCOME, then each side's AUTH, each as the exact bytes sent.
+        transcript.append(reader.decoder.lastMessageBytes)
+        guard let offered = hello.parameters.suites else {
+            throw Stop.fatal(
+                .unauthenticated,
+                "this receiver requires the sealed record layer of SPEC 1.2 (the HELLO lists no cipher suites)"
+            )
+        }
+        guard let chosen = CipherSuite.choice(from: offered) else {
+            throw Stop.fatal(.unauthenticated, "no cipher suite in common (this receiver has AES-256-GCM, ChaCha20-Poly1305)")
+        }
+        suite = chosen
         clientNonce = hello.parameters.nonce ?? []
         serverNonce = randomBytes(AuthProof.byteCount)
-        let welcome = Record.welcome(Welcome(parameters: [.agent(agentName), .nonce(serverNonce)]))
-        transcript.append(clientPreamble)
-        transcript.append(.hello(hello))
-        transcript.append(Preamble().bytes)
-        transcript.append(welcome)
-        let proof = transcript.proof(.server, key: key)
-        transcript.append(.auth(proof))
-        writer.enqueue(welcome)
-        writer.enqueue(.auth(proof))
+        var welcome: [UInt8] = []
+        var auth: [UInt8] = []
+        do {
+            try RecordEncoder.append(
+                .welcome(Welcome(parameters: [.agent(agentName), .nonce(serverNonce), .suites([chosen])])),
+                to: &welcome
+            )
+            transcript.append(Preamble().bytes)
+            transcript.append(welcome)
+            try RecordEncoder.append(.auth(transcript.proof(.server, key: key)), to: &auth)
+        } catch {
+            preconditionFailure("xfer built an invalid record: \(error)")
+        }
+        transcript.append(auth)
+        writer.enqueue(bytes: welcome + auth)
     }
 
-    /// Checks the client's proof. A wrong one is answered, after a fixed delay (no timing
-    /// to learn from, and no fast guessing), with a fatal ERROR `unauthenticated`.
-    private func authenticate(_ proof: AuthProof) throws {
+    /// Checks the client's proof (`bytes`: its AUTH record as it arrived). A wrong one is
+    /// answered, after a fixed delay (no timing to learn from, and no fast guessing), with a
+    /// fatal ERROR `unauthenticated`, unsealed: there is no verified session to seal it with.
+    /// A right one turns the sealed record layer on in both directions.
+    private func authenticate(_ proof: AuthProof, bytes: [UInt8]) throws {
         guard let key = options.key else { return }
         guard transcript.verify(proof, .client, key: key) else {
             note(.notice, detail: "authentication failed: the client's proof does not match this receiver's key")
@@ -236,12 +259,16 @@ final class ReceiverConnection {
             usleep(ReceiverConnection.authenticationFailureDelay)
             throw Stop.fatal(.unauthenticated, "authentication failed: wrong key")
         }
-        transcript.append(.auth(proof))
-        let sessionKey = transcript.sessionKey(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
+        transcript.append(bytes)
+        let secrets = transcript.trafficSecrets(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
+        do {
+            reader.startOpening(try RecordOpener(suite: suite, secret: secrets.client))
+            writer.startSealing(try RecordSealer(suite: suite, secret: secrets.server))
+        } catch {
+            throw Stop.fatal(.internalError, "cannot seal records: \(error)")
+        }
         machine.authenticated()
         try establish()
-        // From now on every record the sender acts on is sealed.
-        writer.startSealing(RecordSealer(sessionKey: sessionKey))
     }
 
     /// Microseconds before a failed proof is answered.
@@ -303,9 +330,7 @@ final class ReceiverConnection {
             // ACKs go in offer order (SPEC.md §7.3): earlier streams commit first.
             try commitPending(committer)
             answer(offer, .alreadyCommitted, offset: entry.length)
-            writer.enqueue(
-                .ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true))
-            )
+            writer.enqueue(.ack(ack(for: offer, length: entry.length, digest: entry.digest)))
             note(.alreadyCommitted, offer.name, bytes: entry.length)
             return
         }
@@ -544,14 +569,24 @@ final class ReceiverConnection {
                 summary.committedBytes += entry.length
                 let offset = stream.offer.offset
                 note(.committed, stream.name.text, bytes: entry.length, resumedFrom: offset > 0 ? offset : nil)
-                writer.enqueue(
-                    .ack(Ack(transferID: id, committedLength: entry.length, digest: entry.digest, durable: true))
-                )
+                writer.enqueue(.ack(ack(for: stream.offer, length: entry.length, digest: entry.digest)))
             case .failed(let code, let message, let keptPartial):
                 if !keptPartial { directory.removePartial(id) }
                 reportFailure(id, name: stream.name.text, code, message)
             }
         }
+    }
+
+    /// The durable ACK of `offer`; on a sealed connection bound to the offer (SPEC.md §13.5),
+    /// so the sender can check that what was committed is what it offered.
+    private func ack(for offer: Offer, length: UInt64, digest: UInt64) -> Ack {
+        Ack(
+            transferID: offer.transferID,
+            committedLength: length,
+            digest: digest,
+            durable: true,
+            binding: options.key == nil ? nil : AckBinding(offer: offer, committedLength: length, digest: digest)
+        )
     }
 
     // MARK: Ending
@@ -700,6 +735,9 @@ final class ReceiverConnection {
                 : current != nil ? " inside a stream" : established ? " before GOODBYE" : " during the handshake"
             return .peerGone("the sender closed the connection\(inside)")
         case .system(let error): return .peerGone(error.description)
+        case .framing(.sealBroken(let reason)):
+            // Tampering, or a broken peer: nothing we could send would be trusted or useful.
+            return .peerGone("the sealed connection broke: \(reason)")
         case .framing(let error): return .fatal(error.wireCode, error.description)
         case .idle(.timeout(let text)): return .fatal(.timeout, text)
         case .idle(.refused(let code, let text)): return .fatal(code, text)

@@ -43,7 +43,7 @@ struct ReceiverStateMachine {
         /// for the transcript.
         case welcome(Hello)
         /// Verify the client's proof; call ``authenticated()`` if it holds.
-        case authenticate(AuthProof)
+        case authenticate
         /// Decide on the offer; the machine now expects its stream, unless the connection
         /// calls ``declined(_:)``.
         case offer(Offer)
@@ -114,8 +114,8 @@ struct ReceiverStateMachine {
             }
             state = requiresAuthentication ? .awaitingAuth : .idle
             return .welcome(hello)
-        case (.awaitingAuth, .auth(let proof)):
-            return .authenticate(proof)
+        case (.awaitingAuth, .auth):
+            return .authenticate
         case (.awaitingAuth, _):
             return fail(.unauthenticated, "expected the client's AUTH, got \(record.kind)")
         case (.awaitingHello, _):

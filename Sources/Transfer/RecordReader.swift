@@ -25,6 +25,9 @@ struct RecordReader {
 
     init(socket: TCPSocket) { self.socket = socket }
 
+    /// From the next record on, opens every record (SPEC.md §13.4).
+    mutating func startOpening(_ opener: RecordOpener) { decoder.startOpening(opener) }
+
     /// The next message, blocking until one is complete.
     /// - Parameter onIdle: Called after every read that leaves the message incomplete (data
     ///   or the socket's receive timeout), with the seconds since bytes last arrived; throw

@@ -8,7 +8,7 @@ import Synchronization
 final class RecordWriter: Sendable {
     private struct Queue {
         var buffer: [UInt8] = []
-        /// After authentication: seals every record the sender acts on (SPEC.md §13).
+        /// After authentication: seals every record (SPEC.md §13.4).
         var sealer: RecordSealer?
         /// When the oldest queued byte was queued.
         var oldest = 0.0
@@ -24,9 +24,10 @@ final class RecordWriter: Sendable {
         queue.withLock { queue in
             if queue.buffer.isEmpty { queue.oldest = monotonicSeconds() }
             do {
-                try RecordEncoder.append(record, to: &queue.buffer)
-                if RecordSealer.needsSeal(record), let seal = queue.sealer?.seal(record) {
-                    try RecordEncoder.append(.seal(seal), to: &queue.buffer)
+                if queue.sealer != nil {
+                    try queue.sealer!.seal(record, appendingTo: &queue.buffer)
+                } else {
+                    try RecordEncoder.append(record, to: &queue.buffer)
                 }
             } catch {
                 preconditionFailure("xfer built an invalid record: \(error)")
@@ -34,12 +35,12 @@ final class RecordWriter: Sendable {
         }
     }
 
-    /// From now on, follows every record that needs one with its SEAL.
+    /// From now on, seals every record.
     func startSealing(_ sealer: RecordSealer) {
         queue.withLock { $0.sealer = sealer }
     }
 
-    /// Queues raw bytes (the preamble).
+    /// Queues raw bytes (the preamble, the handshake's records as encoded for the transcript).
     func enqueue(bytes: [UInt8]) {
         queue.withLock { queue in
             if queue.buffer.isEmpty { queue.oldest = monotonicSeconds() }

@@ -98,11 +98,15 @@ private struct SenderWriter: ~Copyable {
             if options.key != nil {
                 // Nothing but the handshake until the receiver has proved the key, and we have.
                 let nonce = randomBytes(AuthProof.byteCount)
-                let hello = Record.hello(Hello(parameters: [.agent(agentName), .nonce(nonce)]))
+                var hello: [UInt8] = []
+                try RecordEncoder.append(
+                    .hello(Hello(parameters: [.agent(agentName), .nonce(nonce), .suites(CipherSuite.preferred)])),
+                    to: &hello
+                )
                 session.startAuthentication(hello: hello, nonce: nonce)
-                try output.append(hello, flushingTo: socket)
+                try output.append(bytes: hello, flushingTo: socket)
                 try flush()
-                guard let proof = session.waitForClientProof() else {
+                guard let (proof, sealer) = session.waitForClientProof() else {
                     if !session.receiverEnded, case .refused(.unauthenticated, let message)? = session.connectionError {
                         // Tell the receiver why we leave: its log then says so.
                         try? output.append(
@@ -116,6 +120,8 @@ private struct SenderWriter: ~Copyable {
                     return
                 }
                 try output.append(.auth(proof), flushingTo: socket)
+                // Everything after our AUTH travels sealed (SPEC.md §13.4).
+                output.startSealing(sealer)
             } else {
                 try output.append(.hello(Hello(parameters: [.agent(agentName)])), flushingTo: socket)
             }
@@ -205,7 +211,6 @@ private struct SenderWriter: ~Copyable {
             }
         }
         var position = offset
-        session.offered(index: index, id: id, size: size, offset: offset, awaitAnswer: awaitAnswer)
         let offer = Offer(
             transferID: id,
             size: size,
@@ -215,6 +220,7 @@ private struct SenderWriter: ~Copyable {
             name: source.name,
             awaitAnswer: awaitAnswer
         )
+        session.offered(index: index, offer)
         try output.append(.offer(offer), flushingTo: socket)
 
         if awaitAnswer {
@@ -275,7 +281,7 @@ private struct SenderWriter: ~Copyable {
             let wanted = size.map { Int(min(UInt64(options.recordSize), $0 - position)) } ?? options.recordSize
             var readError: CInt = 0
             let count = try output.appendData(maxPayload: wanted, flushingTo: socket) { space in
-                let count = read(fd, space.baseAddress, wanted)
+                let count = read(fd, space.baseAddress, space.count)
                 if count < 0 {
                     readError = errno
                     return 0

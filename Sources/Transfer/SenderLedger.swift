@@ -22,6 +22,8 @@ struct SenderLedger {
         /// already-committed offer; set before END is written, so an ACK can never race it.
         var expected: (length: UInt64, digest: UInt64)?
         var ack: Ack?
+        /// The current OFFER as sent, which a sealed connection's ACK must bind.
+        var offer: Offer?
         var outcome: Outcome?
         /// Bytes beyond `offset` that the receiver says it has (PROGRESS), at most the size.
         var received: UInt64 = 0
@@ -54,12 +56,16 @@ struct SenderLedger {
 
     private(set) var streams: [Stream]
     private var indexByID: [TransferID: Int] = [:]
+    /// Whether every ACK must carry the binding of its offer (a sealed connection, SPEC.md
+    /// §13.5).
+    let requiresBinding: Bool
 
     /// Whether every stream has its verdict (so a close without GOODBYE loses nothing).
     var allDecided: Bool { streams.allSatisfy { $0.outcome != nil } }
 
-    init(names: [String]) {
+    init(names: [String], requiresBinding: Bool = false) {
         streams = names.map { Stream(name: $0) }
+        self.requiresBinding = requiresBinding
     }
 
     /// The stream for `id`, if it was offered.
@@ -80,6 +86,12 @@ struct SenderLedger {
         streams[index].ack = nil
         streams[index].received = 0
         streams[index].cancelled = false
+    }
+
+    /// This OFFER is about to be written.
+    mutating func offered(_ index: Int, _ offer: Offer) {
+        offered(index, id: offer.transferID, size: offer.size, offset: offer.offset, awaitAnswer: offer.awaitAnswer)
+        streams[index].offer = offer
     }
 
     /// DATA bytes of a stream were written.
@@ -121,6 +133,9 @@ struct SenderLedger {
                 throw .protocolViolation("ACK for '\(stream.name)', which the receiver did not accept")
             }
             if stream.ack != nil { throw .protocolViolation("a second ACK for '\(stream.name)'") }
+            if requiresBinding && ack.binding == nil {
+                throw .protocolViolation("ACK for '\(stream.name)' without the binding of its offer")
+            }
             if stream.failedByReceiver {
                 throw .protocolViolation("ACK for '\(stream.name)' after the receiver's ERROR for it")
             }
@@ -206,7 +221,15 @@ struct SenderLedger {
     private mutating func resolve(_ index: Int) -> Effect {
         let stream = streams[index]
         guard stream.outcome == nil, let ack = stream.ack, let expected = stream.expected else { return .none }
-        if ack.committedLength == expected.length && ack.digest == expected.digest {
+        if requiresBinding, let offer = stream.offer,
+            ack.binding?.matches(AckBinding(offer: offer, committedLength: expected.length, digest: expected.digest))
+                != true
+        {
+            // The receiver confirms another offer than ours: another name, size, mode or time.
+            streams[index].outcome = .failed(
+                .integrity("the receiver's ACK for '\(stream.name)' confirms another offer (name, size, mode or time)")
+            )
+        } else if ack.committedLength == expected.length && ack.digest == expected.digest {
             let already = stream.answer?.decision == .alreadyCommitted
             streams[index].outcome = .confirmed(
                 Delivery(

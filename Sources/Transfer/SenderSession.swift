@@ -28,17 +28,16 @@ final class SenderSession: @unchecked Sendable {
     private var lastHeard = monotonicSeconds()
     private var progress: SendProgress
     private var lastProgressEvent = 0.0
-    /// With a key: the handshake's transcript, our nonce, and once the receiver proved the
-    /// key, our proof for the writer to send and the sealer that checks its records.
+    /// With a key: the handshake's transcript, our nonce and suites, and once the receiver
+    /// proved the key, our proof and the sealer for the writer (SPEC.md §13.3).
     private var transcript = AuthenticationTranscript()
     private var clientNonce: [UInt8] = []
-    private var clientProof: AuthProof?
-    private var sealer: RecordSealer?
+    private var clientProof: (AuthProof, RecordSealer)?
 
     init(sources: [SendSource], options: SenderOptions, onEvent: @escaping @Sendable (SenderEvent) -> Void) {
         self.options = options
         self.onEvent = onEvent
-        ledger = SenderLedger(names: sources.map(\.name))
+        ledger = SenderLedger(names: sources.map(\.name), requiresBinding: options.key != nil)
         var total: UInt64? = 0
         for source in sources {
             switch source {
@@ -59,8 +58,9 @@ final class SenderSession: @unchecked Sendable {
 
     // MARK: Called by the writing thread
 
-    /// The writer sent its preamble and this HELLO (with `nonce`): the transcript starts.
-    func startAuthentication(hello: Record, nonce: [UInt8]) {
+    /// The writer sent its preamble and this HELLO record (with `nonce`): the transcript
+    /// starts, with the exact bytes sent.
+    func startAuthentication(hello: [UInt8], nonce: [UInt8]) {
         locked {
             transcript.append(Preamble().bytes)
             transcript.append(hello)
@@ -68,9 +68,10 @@ final class SenderSession: @unchecked Sendable {
         }
     }
 
-    /// Blocks until the receiver has proved the key; returns our proof to send, or `nil`
-    /// when it did not (the connection's failure says why).
-    func waitForClientProof() -> AuthProof? {
+    /// Blocks until the receiver has proved the key; returns our proof to send and the
+    /// sealer for everything after it, or `nil` when it did not (the connection's failure
+    /// says why).
+    func waitForClientProof() -> (AuthProof, RecordSealer)? {
         locked {
             waiters += 1
             defer { waiters -= 1 }
@@ -89,9 +90,11 @@ final class SenderSession: @unchecked Sendable {
     /// fault in what the receiver sent.
     var ownComplaint: (ErrorCode, String)? { locked { complaint } }
 
-    func offered(index: Int, id: TransferID, size: UInt64?, offset: UInt64, awaitAnswer: Bool) {
+    func offered(index: Int, _ offer: Offer) {
+        let size = offer.size
+        let offset = offer.offset
         locked {
-            ledger.offered(index, id: id, size: size, offset: offset, awaitAnswer: awaitAnswer)
+            ledger.offered(index, offer)
             if offset > 0 { progress.kept &+= offset }
             progress.current = ledger.streams[index].name
             progress.phase = .sending
@@ -227,6 +230,12 @@ final class SenderSession: @unchecked Sendable {
             let undecided = ledger.streams.contains { $0.outcome == nil }
             if failure != nil || writeError != nil || (!goodbyeReceived && undecided) {
                 report.connectionError = lost
+            } else if !goodbyeReceived && options.key != nil {
+                // Sealed, the end is authenticated (SPEC.md §13.4): a cut before the
+                // receiver's GOODBYE is a cut, whatever was confirmed before it.
+                report.connectionError = .connectionLost(
+                    "the connection ended before the receiver's sealed GOODBYE (cut on the way?)"
+                )
             } else if !goodbyeReceived {
                 // Every stream has its verdict: the ACKs are the promise, GOODBYE only manners.
                 report.warnings.append(
@@ -245,7 +254,8 @@ final class SenderSession: @unchecked Sendable {
         var reader = RecordReader(socket: socket)
         do throws(ReadFailure) {
             guard case .preamble(let preamble) = try next(&reader) else { throw ReadFailure.framing(.badMagic([])) }
-            locked { transcript.append(preamble.bytes) }
+            let preambleBytes = reader.decoder.lastMessageBytes
+            locked { transcript.append(preambleBytes) }
             if preamble.version != Preamble.currentVersion {
                 // The receiver speaks another version; its fatal ERROR follows (SPEC.md §3).
                 if case .record(.error(let error)) = try nextMeaningful(&reader) {
@@ -258,34 +268,20 @@ final class SenderSession: @unchecked Sendable {
             }
             switch try nextMeaningful(&reader) {
             case .record(.welcome(let welcome)):
-                if let key = options.key { try authenticate(welcome, key: key, &reader) }
+                if let key = options.key {
+                    try authenticate(welcome, bytes: reader.decoder.lastMessageBytes, key: key, &reader)
+                }
             case .record(.error(let error)):
                 // A fatal ERROR in place of WELCOME (busy, another version): only read now.
                 locked { receiverFailed = true }
                 throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
             default: throw ReadFailure.idle(.protocolViolation("receiver did not start with WELCOME"))
             }
-            // With a key, every record the sender acts on must come with its SEAL: it is
-            // held until the SEAL after it proves it came from the key holder (SPEC.md §13).
-            var unsealed: Record?
+            // With a key the decoder now opens every record: what arrives here was sealed
+            // by the key holder, in order (SPEC.md §13.4).
             while true {
                 guard case .record(let record) = try next(&reader) else {
                     throw ReadFailure.idle(.protocolViolation("second preamble"))
-                }
-                if case .seal(let seal) = record {
-                    guard let sealed = unsealed, locked({ sealer?.verify(seal, of: sealed) }) == true else {
-                        throw ReadFailure.idle(.protocolViolation("a SEAL that does not seal the record before it"))
-                    }
-                    unsealed = nil
-                    if try handle(sealed) { break }
-                    continue
-                }
-                if let sealed = unsealed {
-                    throw ReadFailure.idle(.protocolViolation("\(sealed.kind) without its SEAL"))
-                }
-                if options.key != nil && RecordSealer.needsSeal(record) {
-                    unsealed = record
-                    continue
                 }
                 if try handle(record) { break }
             }
@@ -305,6 +301,10 @@ final class SenderSession: @unchecked Sendable {
                 case .system(let error):
                     ended = true
                     if failure == nil { failure = .connectionLost(error.description) }
+                case .framing(.sealBroken(let reason)):
+                    // Altered, injected or cut on the way: nothing to say to anyone.
+                    ended = true
+                    if failure == nil { failure = .connectionLost("the sealed connection broke: \(reason)") }
                 case .framing(let error):
                     ended = false
                     if failure == nil {
@@ -334,9 +334,11 @@ final class SenderSession: @unchecked Sendable {
         }
     }
 
-    /// Checks the receiver's proof of the key after its WELCOME, and prepares ours.
+    /// Checks the receiver's suite and proof of the key after its WELCOME (`bytes`: the
+    /// WELCOME as it arrived), prepares our proof and both directions' record layer.
     private func authenticate(
         _ welcome: Welcome,
+        bytes: [UInt8],
         key: AuthenticationKey,
         _ reader: inout RecordReader
     ) throws(ReadFailure) {
@@ -344,26 +346,48 @@ final class SenderSession: @unchecked Sendable {
         guard let serverNonce = welcome.parameters.nonce else {
             throw refused("the receiver does not authenticate (it has no key): nothing was sent")
         }
-        locked { transcript.append(.welcome(welcome)) }
-        let message = try next(&reader)
+        guard let chosen = welcome.parameters.suites, chosen.count == 1,
+            let suite = CipherSuite(rawValue: chosen[0]), CipherSuite.preferred.contains(suite)
+        else {
+            throw refused(
+                "the receiver did not choose one of our cipher suites (a receiver of SPEC 1.1, without the sealed "
+                    + "record layer?): nothing was sent"
+            )
+        }
+        locked { transcript.append(bytes) }
+        let message: RecordDecoder.Message
+        do throws(ReadFailure) {
+            message = try nextMeaningful(&reader)
+        } catch .idle(.timeout) {
+            throw refused("the receiver sent WELCOME but never proved the key (no AUTH): nothing was sent")
+        }
         if case .record(.error(let error)) = message {
             throw .idle(.fromReceiver(code: error.code, message: error.message))
         }
         guard case .record(.auth(let proof)) = message else {
             throw refused("the receiver did not prove the key (no AUTH after WELCOME): nothing was sent")
         }
-        try locked { () throws(ReadFailure) in
+        let serverAuth = reader.decoder.lastMessageBytes
+        let opener = try locked { () throws(ReadFailure) -> RecordOpener in
             guard transcript.verify(proof, .server, key: key) else {
                 throw refused("the receiver's proof does not match this key: it is not the receiver you meant")
             }
-            transcript.append(.auth(proof))
+            transcript.append(serverAuth)
             let ours = transcript.proof(.client, key: key)
-            transcript.append(.auth(ours))
-            let sessionKey = transcript.sessionKey(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
-            sealer = RecordSealer(sessionKey: sessionKey)
-            clientProof = ours
-            condition.broadcast()
+            var clientAuth: [UInt8] = []
+            try? RecordEncoder.append(.auth(ours), to: &clientAuth)
+            transcript.append(clientAuth)
+            let secrets = transcript.trafficSecrets(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
+            do {
+                let opener = try RecordOpener(suite: suite, secret: secrets.server)
+                clientProof = (ours, try RecordSealer(suite: suite, secret: secrets.client))
+                condition.broadcast()
+                return opener
+            } catch {
+                throw refused("cannot seal records: \(error)")
+            }
         }
+        reader.startOpening(opener)
     }
 
     /// The next message that is not an ignorable record (SPEC.md §4: those may come
