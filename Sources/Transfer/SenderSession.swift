@@ -304,7 +304,7 @@ final class SenderSession: @unchecked Sendable {
                 case .framing(.sealBroken(let reason)):
                     // Altered, injected or cut on the way: nothing to say to anyone.
                     ended = true
-                    if failure == nil { failure = .connectionLost("the sealed connection broke: \(reason)") }
+                    if failure == nil { failure = .protocolViolation("the sealed connection broke: \(reason)") }
                 case .framing(let error):
                     ended = false
                     if failure == nil {

@@ -71,46 +71,25 @@ extension Integration {
             #expect(Self.written(open).isEmpty, "a sender with a key sent to a receiver without one")
         }
 
-        /// A raw client that knows the key (or not): preamble, HELLO with a nonce, then
-        /// reads WELCOME and the server's AUTH, returning the transcript so far.
-        static func handshake(
-            _ client: RawClient,
-            nonce: [UInt8]
-        ) -> (AuthenticationTranscript, serverNonce: [UInt8], serverProof: AuthProof)? {
-            var transcript = AuthenticationTranscript()
-            let hello = Record.hello(Hello(parameters: [.nonce(nonce)]))
-            client.send(Preamble().bytes)
-            client.send(hello)
-            transcript.append(Preamble().bytes)
-            transcript.append(hello)
-            transcript.append(Preamble().bytes)
-            let records = client.records(seconds: 5, until: 2)
-            guard records.count == 2, case .welcome(let welcome) = records[0], case .auth(let proof) = records[1],
-                let serverNonce = welcome.parameters.nonce
-            else {
-                Issue.record("no WELCOME and AUTH: \(records)")
-                return nil
-            }
-            transcript.append(.welcome(welcome))
-            return (transcript, serverNonce, proof)
-        }
-
-        @Test("A wrong client proof: fatal ERROR unauthenticated after a fixed delay, a log line, nothing written")
+        @Test("A wrong client proof: unsealed fatal ERROR unauthenticated after a fixed delay, a log line, nothing written")
         func wrongProof() throws {
             let keys = TemporaryDirectory()
             let (path, key) = Self.keyFile(keys)
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path, extra: ["--key", path])
-            let client = RawClient(port: receiver.port)
-            guard let (transcript, _, serverProof) = Self.handshake(client, nonce: randomNonce()) else { return }
-            #expect(transcript.verify(serverProof, .server, key: key), "the receiver's own proof is wrong")
+            let client = SealedClient(port: receiver.port)
+            guard client.hello(), let serverProof = client.serverProof else {
+                Issue.record("no WELCOME and AUTH")
+                return
+            }
+            #expect(client.transcript.verify(serverProof, .server, key: key), "the receiver's own proof is wrong")
             let started = Date()
-            client.send(.auth(AuthProof(code: [UInt8](repeating: 7, count: 32))!))
+            client.authenticate(key: key, proof: AuthProof(code: [UInt8](repeating: 7, count: 32))!)
             // Offers after a failed proof must change nothing either.
             client.send(.offer(Offer(transferID: TransferID(high: 1, low: 1), size: 1, name: "x")))
-            let records = client.records(seconds: 5, preambleRead: true)
+            let records = client.records(seconds: 5)
             guard case .error(let error)? = records.last else {
-                Issue.record("no ERROR: \(records)")
+                Issue.record("no ERROR: \(records) \(String(describing: client.failure))")
                 return
             }
             #expect(error.code == .unauthenticated && error.fatal)
@@ -128,11 +107,11 @@ extension Integration {
             let (path, _) = Self.keyFile(keys)
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path, extra: ["--key", path])
-            let client = RawClient(port: receiver.port)
-            guard Self.handshake(client, nonce: randomNonce()) != nil else { return }
+            let client = SealedClient(port: receiver.port)
+            guard client.hello() else { return }
             client.send(.offer(Offer(transferID: TransferID(high: 2, low: 2), size: 3, name: "dir/new/x.bin")))
             client.send(.data(ArraySlice("abc".utf8)))
-            let records = client.records(seconds: 5, preambleRead: true)
+            let records = client.records(seconds: 5)
             guard case .error(let error)? = records.last else {
                 Issue.record("no ERROR: \(records)")
                 return
@@ -148,22 +127,20 @@ extension Integration {
             let (path, key) = Self.keyFile(keys)
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path, extra: ["--key", path])
-            let nonce = randomNonce()
+            let nonce = randomBytes(32)
             // Connection 1: a legitimate client, whose proof an eavesdropper records.
-            let first = RawClient(port: receiver.port)
-            guard let (handshake, _, serverProof) = Self.handshake(first, nonce: nonce) else { return }
-            var transcript = handshake
-            transcript.append(.auth(serverProof))
-            let recorded = transcript.proof(.client, key: key)
-            first.send(.auth(recorded))
+            let first = SealedClient(port: receiver.port, nonce: nonce)
+            guard first.hello() else { return }
+            let recorded = first.clientProof(key: key)
+            first.authenticate(key: key)
             first.send(.goodbye)
-            // GOODBYE and its SEAL: the real proof held.
-            #expect(first.records(seconds: 5, until: 2, preambleRead: true).first == .goodbye, "the real proof failed")
+            // The receiver's sealed GOODBYE: the real proof held.
+            #expect(first.records(seconds: 5).first == .goodbye, "the real proof failed")
             // Connection 2: the eavesdropper replays HELLO (same nonce) and the recorded proof.
-            let second = RawClient(port: receiver.port)
-            guard Self.handshake(second, nonce: nonce) != nil else { return }
-            second.send(.auth(recorded))
-            let records = second.records(seconds: 5, preambleRead: true)
+            let second = SealedClient(port: receiver.port, nonce: nonce)
+            guard second.hello() else { return }
+            second.authenticate(key: key, proof: recorded)
+            let records = second.records(seconds: 5)
             guard case .error(let error)? = records.last else {
                 Issue.record("the replayed proof got \(records)")
                 return
@@ -171,72 +148,152 @@ extension Integration {
             #expect(error.code == .unauthenticated)
         }
 
-        /// A fake receiver that may hold the key: it answers HELLO as `welcome` says, then
-        /// (with the key) seals or not as `seal` says, accepting and ACKing the one stream.
+        @Test("The transcript is the exact bytes: reserved preamble bits and ignorable records before AUTH still authenticate")
+        func exactTranscript() {
+            let keys = TemporaryDirectory()
+            let (path, key) = Self.keyFile(keys)
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--key", path])
+            let client = SealedClient(port: receiver.port)
+            let advisory = Record.unknown(kind: RecordKind(rawValue: 0xC1), flags: 0, payload: [1, 2, 3])
+            guard client.hello(reserved: 0x0005, before: [.keepAlive, advisory]),
+                let proof = client.serverProof
+            else {
+                Issue.record("no WELCOME and AUTH")
+                return
+            }
+            #expect(client.transcript.verify(proof, .server, key: key), "the receiver re-encoded our preamble")
+            client.raw.send(.keepAlive)  // ignorable, unsealed, before our AUTH: skipped
+            client.authenticate(key: key)
+            let content = Array("exact bytes\n".utf8)
+            var digest = StreamDigest()
+            digest.update(content)
+            let offer = Offer(transferID: TransferID(high: 9, low: 9), size: UInt64(content.count), name: "exact.txt")
+            client.send(.offer(offer))
+            client.send(.data(content[...]))
+            client.send(.end(End(totalLength: UInt64(content.count), digest: digest.value)))
+            client.send(.goodbye)
+            let records = client.records(seconds: 5)
+            let acks = records.compactMap { if case .ack(let ack) = $0 { ack } else { nil } }
+            #expect(acks.count == 1 && acks.first?.binding != nil, "\(records)")
+            #expect(
+                acks.first?.binding?.matches(
+                    AckBinding(offer: offer, committedLength: UInt64(content.count), digest: digest.value)
+                ) == true
+            )
+            #expect(target.contents("exact.txt") == content)
+        }
+
+        @Test("A keyed HELLO without cipher suites (a 1.1 client) is refused unauthenticated; so is a suite we lack")
+        func suites() {
+            let keys = TemporaryDirectory()
+            let (path, _) = Self.keyFile(keys)
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--key", path])
+            for suites: [CipherSuite]? in [nil] {
+                let client = SealedClient(port: receiver.port)
+                #expect(!client.hello(suites: suites))
+            }
+            let unknown = RawClient(port: receiver.port)
+            unknown.send(Preamble().bytes)
+            unknown.send(.hello(Hello(parameters: [.nonce(randomBytes(32)), Parameter(id: 3, value: [0x7F, 0x01])])))
+            let records = unknown.records(seconds: 5)
+            guard case .error(let error)? = records.last else {
+                Issue.record("no ERROR: \(records)")
+                return
+            }
+            #expect(error.code == .unauthenticated && error.message.contains("cipher suite"), "\(error)")
+        }
+
+        /// A fake receiver that may hold the key: it answers HELLO as told, then (with the
+        /// key) speaks the sealed record layer — or breaks it as told — accepting and ACKing
+        /// the one stream.
         static func fake(
             key: AuthenticationKey?,
             nonceInWelcome: Bool = true,
+            suiteInWelcome: Bool = true,
             proveWrongly: Bool = false,
+            noAuth: Bool = false,
             seal: Bool = true,
-            corruptSeal: Bool = false
+            corruptSeal: Bool = false,
+            bindName: String? = nil
         ) -> FakeReceiver {
             final class State: @unchecked Sendable {
                 var transcript = AuthenticationTranscript()
                 var clientNonce: [UInt8] = []
-                let serverNonce = randomNonce()
+                let serverNonce = randomBytes(32)
                 var sealer: RecordSealer?
+                var suite = CipherSuite.aes256GCM
             }
             let state = State()
             func send(_ peer: FakePeer, _ record: Record) {
-                peer.send(record)
-                guard var sealer = state.sealer else { return }
-                var sealed = sealer.seal(record)
-                if corruptSeal { sealed.code[0] ^= 1 }
+                guard corruptSeal, var sealer = state.sealer else {
+                    peer.send(record)
+                    return
+                }
+                var bytes: [UInt8] = []
+                try! sealer.seal(record, appendingTo: &bytes)
                 state.sealer = sealer
-                if seal { peer.send(.seal(sealed)) }
+                bytes[ProtocolLimits.headerSize + 3] ^= 1
+                let crc = CRC32C.checksum(bytes[ProtocolLimits.headerSize...], continuing: CRC32C.checksum(bytes[0..<6]))
+                for index in 0..<4 { bytes[6 + index] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * UInt32(index))) }
+                peer.send(raw: bytes)
             }
             return FakeReceiver { peer, record in
                 switch record {
                 case .hello(let hello):
                     state.clientNonce = hello.parameters.nonce ?? []
-                    let welcome = Record.welcome(
-                        Welcome(parameters: nonceInWelcome ? [.nonce(state.serverNonce)] : [])
-                    )
+                    if let id = hello.parameters.suites?.first, let suite = CipherSuite(rawValue: id) { state.suite = suite }
+                    var parameters: [Parameter] = nonceInWelcome ? [.nonce(state.serverNonce)] : []
+                    if suiteInWelcome { parameters.append(.suites([state.suite])) }
+                    var welcome: [UInt8] = []
+                    var helloBytes: [UInt8] = []
+                    try! RecordEncoder.append(.welcome(Welcome(parameters: parameters)), to: &welcome)
+                    try! RecordEncoder.append(record, to: &helloBytes)  // xfer encodes canonically
                     state.transcript.append(Preamble().bytes)
-                    state.transcript.append(record)
+                    state.transcript.append(helloBytes)
                     state.transcript.append(Preamble().bytes)
                     state.transcript.append(welcome)
-                    peer.send(raw: Preamble().bytes)
-                    peer.send(welcome)
-                    if let key, nonceInWelcome {
-                        let proof =
-                            proveWrongly
-                            ? AuthProof(code: randomNonce())! : state.transcript.proof(.server, key: key)
-                        state.transcript.append(.auth(proof))
-                        peer.send(.auth(proof))
-                    } else {
-                        // No key: go straight on as a v1 receiver would, and lie.
-                        break
+                    peer.send(raw: Preamble().bytes + welcome)
+                    if let key, nonceInWelcome, !noAuth {
+                        let proof = proveWrongly ? AuthProof(code: randomBytes(32))! : state.transcript.proof(.server, key: key)
+                        var auth: [UInt8] = []
+                        try! RecordEncoder.append(.auth(proof), to: &auth)
+                        state.transcript.append(auth)
+                        peer.send(raw: auth)
                     }
                 case .auth(let proof):
                     if let key {
-                        state.transcript.append(.auth(proof))
-                        let session = state.transcript.sessionKey(
+                        var auth: [UInt8] = []
+                        try! RecordEncoder.append(.auth(proof), to: &auth)
+                        state.transcript.append(auth)
+                        let secrets = state.transcript.trafficSecrets(
                             key: key,
                             clientNonce: state.clientNonce,
                             serverNonce: state.serverNonce
                         )
-                        state.sealer = RecordSealer(sessionKey: session)
+                        peer.startOpening(try! RecordOpener(suite: state.suite, secret: secrets.client))
+                        let sealer = try! RecordSealer(suite: state.suite, secret: secrets.server)
+                        if corruptSeal {
+                            state.sealer = sealer
+                        } else if seal {
+                            peer.startSealing(sealer)
+                        }
                     }
                 case .offer(let offer):
                     send(peer, .answer(Answer(transferID: offer.transferID, decision: .accept, offset: 0)))
                 case .end(let end):
                     if let offer = peer.currentOffer {
+                        var bound = offer
+                        if let bindName { bound.name = bindName }
                         let ack = Ack(
                             transferID: offer.transferID,
                             committedLength: end.totalLength,
                             digest: end.digest,
-                            durable: true
+                            durable: true,
+                            binding: key == nil
+                                ? nil
+                                : AckBinding(offer: bound, committedLength: end.totalLength, digest: end.digest)
                         )
                         send(peer, .ack(ack))
                     }
@@ -258,15 +315,25 @@ extension Integration {
         func fakeReceivers() throws {
             let keys = TemporaryDirectory()
             let (path, key) = Self.keyFile(keys)
-            let noNonce = Self.sendToFake(Self.fake(key: nil, nonceInWelcome: false), key: path)
+            let noNonce = Self.sendToFake(Self.fake(key: nil, nonceInWelcome: false, suiteInWelcome: false), key: path)
             #expect(noNonce.status == 77, "a receiver without a key: \(noNonce.stderr)")
             let guessing = Self.sendToFake(Self.fake(key: key, proveWrongly: true), key: path)
             #expect(guessing.status == 77, "a receiver guessing the proof: \(guessing.stderr)")
+            let oldReceiver = Self.sendToFake(Self.fake(key: key, suiteInWelcome: false), key: path)
+            #expect(oldReceiver.status == 77, "a 1.1 receiver (no suite): \(oldReceiver.stderr)")
+            #expect(oldReceiver.stderr.contains("cipher suites"), "\(oldReceiver.stderr)")
+            let silent = Self.sendToFake(Self.fake(key: key, noAuth: true), key: path)
+            #expect(silent.status == 77, "WELCOME with a nonce, then silence: \(silent.stderr)")
             let unsealed = Self.sendToFake(Self.fake(key: key, seal: false), key: path)
             #expect(unsealed.status == 76, "a receiver that does not seal: \(unsealed.stderr)")
-            #expect(unsealed.stderr.contains("without its SEAL"), "\(unsealed.stderr)")
+            #expect(unsealed.stderr.contains("unsealed"), "\(unsealed.stderr)")
             let forged = Self.sendToFake(Self.fake(key: key, corruptSeal: true), key: path)
-            #expect(forged.status == 76, "a receiver with a bad seal: \(forged.stderr)")
+            #expect(forged.status == 76, "a receiver with a damaged sealed record: \(forged.stderr)")
+            #expect(forged.stderr.contains("did not open"), "\(forged.stderr)")
+            // Holding the key, but confirming the stream under another name: never confirmed.
+            let renamed = Self.sendToFake(Self.fake(key: key, bindName: "g.bin"), key: path)
+            #expect(renamed.status != 0, "an ACK bound to another name: \(renamed.stderr)")
+            #expect(renamed.stderr.contains("confirms another offer"), "\(renamed.stderr)")
             // The same fake, holding the key and sealing: it is a receiver, and exit 0 is right.
             let honest = Self.sendToFake(Self.fake(key: key), key: path)
             #expect(honest.status == 0, "the honest fake: \(honest.stderr)")
@@ -296,11 +363,6 @@ extension Integration {
     }
 }
 
-/// 32 random bytes.
-private func randomNonce() -> [UInt8] {
-    var generator = SystemRandomNumberGenerator()
-    return (0..<32).map { _ in generator.next() }
-}
 
 extension RawClient {
     /// The next `count` records the server sends (after its preamble, unless `preambleRead`),

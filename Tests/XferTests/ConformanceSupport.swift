@@ -201,7 +201,6 @@ extension Record {
             ]
         case .goodbye, .keepAlive: return []
         case .auth(let proof): return [("proof", "\(proof.code)")]
-        case .seal(let seal): return [("sequence", "\(seal.sequence)"), ("code", "\(seal.code)")]
         case .unknown(_, let flags, let payload): return [("flags", "\(flags)"), ("payload", "\(payload.count) bytes")]
         }
     }

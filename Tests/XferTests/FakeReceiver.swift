@@ -218,6 +218,9 @@ final class FakePeer: @unchecked Sendable {
     private var socketClosed = false
     private var timers: [(time: Double, action: (FakePeer) -> Void)] = []
     private var pause: Double = 0
+    /// With a key, after the handshake: seals what the fake sends, opens what it reads.
+    private var sealer: RecordSealer?
+    private var pendingOpener: RecordOpener?
 
     init(fd: CInt) { self.fd = fd }
 
@@ -361,11 +364,24 @@ final class FakePeer: @unchecked Sendable {
 
     // MARK: Writing
 
-    /// Sends one record (any record: the encoder checks only its own limits).
+    /// From now on seals every record sent (SPEC.md §13.4).
+    func startSealing(_ sealer: RecordSealer) { lock.withLock { self.sealer = sealer } }
+
+    /// From the client's next record on, opens every record (SPEC.md §13.4).
+    func startOpening(_ opener: RecordOpener) { lock.withLock { pendingOpener = opener } }
+
+    /// Sends one record (any record: the encoder checks only its own limits), sealed once
+    /// ``startSealing(_:)`` was called.
     func send(_ record: Record) {
         var bytes: [UInt8] = []
         do {
-            try RecordEncoder.append(record, to: &bytes)
+            lock.lock()
+            defer { lock.unlock() }
+            if sealer != nil {
+                try sealer!.seal(record, appendingTo: &bytes)
+            } else {
+                try RecordEncoder.append(record, to: &bytes)
+            }
         } catch {
             preconditionFailure("the fake built an invalid record: \(error)")
         }
@@ -518,7 +534,15 @@ final class FakePeer: @unchecked Sendable {
             lock.withLock { arrivalLog.append((lastInput, count)) }
             if decoding {
                 do {
-                    while !isClosed, let message = try decoder.next() { dispatch(message, script) }
+                    while !isClosed, let message = try decoder.next() {
+                        dispatch(message, script)
+                        if let opener = lock.withLock({ () -> RecordOpener? in
+                            defer { pendingOpener = nil }
+                            return pendingOpener
+                        }) {
+                            decoder.startOpening(opener)
+                        }
+                    }
                 } catch {
                     note(.framingError("\(error)"))
                     decoding = false
