@@ -41,7 +41,14 @@ enum KeyFile {
         var bytes = [UInt8](repeating: 0, count: 256)
         let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard count > 0, let key = AuthenticationKey(text: String(decoding: bytes[..<count], as: UTF8.self)) else {
-            throw UsageError(message: "'\(path)' is not an xfer key file (make one with: xfer keygen FILE)")
+            throw UsageError(
+                message: "'\(path)' is not an xfer key file: it must hold exactly 'xfer-key-1 ', 64 lower-case hex "
+                    + "digits and at most one newline (make one with: xfer keygen FILE)"
+            )
+        }
+        // The key is for the sealed record layer: without a cipher there is nothing to do.
+        if let reason = AEAD.unavailableReason {
+            throw UsageError(message: "--key needs the system's OpenSSL 3 library: \(reason)", exitCode: .localIO)
         }
         return key
     }

@@ -354,6 +354,13 @@ extension Integration {
             #expect(
                 xfer(["send", "--key", garbage, "-", "127.0.0.1:1"], input: Data()).stderr.contains("not an xfer key")
             )
+            // Key files are read strictly (SPEC.md §13.6): upper-case digits are not a key.
+            let shouting = keys.file("shouting")
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(FileManager.default.createFile(atPath: shouting, contents: Data(text.uppercased().utf8)))
+            chmod(shouting, 0o600)
+            let upper = xfer(["send", "--key", shouting, "-", "127.0.0.1:1"], input: Data())
+            #expect(upper.status == 64 && upper.stderr.contains("lower-case"), "\(upper.stderr)")
             let target = TemporaryDirectory()
             let open = XferProcess(["receive", "--dir", target.path, "--listen", "0.0.0.0:0", "--key", path])
             #expect(open.stderr.wait(for: "listening on"), "\(open.stderr.text)")
@@ -363,6 +370,31 @@ extension Integration {
     }
 }
 
+
+extension Integration.Authentication {
+    @Test("Without the system's libcrypto, --key is a clear error naming it; without a key nothing changes")
+    func missingLibcrypto() throws {
+        let library = ["/usr/lib/x86_64-linux-gnu/libcrypto.so.3", "/usr/lib/aarch64-linux-gnu/libcrypto.so.3"]
+            .first { FileManager.default.fileExists(atPath: $0) }
+        guard let library, geteuid() == 0, commandExists("unshare") else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI runs as root with libcrypto and unshare")
+            return
+        }
+        let keys = TemporaryDirectory()
+        let (path, _) = Self.keyFile(keys)
+        // A mount namespace of its own in which the library is an empty file.
+        let hidden = shell(
+            "unshare -m sh -c 'mount --bind /dev/null \(library) && \(xferBinary) send --key \(path) - 127.0.0.1:1'"
+                + " </dev/null"
+        )
+        #expect(hidden.status == 74, "\(hidden.stdout)\(hidden.stderr)")
+        #expect(hidden.stderr.contains("libcrypto.so.3"), "\(hidden.stderr)")
+        let plain = shell(
+            "unshare -m sh -c 'mount --bind /dev/null \(library) && \(xferBinary) send - 127.0.0.1:1' </dev/null"
+        )
+        #expect(plain.status == 69, "without a key the library is never needed: \(plain.stderr)")
+    }
+}
 
 extension RawClient {
     /// The next `count` records the server sends (after its preamble, unless `preambleRead`),
