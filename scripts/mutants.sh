@@ -24,8 +24,11 @@ import os, shutil, subprocess, sys
 
 root, scratch, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
 R = "Sources/Transfer/"
+F = "Sources/Framing/"
 
-# name, file, old text, new text, suites that should kill it (a swift test --filter regex)
+# name, file, old text, new text, suites that should kill it (a swift test --filter regex),
+# or COMPILE: the mutant must not build (the type system is what keeps the promise).
+COMPILE = "(must not compile)"
 MUTANTS = [
     ("no-file-fsync", R + "Committer.swift",
      "try stream.partial.file.sync()", "if false { try stream.partial.file.sync() }",
@@ -119,10 +122,46 @@ MUTANTS = [
     ("sender-trusts-any-server-proof", R + "SenderSession.swift",
      "guard transcript.verify(proof, .server, key: key) else {", "guard true else {",
      "Authentication"),
-    ("sender-ignores-seals", R + "SenderSession.swift",
-     "guard let sealed = unsealed, locked({ sealer?.verify(seal, of: sealed) }) == true else {",
-     "guard let sealed = unsealed else {",
+    # The sealed record layer (issue 14): what an attacker on the path can change must fail.
+    ("aead-tag-unchecked", "Sources/CXferCrypto/aead.c",
+     "evp.cipher_final(aead->open, end, &written) == 1 && written == 0;",
+     "(evp.cipher_final(aead->open, end, &written), 1);",
+     "SealedRecordTests|ManInTheMiddle"),
+    ("failed-open-ignored", F + "RecordDecoder.swift",
+     "        guard opened else {\n            throw .sealBroken(",
+     "        guard opened || true else {\n            throw .sealBroken(",
+     "SealedRecordTests|ManInTheMiddle"),
+    ("record-after-failed-open", F + "RecordDecoder.swift",
+     "            state = .failed(failure)\n            throw failure",
+     "            if case .sealBroken = failure { state = .awaitingHeader } else { state = .failed(failure) }\n"
+     "            throw failure",
+     "SealedRecordTests|ManInTheMiddle"),
+    ("unsealed-records-accepted", F + "RecordDecoder.swift",
+     'throw .sealBroken("an unsealed \\(kind) record where only SEALED records may come")',
+     "return try Record.decode(kind: kind, flags: flags, payload: payload)",
+     "SealedRecordTests|ManInTheMiddle"),
+    ("nonce-reused", F + "Authentication.swift",
+     "for index in 0..<8 { nonce[4 + index] ^= UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64(index))) }",
+     "",
+     "SealedRecordTests|AuthenticationVectorTests|ManInTheMiddle"),
+    ("direction-not-in-keys", F + "Authentication.swift",
+     'info: Array("xfer-1.2 \\(role.rawValue) \\(what)".utf8) + h,', 'info: Array("xfer-1.2 \\(what)".utf8) + h,',
+     "SealedRecordTests|AuthenticationVectorTests"),
+    ("ack-binding-without-name", F + "AckBinding.swift",
+     "Record.offer(offer).appendPayload(to: &payload)",
+     'var unnamed = offer\n        unnamed.name = ""\n        Record.offer(unnamed).appendPayload(to: &payload)',
+     "SealedRecordTests|AuthenticationVectorTests|Authentication"),
+    ("sender-ignores-ack-binding", R + "SenderLedger.swift",
+     "if requiresBinding, let offer = stream.offer,", "if false, let offer = stream.offer,",
      "Authentication"),
+    ("sender-ignores-missing-goodbye", R + "SenderSession.swift",
+     "} else if !goodbyeReceived && options.key != nil {", "} else if false {",
+     "ManInTheMiddle"),
+    # The type system is the test here: a proof must not be comparable with `==` (which stops
+    # at the first differing byte), so this mutant must not even build.
+    ("proof-compared-with-equals", F + "Authentication.swift",
+     "constantTimeEqual(proof.code, self.proof(role, key: key).code)", "proof == self.proof(role, key: key)",
+     COMPILE),
     ("no-handshake-deadline", R + "ReceiverConnection.swift",
      "if monotonicSeconds() > deadline {", "if false {",
      "ReceiverLimits"),
@@ -193,6 +232,12 @@ for name, path, old, new, suites in selected:
         text = text.replace(o, n)
     open(os.path.join(scratch, path), "w").write(text)
     b = run(["swift", "build", "--build-tests"])
+    if suites == COMPILE:
+        errors = [l.split("error:", 1)[1].strip() for l in b.stdout.splitlines() if "error:" in l]
+        verdict = "killed" if b.returncode != 0 else "SURVIVED"
+        results.append((name, verdict, "the compiler: " + (errors[0] if errors else "it built")))
+        print("%-36s %s" % (name, verdict), flush=True)
+        continue
     if b.returncode != 0:
         errors = [l for l in b.stdout.splitlines() if "error:" in l]
         results.append((name, "BUILD FAILED", " ".join(errors[:2]) or b.stdout[-500:]))
