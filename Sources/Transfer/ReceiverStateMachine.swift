@@ -154,6 +154,9 @@ struct ReceiverStateMachine {
             return fail(.protocolViolation, "OFFER before the previous stream's END or CANCEL")
         case (.receiving, .goodbye), (.discarding, .goodbye):
             return fail(.protocolViolation, "GOODBYE inside a stream")
+        case (_, .auth):
+            // AUTH goes both ways, but only in a handshake this receiver asked for (SPEC.md §13).
+            return fail(.protocolViolation, "AUTH where none is expected (this receiver has no key, or the handshake is over)")
         default:
             return fail(.protocolViolation, "\(record.kind) is sent by receivers, not senders")
         }

@@ -177,7 +177,7 @@ struct SenderLedger {
         case .unknown, .keepAlive:
             return .none
         default:
-            throw .protocolViolation("the receiver sent \(record.kind), which only a sender sends")
+            throw .protocolViolation("the receiver sent \(record.kind) where the protocol does not allow it")
         }
     }
 
