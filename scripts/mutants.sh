@@ -157,6 +157,13 @@ MUTANTS = [
     ("sender-ignores-missing-goodbye", R + "SenderSession.swift",
      "} else if !goodbyeReceived && options.key != nil {", "} else if false {",
      "ManInTheMiddle"),
+    # Text from the wire never reaches a terminal or a log raw (issue 15).
+    ("receiver-log-unescaped", R + "ReceiverEvent.swift",
+     "public var text: String { TerminalText.escaped(rawText) }", "public var text: String { rawText }",
+     "TerminalText|WireTextOnTerminals"),
+    ("sender-terminal-unescaped", "Sources/xfer/Output.swift",
+     "    printError(TerminalText.escaped(line))", "    printError(line)",
+     "TerminalText|WireTextOnTerminals"),
     # The type system is the test here: a proof must not be comparable with `==` (which stops
     # at the first differing byte), so this mutant must not even build.
     ("proof-compared-with-equals", F + "Authentication.swift",

@@ -62,7 +62,11 @@ public struct ReceiverEvent: Sendable {
     }
 
     /// The event as one line for people: `PEER: WHAT 'NAME' (BYTES): DETAIL`.
-    public var text: String {
+    /// Names and details come from the wire: every control and bidi character is escaped
+    /// (``TerminalText``), so the line can be shown on a terminal or kept in a log as it is.
+    public var text: String { TerminalText.escaped(rawText) }
+
+    private var rawText: String {
         var line = peer.map { "\($0): " } ?? ""
         switch kind {
         case .committed:

@@ -1,3 +1,5 @@
+import Transfer
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -5,6 +7,13 @@
 /// Writes to standard error, unbuffered: messages and progress lines must not wait.
 func printError(_ text: String) {
     writeAll(STDERR_FILENO, text + "\n")
+}
+
+/// Writes one line that may carry text from the wire or the file system (a receiver's
+/// message, a name, a path) to standard error, every control and bidi character escaped:
+/// nothing received can draw on the terminal or forge a line.
+func printReport(_ line: String) {
+    printError(TerminalText.escaped(line))
 }
 
 /// Writes all of `text` to a file descriptor, unbuffered.

@@ -82,7 +82,7 @@ final class RawSendReporter: Sendable {
                 printLine(jsonObject(pairs))
             }
             if exitCode != .confirmed || style == .terminal || style == .plain {
-                printError("xfer: \(sentence)")
+                printReport("xfer: \(sentence)")
             }
         }
     }
@@ -104,11 +104,11 @@ final class RawSendReporter: Sendable {
                 )
             }
             guard state.connected else {
-                printError("xfer: interrupted before the connection was up: nothing was sent")
+                printReport("xfer: interrupted before the connection was up: nothing was sent")
                 return
             }
             let acknowledged = last.acknowledged.map { "\($0) bytes acknowledged by the peer's TCP, " } ?? ""
-            printError(
+            printReport(
                 "xfer: interrupted with \(acknowledged)\(last.written) written; "
                     + (reset
                         ? "the connection was reset, so the peer cannot take the part for the whole"

@@ -54,7 +54,7 @@ final class SendReporter: Sendable {
                     ])
                 )
             }
-            printError("xfer: skipping '\(skip.path)': \(skip.reason)")
+            printReport("xfer: skipping '\(skip.path)': \(skip.reason)")
         }
     }
 
@@ -140,10 +140,10 @@ final class SendReporter: Sendable {
                 printLine(jsonObject(pairs))
             }
             if let error = report.connectionError, report.failures.isEmpty {
-                printError("xfer: \(error)")
+                printReport("xfer: \(error)")
             }
             if case .integrity = report.primaryError {
-                printError(
+                printReport(
                     "xfer: if the source was rewritten in place with its size and time kept, "
                         + "send it afresh with --no-resume"
                 )
@@ -162,12 +162,12 @@ final class SendReporter: Sendable {
                     how.append("\(resumed.count) resumed\(from)")
                 }
                 if already > 0 { how.append("\(already) already there") }
-                printError(
+                printReport(
                     "xfer: confirmed \(report.confirmed.count) file(s), \(formatBytes(bytes)), \(durability), "
                         + "in \(String(format: "%.2f", seconds)) s\(rate): \(how.joined(separator: ", "))"
                 )
             }
-            if !report.failures.isEmpty { printError("xfer: \(report.failures.count) file(s) not confirmed") }
+            if !report.failures.isEmpty { printReport("xfer: \(report.failures.count) file(s) not confirmed") }
         }
     }
 
@@ -186,17 +186,17 @@ final class SendReporter: Sendable {
                 )
             }
             guard let current = state.current else {
-                printError("xfer: interrupted before anything was sent")
+                printReport("xfer: interrupted before anything was sent")
                 return
             }
             if state.currentResumable {
-                printError(
+                printReport(
                     "xfer: interrupted while sending '\(current)'. The receiver keeps the verified part "
                         + "it received; run the same command again to resume from there (files already "
                         + "confirmed are not sent again)."
                 )
             } else {
-                printError(
+                printReport(
                     "xfer: interrupted while sending '\(current)' (standard input cannot be resumed; "
                         + "the receiver drops it). Files already confirmed stay confirmed; run the same "
                         + "command again to resume the rest."
@@ -217,7 +217,7 @@ final class SendReporter: Sendable {
                 ])
             )
         }
-        printError("xfer: '\(name)' failed: \(error)")
+        printReport("xfer: '\(name)' failed: \(error)")
     }
 
     private func warn(_ message: String, _ state: inout State) {
@@ -225,7 +225,7 @@ final class SendReporter: Sendable {
         if style == .json {
             printLine(jsonObject([("event", jsonString("warning")), ("message", jsonString(message))]))
         }
-        printError("xfer: warning: \(message)")
+        printReport("xfer: warning: \(message)")
     }
 
     private func drawProgress(_ progress: SendProgress, _ state: inout State) {

@@ -33,12 +33,12 @@ struct StateCommand {
                 print("\(clean ? "removed " : "")\(partial.name)  \(partial.size) bytes  \(Int(partial.age)) s old")
             }
             let total = partials.reduce(UInt64(0)) { $0 + $1.size }
-            printError(
+            printReport(
                 "xfer: \(partials.count) partial file(s), \(formatBytes(total))\(clean ? " removed" : " kept for resumes")"
             )
             return .confirmed
         } catch {
-            printError("xfer: \(error)")
+            printReport("xfer: \(error)")
             return ExitCode(error)
         }
     }
