@@ -11,9 +11,12 @@
 public func fuzzDecoder(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: start, count: count))
     let preamble = bytes.first.map { $0 & 1 == 0 } ?? false
+    // Bit 1: the decoder opens SEALED records (SPEC.md §13.4) under a fixed secret, so the
+    // fuzzer can reach the inner decoding through seeds sealed with it (sealedSeed).
+    let sealed = bytes.first.map { $0 & 2 != 0 } ?? false
     let input = Array(bytes.dropFirst())
-    let whole = decode(input, preamble: preamble, piece: .max)
-    let pieces = decode(input, preamble: preamble, piece: Int(bytes.last ?? 1) % 17 + 1)
+    let whole = decode(input, preamble: preamble, sealed: sealed, piece: .max)
+    let pieces = decode(input, preamble: preamble, sealed: sealed, piece: Int(bytes.last ?? 1) % 17 + 1)
     precondition(whole.messages == pieces.messages, "split input decoded differently")
     precondition(whole.error == pieces.error, "split input failed differently")
     for message in whole.messages {
@@ -27,16 +30,20 @@ public func fuzzDecoder(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
             if case .offer(let offer) = record, offer.name.utf8.count > ProtocolLimits.maxNameBytes { continue }
             preconditionFailure("a decoded record does not encode: \(error)")
         }
-        let again = decode(encoded, preamble: false, piece: .max)
+        let again = decode(encoded, preamble: false, sealed: false, piece: .max)
         precondition(again.messages == [message] && again.error == nil, "re-encoded record decodes differently")
     }
     return 0
 }
 
-private func decode(_ bytes: [UInt8], preamble: Bool, piece: Int) -> (
+/// The fuzzer's fixed traffic secret for sealed inputs.
+let fuzzSecret = TrafficSecret(key: Array(0..<32), iv: Array(0..<12))
+
+private func decode(_ bytes: [UInt8], preamble: Bool, sealed: Bool, piece: Int) -> (
     messages: [RecordDecoder.Message], error: FramingError?
 ) {
     var decoder = RecordDecoder(expectingPreamble: preamble)
+    if sealed { decoder.startOpening(try! RecordOpener(suite: .aes256GCM, secret: fuzzSecret)) }
     var messages: [RecordDecoder.Message] = []
     var index = 0
     do {
