@@ -195,8 +195,8 @@ public struct RecordDecoder: Sendable {
         -> Record
     {
         guard var opener else { preconditionFailure("open without an opener") }
-        let payload = storage[payloadStart..<payloadStart + length]
         guard kind == .sealed else {
+            let payload = storage[payloadStart..<payloadStart + length]
             // The server cannot seal its refusal of our proof (it has no verified session):
             // that one fatal ERROR may come unsealed, first. An attacker who injects it only
             // ends the connection, which it can do anyway.
@@ -209,6 +209,7 @@ public struct RecordDecoder: Sendable {
             throw .sealBroken("an unsealed \(kind) record where only SEALED records may come")
         }
         let headerStart = payloadStart - ProtocolLimits.headerSize
+        // Nothing else may hold `storage` here (a slice would make this copy the whole buffer).
         let opened = storage.withUnsafeMutableBytes { bytes in
             opener.open(
                 header: UnsafeRawBufferPointer(rebasing: bytes[headerStart..<headerStart + 6]),
