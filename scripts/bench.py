@@ -16,6 +16,7 @@ xfer/baseline. Wall time runs from starting the sender until both sides have exi
 """
 import argparse
 import os
+import signal
 import shutil
 import socket
 import statistics
@@ -181,8 +182,11 @@ def main():
         def run():
             fresh_target()
             recv_out = os.path.join(work, "recv.time")
+            # A session of its own: stopping it stops the receiver, not only the time(1) wrapper
+            # (which would leave the receiver running, holding this script's output open).
             recv = subprocess.Popen(timed("%s receive --listen 127.0.0.1:0 --dir %s --quiet%s" % (xfer, target, option),
-                                          recv_out), shell=True, stderr=subprocess.PIPE, cwd=work)
+                                          recv_out), shell=True, stderr=subprocess.PIPE, cwd=work,
+                                    start_new_session=True)
             xfer_ready(recv)
             start = time.monotonic()
             ok = True
@@ -191,7 +195,7 @@ def main():
                 ok &= subprocess.call([xfer, "send", "--quiet", "--no-resume"] + option.split() + [tiny,
                                       "127.0.0.1:%d" % recv.port]) == 0
             wall = time.monotonic() - start
-            recv.terminate()
+            os.killpg(recv.pid, signal.SIGTERM)
             recv.wait()
             return Run(wall, 0, 0, 0, ok)
         return run

@@ -88,10 +88,10 @@ int xfer_cpu_has_aes(void) {
 #endif
 }
 
-// One context per direction: the key schedule is set once; each record sets only its nonce.
+// One context per key: the key schedule is set once; each record sets only its nonce and
+// whether it seals or opens (a connection's direction only ever does one of the two).
 struct xfer_aead {
-    EVP_CIPHER_CTX *seal;
-    EVP_CIPHER_CTX *open;
+    EVP_CIPHER_CTX *ctx;
 };
 
 static EVP_CIPHER_CTX *context(const EVP_CIPHER *cipher, const uint8_t *key, int encrypt) {
@@ -117,9 +117,8 @@ xfer_aead *xfer_aead_new(int suite, const uint8_t *key32) {
     if (!cipher) return NULL;
     xfer_aead *aead = calloc(1, sizeof *aead);
     if (!aead) return NULL;
-    aead->seal = context(cipher, key32, 1);
-    aead->open = context(cipher, key32, 0);
-    if (!aead->seal || !aead->open) {
+    aead->ctx = context(cipher, key32, 1);
+    if (!aead->ctx) {
         xfer_aead_free(aead);
         return NULL;
     }
@@ -128,8 +127,7 @@ xfer_aead *xfer_aead_new(int suite, const uint8_t *key32) {
 
 void xfer_aead_free(xfer_aead *aead) {
     if (!aead) return;
-    if (aead->seal) evp.ctx_free(aead->seal);
-    if (aead->open) evp.ctx_free(aead->open);
+    if (aead->ctx) evp.ctx_free(aead->ctx);
     free(aead);
 }
 
@@ -155,10 +153,10 @@ int xfer_aead_seal(xfer_aead *aead, const uint8_t *nonce12, const uint8_t *aad, 
                    size_t len, uint8_t *tag16) {
     int written = 0;
     uint8_t end[16];
-    if (!start(aead->seal, nonce12, aad, aad_len, 1)) return 0;
-    if (len > 0 && !update(aead->seal, inout, inout, len)) return 0;
-    if (evp.cipher_final(aead->seal, end, &written) != 1 || written != 0) return 0;
-    return evp.ctx_ctrl(aead->seal, EVP_CTRL_AEAD_GET_TAG, 16, tag16) == 1;
+    if (!start(aead->ctx, nonce12, aad, aad_len, 1)) return 0;
+    if (len > 0 && !update(aead->ctx, inout, inout, len)) return 0;
+    if (evp.cipher_final(aead->ctx, end, &written) != 1 || written != 0) return 0;
+    return evp.ctx_ctrl(aead->ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag16) == 1;
 }
 
 int xfer_aead_open(xfer_aead *aead, const uint8_t *nonce12, const uint8_t *aad, size_t aad_len, uint8_t *inout,
@@ -166,9 +164,9 @@ int xfer_aead_open(xfer_aead *aead, const uint8_t *nonce12, const uint8_t *aad, 
     int written = 0;
     uint8_t end[16], tag[16];
     memcpy(tag, tag16, 16);
-    int ok = start(aead->open, nonce12, aad, aad_len, 0) && (len == 0 || update(aead->open, inout, inout, len)) &&
-             evp.ctx_ctrl(aead->open, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1 &&
-             evp.cipher_final(aead->open, end, &written) == 1 && written == 0;
+    int ok = start(aead->ctx, nonce12, aad, aad_len, 0) && (len == 0 || update(aead->ctx, inout, inout, len)) &&
+             evp.ctx_ctrl(aead->ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1 &&
+             evp.cipher_final(aead->ctx, end, &written) == 1 && written == 0;
     if (!ok && len > 0) memset(inout, 0, len);
     return ok;
 }
