@@ -18,7 +18,7 @@ it does the same attack on the plain fields.
 Prints `listening on 127.0.0.1:PORT` when ready; serves connections until killed.
 Attacks: none, rename, forge, inject-after-ack, drop:c2s, drop:s2c, reorder:c2s,
 reorder:s2c, duplicate:c2s, duplicate:s2c, replay:c2s, replay:s2c, flip-data, flip:s2c,
-truncate:c2s, truncate:s2c.
+truncate:c2s, truncate:s2c, flip-auth.
 """
 import argparse
 import os
@@ -149,6 +149,10 @@ class Connection:
     def plain(self, direction, record):
         """The same attacks on records a peer without the layer sends in the clear."""
         attack, kind = self.args.attack, record[0]
+        if attack == "flip-auth" and kind == 0x0C and direction == "c2s":
+            flipped = bytearray(record)
+            flipped[10] ^= 0x01  # the client's proof: the receiver must refuse it
+            return [refit(flipped)]
         if kind == ACK and direction == "s2c":
             self.acked.set()
         if attack == "rename" and kind == OFFER and direction == "c2s":

@@ -113,6 +113,14 @@ extension Integration {
             Self.expectUntouched(outcome, attack)
         }
 
+        @Test("A client proof changed on the way: the receiver refuses it unsealed, the sender exits 77")
+        func changedProof() {
+            let outcome = Self.attacked("flip-auth")
+            #expect(outcome.status == 77, "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("wrong key"), "\(outcome.stderr)")
+            #expect(Integration.Authentication.written(outcome.target).isEmpty)
+        }
+
         @Test("A record replayed from an earlier connection does not open", arguments: ["replay:c2s", "replay:s2c"])
         func replay(_ attack: String) {
             // The first send goes through whole (the relay records it); the second gets its replay.
