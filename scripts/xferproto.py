@@ -1,9 +1,17 @@
-"""A small, independent Python encoding of the xfer wire format (SPEC.md 1.1), written from SPEC.md.
+"""A small, independent Python encoding of the xfer wire format (SPEC.md 1.2), written from SPEC.md.
 
 It generates Tests/Vectors/vectors.json (so the vectors do not come from the Swift code
 they check) and drives scripts/xfer-send.py, a minimal sender that the Swift tests run
 against the real receiver. Standard library only, including CRC-32C and XXH64.
+
+The end of the file is the sealed record layer of SPEC 1.2 (--key mode, SPEC.md §13): the
+`suites` parameter, the handshake's proofs and traffic keys over the exact bytes of the
+transcript, SEALED records (kind 0x0E) and the ACK binding. Only `seal` and `open_sealed`
+(and the `Sealer`/`Opener` around them) need Python's `cryptography` package, for the two
+AEAD suites; they import it when called, so importing this module needs nothing else.
 """
+import hashlib
+import hmac
 import struct
 
 KINDS = {"HELLO": 0x01, "WELCOME": 0x02, "OFFER": 0x03, "ANSWER": 0x04, "DATA": 0x05, "END": 0x06,
@@ -100,8 +108,9 @@ def digest(data, seed=0):
     return Digest(seed).update(data).value()
 
 
-def preamble(version=1):
-    return b"XFER" + struct.pack(">HH", version, 0)
+def preamble(version=1, reserved=0):
+    """The 8-byte preamble (SPEC.md §3); `reserved` is sent as 0 by conformant peers."""
+    return b"XFER" + struct.pack(">HH", version, reserved)
 
 
 def str16(text):
@@ -129,9 +138,14 @@ def welcome(parameters):
     return record(KINDS["WELCOME"], params(parameters))
 
 
-def offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer=False):
+def offer_payload(tid, size, offset, mode, mtime_s, mtime_ns, name):
+    """The payload of an OFFER (SPEC.md §6.2); a size of None is the unknown size."""
     size = UNKNOWN_SIZE if size is None else size
-    payload = tid + struct.pack(">QQIqI", size, offset, mode, mtime_s, mtime_ns) + str16(name)
+    return tid + struct.pack(">QQIqI", size, offset, mode, mtime_s, mtime_ns) + str16(name)
+
+
+def offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer=False):
+    payload = offer_payload(tid, size, offset, mode, mtime_s, mtime_ns, name)
     return record(KINDS["OFFER"], payload, 0x01 if await_answer else 0)
 
 
@@ -155,8 +169,11 @@ def progress(tid, received, durable):
     return record(KINDS["PROGRESS"], tid + struct.pack(">QQ", received, durable))
 
 
-def ack(tid, length, dig, durable):
-    return record(KINDS["ACK"], tid + struct.pack(">QQ", length, dig), 0x01 if durable else 0)
+def ack(tid, length, dig, durable, binding=None):
+    """An ACK; with a 32-byte `binding` (SPEC 1.2, sealed connections only) it has flag 0x02
+    `bound` and a 64-byte payload (see `ack_binding`)."""
+    flags = (ACK_DURABLE if durable else 0) | (ACK_BOUND if binding is not None else 0)
+    return record(KINDS["ACK"], ack_payload(tid, length, dig, binding), flags)
 
 
 def error(code, tid, fatal, message):
@@ -188,3 +205,273 @@ def read_records(sock_file):
         if crc32c(payload, crc32c(head[:6])) != crc:
             raise ValueError("checksum mismatch")
         yield kind, flags, payload
+
+
+# ---------------------------------------------------------------------------------------------
+# SPEC 1.2: the sealed record layer (--key mode, SPEC.md §13)
+# ---------------------------------------------------------------------------------------------
+
+AUTH, SEALED = 0x0C, 0x0E  # record kinds; 0x0D (1.1's SEAL) is retired, an unknown critical kind
+AGENT_ID, NONCE_ID, SUITES_ID = 1, 2, 3  # HELLO/WELCOME parameter ids
+NONCE_LENGTH = 32
+UNAUTHENTICATED = 17  # error code
+ACK_DURABLE, ACK_BOUND = 0x01, 0x02  # ACK flags; `bound` only on sealed connections
+BINDING_LENGTH = 32
+
+AES_256_GCM, CHACHA20_POLY1305 = 0x0001, 0x0002  # suite ids (u16 on the wire)
+SUITES = {"aes256gcm": AES_256_GCM, "chacha20poly1305": CHACHA20_POLY1305}
+SUITE_NAMES = {value: name for name, value in SUITES.items()}
+KEY_LENGTH, IV_LENGTH, TAG_LENGTH = 32, 12, 16  # the same for both suites
+MAX_PAYLOAD = 1 << 20  # SPEC.md §4, for every record, the outer SEALED record included
+MAX_INNER_PAYLOAD = MAX_PAYLOAD - 2 - TAG_LENGTH  # 1,048,558: the outer length stays <= 1 MiB
+# Kinds that never travel inside a SEALED record (a protocolViolation there).
+NOT_SEALABLE = (KINDS["HELLO"], KINDS["WELCOME"], AUTH, 0x0D, SEALED)
+
+
+class SealBroken(ValueError):
+    """A record that must not be accepted once the sealed record layer is on: not SEALED, a
+    wrong outer length or CRC, or a tag that does not verify. Nothing is sent about it."""
+
+
+# --- HELLO / WELCOME parameters ----------------------------------------------------------------
+
+def suites_value(suites):
+    """The value of parameter 3 `suites`: each suite id as a u16, in order of preference."""
+    return b"".join(struct.pack(">H", suite) for suite in suites)
+
+
+def suites_param(suites):
+    """(3, value) for HELLO: the client's suites, best first (2..32 bytes, no duplicates)."""
+    assert 1 <= len(suites) <= 16 and len(set(suites)) == len(suites)
+    return (SUITES_ID, suites_value(suites))
+
+
+def suite_param(suite):
+    """(3, value) for WELCOME: exactly one u16, the suite the server chose."""
+    return (SUITES_ID, suites_value([suite]))
+
+
+def parse_suites(value):
+    """The suite ids of a `suites` value; None when the value is not a valid list (odd or
+    outside 2..32 bytes, or a duplicate)."""
+    if len(value) % 2 or not 2 <= len(value) <= 32:
+        return None
+    suites = [struct.unpack(">H", value[i:i + 2])[0] for i in range(0, len(value), 2)]
+    return suites if len(set(suites)) == len(suites) else None
+
+
+def parse_params(payload):
+    """The (id, value) pairs of a HELLO or WELCOME payload, in order (SPEC.md §6.1)."""
+    count, at, out = struct.unpack(">H", payload[:2])[0], 2, []
+    for _ in range(count):
+        pid, length = struct.unpack(">HH", payload[at:at + 4])
+        out.append((pid, bytes(payload[at + 4:at + 4 + length])))
+        at += 4 + length
+    if at != len(payload):
+        raise ValueError("parameters: bytes left over")
+    return out
+
+
+def param(params_list, pid):
+    """The value of the first parameter `pid` (a repeat is ignored, SPEC.md §6.1), or None."""
+    return next((value for key, value in params_list if key == pid), None)
+
+
+def choose_suite(client_suites, supported=(AES_256_GCM, CHACHA20_POLY1305)):
+    """The server's choice: the first suite of the client's list that it supports, or None."""
+    return next((suite for suite in client_suites if suite in supported), None)
+
+
+# --- the handshake: transcript, proofs, traffic keys --------------------------------------------
+
+def auth(proof_bytes):
+    """An AUTH record (kind 0x0C): a 32-byte proof."""
+    assert len(proof_bytes) == 32
+    return record(AUTH, proof_bytes)
+
+
+def sha256(data):
+    return hashlib.sha256(data).digest()
+
+
+def hkdf(salt, ikm, info, length):
+    """HKDF-SHA256 (RFC 5869): extract, then expand."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+        counter += 1
+    return out[:length]
+
+
+def proof(key, role, transcript):
+    """proof_s = HMAC(key, "xfer-1.2 server proof" || H(T)) with role "server" and `transcript`
+    = T; proof_c = HMAC(key, "xfer-1.2 client proof" || H(T || AUTH_s)) with role "client"
+    and `transcript` = T || AUTH_s. T is the exact bytes as they crossed the wire: client
+    preamble, client HELLO record, server preamble, server WELCOME record (KEEPALIVE and
+    unknown ignorable records among them left out); AUTH_s the server's whole AUTH record."""
+    assert role in ("server", "client")
+    label = ("xfer-1.2 %s proof" % role).encode()
+    return hmac.new(key, label + sha256(transcript), hashlib.sha256).digest()
+
+
+def traffic_secrets(key, client_nonce, server_nonce, transcript):
+    """Both directions' AEAD key (32 bytes) and IV (12 bytes), from `transcript` =
+    T || AUTH_s || AUTH_c: {"h", "client_key", "client_iv", "server_key", "server_iv"}.
+    client_* protect client -> server records, server_* server -> client."""
+    assert len(client_nonce) == NONCE_LENGTH and len(server_nonce) == NONCE_LENGTH
+    h = sha256(transcript)
+    salt = client_nonce + server_nonce
+    out = {"h": h}
+    for role in ("client", "server"):
+        out[role + "_key"] = hkdf(salt, key, ("xfer-1.2 %s key" % role).encode() + h, KEY_LENGTH)
+        out[role + "_iv"] = hkdf(salt, key, ("xfer-1.2 %s iv" % role).encode() + h, IV_LENGTH)
+    return out
+
+
+# --- SEALED records ------------------------------------------------------------------------------
+
+def sealed_nonce(iv, sequence):
+    """The AEAD nonce of record `sequence`: iv XOR (4 zero bytes || u64 big-endian sequence)."""
+    assert len(iv) == IV_LENGTH and 0 <= sequence < (1 << 64) - 1
+    return bytes(a ^ b for a, b in zip(iv, b"\0\0\0\0" + struct.pack(">Q", sequence)))
+
+
+def sealed_header(inner_payload_length):
+    """Outer header bytes 0-5 (kind 0x0E, flags 0, u32 length = n + 18): the AEAD's AAD."""
+    return struct.pack(">BBI", SEALED, 0, inner_payload_length + 2 + TAG_LENGTH)
+
+
+def _aead(suite, key):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    if suite not in SUITE_NAMES:
+        raise ValueError("unknown suite %r" % suite)
+    assert len(key) == KEY_LENGTH
+    return (AESGCM if suite == AES_256_GCM else ChaCha20Poly1305)(bytes(key))
+
+
+def seal(suite, key, iv, sequence, kind, flags, payload, strict=True):
+    """The outer SEALED record (header, CRC, ciphertext || tag) that carries the inner record
+    (kind, flags, payload) as record `sequence` of its direction. Needs `cryptography`.
+    strict=False seals what a conformant side never does (a HELLO inside, a payload over
+    1,048,558 bytes), for tests of the reader."""
+    assert not strict or (kind not in NOT_SEALABLE and len(payload) <= MAX_INNER_PAYLOAD)
+    header = sealed_header(len(payload))
+    body = _aead(suite, key).encrypt(sealed_nonce(iv, sequence), bytes([kind, flags]) + bytes(payload), header)
+    return header + struct.pack(">I", crc32c(body, crc32c(header))) + body
+
+
+def seal_record(suite, key, iv, sequence, plain_record, strict=True):
+    """`seal` for a plain record as `record()` makes it (its length and CRC are dropped)."""
+    return seal(suite, key, iv, sequence, plain_record[0], plain_record[1], plain_record[10:], strict)
+
+
+def open_sealed(suite, key, iv, sequence, outer):
+    """(kind, flags, payload) of the inner record of the whole outer record `outer` (header,
+    CRC, payload), opened as record `sequence` of its direction; raises SealBroken when it is
+    not a SEALED record, its length or CRC is wrong, or its tag does not verify. The inner
+    record's kind, flags and fields are not checked here (SPEC.md §4 steps 3-5 apply to it as
+    to any record). Needs `cryptography`."""
+    from cryptography.exceptions import InvalidTag
+    outer = bytes(outer)
+    if len(outer) < 10:
+        raise SealBroken("shorter than a header")
+    kind, flags, length, crc = struct.unpack(">BBII", outer[:10])
+    if length > MAX_PAYLOAD:
+        raise SealBroken("outer length %d over the limit" % length)
+    if length != len(outer) - 10:
+        raise SealBroken("outer length %d, but %d payload bytes" % (length, len(outer) - 10))
+    if crc32c(outer[10:], crc32c(outer[:6])) != crc:
+        raise SealBroken("outer CRC mismatch")
+    if kind != SEALED:
+        raise SealBroken("an unsealed record (kind 0x%02x)" % kind)
+    if length < 2 + TAG_LENGTH:
+        raise SealBroken("outer length %d, below 18" % length)
+    # The outer flags are not checked on their own: they are part of the AAD, so any bit set
+    # (a conformant side sends 0) makes the tag fail.
+    try:
+        inner = _aead(suite, key).decrypt(sealed_nonce(iv, sequence), outer[10:], outer[:6])
+    except InvalidTag:
+        raise SealBroken("sealed record %d did not open" % sequence) from None
+    return inner[0], inner[1], inner[2:]
+
+
+class Sealer:
+    """One direction's sealing side: a suite, that direction's key and IV, and the sequence."""
+
+    def __init__(self, suite, key, iv):
+        self.suite, self.key, self.iv, self.sequence = suite, key, iv, 0
+
+    def seal(self, kind, flags, payload):
+        out = seal(self.suite, self.key, self.iv, self.sequence, kind, flags, payload)
+        self.sequence += 1
+        return out
+
+    def seal_record(self, plain_record):
+        return self.seal(plain_record[0], plain_record[1], plain_record[10:])
+
+
+class Opener:
+    """One direction's opening side. After a SealBroken it stays broken: the connection is over."""
+
+    def __init__(self, suite, key, iv):
+        self.suite, self.key, self.iv, self.sequence, self.broken = suite, key, iv, 0, False
+
+    def open(self, outer):
+        if self.broken:
+            raise SealBroken("the connection is over")
+        try:
+            inner = open_sealed(self.suite, self.key, self.iv, self.sequence, outer)
+        except SealBroken:
+            self.broken = True
+            raise
+        self.sequence += 1
+        return inner
+
+
+def read_records_raw(sock_file):
+    """Yields whole records (header, CRC, payload) as bytes until EOF; checks the length limit
+    and the CRC (SealBroken-free: for a reader that then opens them)."""
+    while True:
+        head = sock_file.read(10)
+        if not head:
+            return
+        if len(head) < 10:
+            raise ValueError("truncated header")
+        length = struct.unpack(">I", head[2:6])[0]
+        if length > MAX_PAYLOAD:
+            raise ValueError("length over limit")
+        payload = sock_file.read(length)
+        if len(payload) < length:
+            raise ValueError("truncated payload")
+        yield head + payload
+
+
+# --- the ACK binding -----------------------------------------------------------------------------
+
+def ack_binding_input(offer_payload_bytes, committed_length, dig):
+    """What the binding hashes: "xfer-1.2 ack" || the OFFER payload without bytes 24..31 (its
+    u64 offset) || u64 committed length || u64 digest."""
+    p = bytes(offer_payload_bytes)
+    assert len(p) >= 50
+    return b"xfer-1.2 ack" + p[:24] + p[32:] + struct.pack(">QQ", committed_length, dig)
+
+
+def ack_binding(offer_payload_bytes, committed_length, dig):
+    """binding = SHA-256(ack_binding_input(...)), 32 bytes. `offer_payload_bytes` is the
+    payload (not the record) of the OFFER the ACK answers: for an alreadyCommitted ACK the
+    offer answered so, after a resume the re-offer."""
+    return sha256(ack_binding_input(offer_payload_bytes, committed_length, dig))
+
+
+def ack_payload(tid, length, dig, binding=None):
+    """An ACK's payload: id16, u64 committed length, u64 digest (32 bytes), then the 32-byte
+    binding when there is one (64 bytes, flag 0x02 `bound`)."""
+    assert len(tid) == 16 and (binding is None or len(binding) == BINDING_LENGTH)
+    return tid + struct.pack(">QQ", length, dig) + (binding or b"")
+
+
+def bound_ack(tid, length, dig, durable, offer_payload_bytes):
+    """An ACK with flag 0x02 `bound` and the binding computed from the OFFER's payload."""
+    return ack(tid, length, dig, durable, ack_binding(offer_payload_bytes, length, dig))

@@ -179,9 +179,15 @@ public struct RecordDecoder: Sendable {
             lastMessage = readIndex..<payloadStart + length
             readIndex = payloadStart + length
             state = .awaitingHeader
-            if opener != nil { return .record(try open(kind: kind, flags: flags, payloadStart: payloadStart, length: length)) }
+            if opener != nil {
+                return .record(try open(kind: kind, flags: flags, payloadStart: payloadStart, length: length))
+            }
             guard kind != .sealed else {
-                throw .invalidField(kind: kind, field: "kind", reason: "a SEALED record before an authenticated handshake ended")
+                throw .invalidField(
+                    kind: kind,
+                    field: "kind",
+                    reason: "a SEALED record before an authenticated handshake ended"
+                )
             }
             return .record(
                 try Record.decode(kind: kind, flags: flags, payload: storage[payloadStart..<payloadStart + length])
@@ -216,10 +222,11 @@ public struct RecordDecoder: Sendable {
                 payload: UnsafeMutableRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length])
             )
         }
+        let sequence = self.opener?.sequence ?? 0
         self.opener = opener
         guard opened else {
             throw .sealBroken(
-                "sealed record \(opener.sequence - 1) did not open: altered, dropped, reordered, repeated or injected"
+                "sealed record \(sequence) did not open: altered, dropped, reordered, repeated or injected"
             )
         }
         let innerKind = RecordKind(rawValue: storage[payloadStart])

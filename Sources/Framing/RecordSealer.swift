@@ -38,7 +38,11 @@ public struct RecordSealer: Sendable {
         try RecordEncoder.append(record, to: &plain)
         let innerCount = plain.count - ProtocolLimits.headerSize
         guard innerCount <= RecordSealer.maxInnerPayload else {
-            throw .invalidField(kind: record.kind, field: "payload", reason: "\(innerCount) bytes, over the sealed limit")
+            throw .invalidField(
+                kind: record.kind,
+                field: "payload",
+                reason: "\(innerCount) bytes, over the sealed limit"
+            )
         }
         let start = buffer.count
         buffer += [UInt8](repeating: 0, count: ProtocolLimits.headerSize)
@@ -100,6 +104,7 @@ public struct RecordOpener: Sendable {
     /// data), `payload` its ciphertext and tag. On success the first `payload.count - 16`
     /// bytes hold the plaintext (inner kind, flags, payload); on failure they are zeroed.
     public mutating func open(header: UnsafeRawBufferPointer, payload: UnsafeMutableRawBufferPointer) -> Bool {
+        defer { sequence &+= 1 }
         guard payload.count >= RecordSealer.overhead else { return false }
         let tagStart = payload.count - CipherSuite.tagByteCount
         let opened = secret.nonce(sequence).withUnsafeBytes { nonce in
@@ -110,7 +115,6 @@ public struct RecordOpener: Sendable {
                 tag: UnsafeRawBufferPointer(rebasing: payload[tagStart...])
             )
         }
-        sequence += 1
         return opened
     }
 }

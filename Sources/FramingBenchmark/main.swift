@@ -190,7 +190,9 @@ if let reason = AEAD.unavailableReason {
         let seal = measure("seal \(suite), 1 MiB records in place", bytes: inner * count) {
             records.withUnsafeMutableBytes { bytes in
                 for index in 0..<count {
-                    sealer.sealInPlace(UnsafeMutableRawBufferPointer(rebasing: bytes[index * recordSize..<(index + 1) * recordSize]))
+                    sealer.sealInPlace(
+                        UnsafeMutableRawBufferPointer(rebasing: bytes[index * recordSize..<(index + 1) * recordSize])
+                    )
                 }
             }
         }
@@ -198,7 +200,9 @@ if let reason = AEAD.unavailableReason {
         var fresh = try! RecordSealer(suite: suite, secret: secret)
         records.withUnsafeMutableBytes { bytes in
             for index in 0..<count {
-                fresh.sealInPlace(UnsafeMutableRawBufferPointer(rebasing: bytes[index * recordSize..<(index + 1) * recordSize]))
+                fresh.sealInPlace(
+                    UnsafeMutableRawBufferPointer(rebasing: bytes[index * recordSize..<(index + 1) * recordSize])
+                )
             }
         }
         let sealedCopy = records
@@ -218,14 +222,18 @@ if let reason = AEAD.unavailableReason {
                     if opener.open(
                         header: UnsafeRawBufferPointer(rebasing: bytes[start..<start + 6]),
                         payload: UnsafeMutableRawBufferPointer(rebasing: bytes[start + 10..<start + recordSize])
-                    ) { opened += 1 }
+                    ) {
+                        opened += 1
+                    }
                 }
             }
         }
         precondition(opened > 0, "no record opened")
         let open = 1 / (1 / openWithCopy - 1 / copy)
-        print("open \(suite), 1 MiB records in place".padding(toLength: 52, withPad: " ", startingAt: 0)
-            + String(format: " %6.2f GB/s", open))
+        print(
+            "open \(suite), 1 MiB records in place".padding(toLength: 52, withPad: " ", startingAt: 0)
+                + String(format: " %6.2f GB/s", open)
+        )
         aeadRates.append((suite, seal, open))
     }
 }

@@ -66,7 +66,9 @@ struct OutputBuffer: ~Copyable {
         let back = sealed ? CipherSuite.tagByteCount : 0
         if free < front + limit + back { try flush(to: socket) }
         let start = count
-        let filled = try fill(UnsafeMutableRawBufferPointer(rebasing: storage[(start + front)..<(start + front + limit)]))
+        let filled = try fill(
+            UnsafeMutableRawBufferPointer(rebasing: storage[(start + front)..<(start + front + limit)])
+        )
         guard filled > 0 else { return 0 }
         let record = UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + front + filled + back)])
         if sealed {

@@ -225,7 +225,10 @@ final class ReceiverConnection {
             )
         }
         guard let chosen = CipherSuite.choice(from: offered) else {
-            throw Stop.fatal(.unauthenticated, "no cipher suite in common (this receiver has AES-256-GCM, ChaCha20-Poly1305)")
+            throw Stop.fatal(
+                .unauthenticated,
+                "no cipher suite in common (this receiver has AES-256-GCM, ChaCha20-Poly1305)"
+            )
         }
         suite = chosen
         clientNonce = hello.parameters.nonce ?? []

@@ -156,7 +156,10 @@ struct ReceiverStateMachine {
             return fail(.protocolViolation, "GOODBYE inside a stream")
         case (_, .auth):
             // AUTH goes both ways, but only in a handshake this receiver asked for (SPEC.md §13).
-            return fail(.protocolViolation, "AUTH where none is expected (this receiver has no key, or the handshake is over)")
+            return fail(
+                .protocolViolation,
+                "AUTH where none is expected (this receiver has no key, or the handshake is over)"
+            )
         default:
             return fail(.protocolViolation, "\(record.kind) is sent by receivers, not senders")
         }

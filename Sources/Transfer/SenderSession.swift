@@ -26,6 +26,9 @@ final class SenderSession: @unchecked Sendable {
     /// How many threads are waiting on the receiver; the reader's idle clock runs only then.
     private var waiters = 0
     private var lastHeard = monotonicSeconds()
+    /// With a key, until the receiver has proved it: when the handshake as a whole times out,
+    /// however its records (KEEPALIVEs, which anyone on the path could add) trickle in.
+    private var handshakeDeadline: Double?
     private var progress: SendProgress
     private var lastProgressEvent = 0.0
     /// With a key: the handshake's transcript, our nonce and suites, and once the receiver
@@ -252,6 +255,7 @@ final class SenderSession: @unchecked Sendable {
     /// the stream (SPEC.md §7.5: read before closing, so our close sends no RST).
     func readReplies(from socket: TCPSocket) {
         var reader = RecordReader(socket: socket)
+        if options.key != nil { locked { handshakeDeadline = monotonicSeconds() + options.idleTimeout } }
         do throws(ReadFailure) {
             guard case .preamble(let preamble) = try next(&reader) else { throw ReadFailure.framing(.badMagic([])) }
             let preambleBytes = reader.decoder.lastMessageBytes
@@ -362,6 +366,8 @@ final class SenderSession: @unchecked Sendable {
             throw refused("the receiver sent WELCOME but never proved the key (no AUTH): nothing was sent")
         }
         if case .record(.error(let error)) = message {
+            // The receiver's fatal ERROR in place of AUTH: we send nothing more (SPEC.md §7.5).
+            locked { receiverFailed = true }
             throw .idle(.fromReceiver(code: error.code, message: error.message))
         }
         guard case .record(.auth(let proof)) = message else {
@@ -388,6 +394,7 @@ final class SenderSession: @unchecked Sendable {
             }
         }
         reader.startOpening(opener)
+        locked { handshakeDeadline = nil }
     }
 
     /// The next message that is not an ignorable record (SPEC.md §4: those may come
@@ -407,6 +414,9 @@ final class SenderSession: @unchecked Sendable {
         let message = try reader.next { (silence: Double) throws(ReadFailure) in
             try locked { () throws(ReadFailure) in
                 if failure != nil { throw .idle(failure!) }
+                if let deadline = handshakeDeadline, monotonicSeconds() > deadline {
+                    throw .idle(.timeout("no complete handshake within \(Int(timeout)) s"))
+                }
                 if waiters > 0 && silence > timeout {
                     throw .idle(.timeout("no word from the receiver for \(Int(timeout)) s"))
                 }

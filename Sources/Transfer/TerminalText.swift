@@ -17,7 +17,8 @@ public enum TerminalText {
                 out += "\\\\"
             } else if needsEscape(scalar) {
                 let digits = String(scalar.value, radix: 16)
-                out += scalar.value < 0x100
+                out +=
+                    scalar.value < 0x100
                     ? "\\x" + String(repeating: "0", count: 2 - digits.count) + digits : "\\u{" + digits + "}"
             } else {
                 out.unicodeScalars.append(scalar)

@@ -85,10 +85,18 @@ import Testing
     func knownAnswers(name: String) throws {
         let vector = Self.known.first { $0.name == name }!
         let aead = try AEAD(suite: vector.suite, key: Self.bytes(vector.key))
-        let sealed = aead.seal(Self.bytes(vector.plaintext), nonce: Self.bytes(vector.nonce), additionalData: Self.bytes(vector.aad))
+        let sealed = aead.seal(
+            Self.bytes(vector.plaintext),
+            nonce: Self.bytes(vector.nonce),
+            additionalData: Self.bytes(vector.aad)
+        )
         #expect(sealed == Self.bytes(vector.sealed))
         #expect(
-            aead.open(Self.bytes(vector.sealed), nonce: Self.bytes(vector.nonce), additionalData: Self.bytes(vector.aad))
+            aead.open(
+                Self.bytes(vector.sealed),
+                nonce: Self.bytes(vector.nonce),
+                additionalData: Self.bytes(vector.aad)
+            )
                 == Self.bytes(vector.plaintext)
         )
     }
@@ -104,7 +112,10 @@ import Testing
                 for bit in 0..<8 {
                     var forged = sealed
                     forged[index] ^= 1 << bit
-                    #expect(aead.open(forged, nonce: nonce, additionalData: aad) == nil, "\(vector.name) \(index).\(bit)")
+                    #expect(
+                        aead.open(forged, nonce: nonce, additionalData: aad) == nil,
+                        "\(vector.name) \(index).\(bit)"
+                    )
                 }
             }
             for index in 0..<nonce.count {
@@ -118,7 +129,9 @@ import Testing
         }
     }
 
-    @Test("Nonce misuse is visible: one nonce twice leaks the XOR of the plaintexts, which is why a nonce is never reused")
+    @Test(
+        "Nonce misuse is visible: one nonce twice leaks the XOR of the plaintexts, which is why a nonce is never reused"
+    )
     func nonceMisuse() throws {
         let aead = try AEAD(suite: .aes256GCM, key: [UInt8](repeating: 1, count: 32))
         let nonce = [UInt8](repeating: 2, count: 12)

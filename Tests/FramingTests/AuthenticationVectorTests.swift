@@ -54,7 +54,10 @@ import Testing
         }
     }
 
-    @Test("Proofs, transcript hash and traffic keys, from the exact bytes of the handshake", arguments: ["aes256gcm", "chacha20poly1305"])
+    @Test(
+        "Proofs, transcript hash and traffic keys, from the exact bytes of the handshake",
+        arguments: ["aes256gcm", "chacha20poly1305"]
+    )
     func handshake(suite: String) throws {
         let vector = Self.handshakes[suite]!
         let key = AuthenticationKey(bytes: Self.hex(Self.vectors["key"]))!
@@ -93,14 +96,21 @@ import Testing
         #expect(secrets.server.key == expected.server.key && secrets.server.iv == expected.server.iv)
     }
 
-    @Test("Every record of the conversation seals to the vector's bytes and opens to its record", arguments: ["aes256gcm", "chacha20poly1305"])
+    @Test(
+        "Every record of the conversation seals to the vector's bytes and opens to its record",
+        arguments: ["aes256gcm", "chacha20poly1305"]
+    )
     func conversation(suite id: String) throws {
         let vector = Self.handshakes[id]!
         let suite = CipherSuite(rawValue: UInt16(vector["suite"] as! Int))!
         let secrets = Self.secrets(vector)
-        var sealers = ["client": try RecordSealer(suite: suite, secret: secrets.client),
-                       "server": try RecordSealer(suite: suite, secret: secrets.server)]
-        var decoders = ["client": RecordDecoder(expectingPreamble: false), "server": RecordDecoder(expectingPreamble: false)]
+        var sealers = [
+            "client": try RecordSealer(suite: suite, secret: secrets.client),
+            "server": try RecordSealer(suite: suite, secret: secrets.server),
+        ]
+        var decoders = [
+            "client": RecordDecoder(expectingPreamble: false), "server": RecordDecoder(expectingPreamble: false),
+        ]
         decoders["client"]!.startOpening(try RecordOpener(suite: suite, secret: secrets.client))
         decoders["server"]!.startOpening(try RecordOpener(suite: suite, secret: secrets.server))
         let steps = vector["conversation"] as! [[String: Any]]
@@ -118,7 +128,11 @@ import Testing
             #expect(opened == [plain], "\(side) \(plain.kind)")
             if case .ack(let ack) = plain, case .offer(let offer) = try Self.record(Self.hex(steps[0]["record"])) {
                 // The ACK's binding is the one the sender computes from its own OFFER.
-                #expect(ack.binding?.matches(AckBinding(offer: offer, committedLength: ack.committedLength, digest: ack.digest)) == true)
+                #expect(
+                    ack.binding?.matches(
+                        AckBinding(offer: offer, committedLength: ack.committedLength, digest: ack.digest)
+                    ) == true
+                )
             }
         }
         // The largest record: 1 MiB - 18 bytes of DATA, the outer record exactly 1 MiB + 10.

@@ -98,7 +98,10 @@ import Testing
         let records = Self.sealedRecords()
         var otherSealer = Self.sealer(.aes256GCM, Self.other)
         var otherDirection: [UInt8] = []
-        try! otherSealer.seal(.offer(Offer(transferID: TransferID(high: 1, low: 2), size: 5, name: "a/b.txt")), appendingTo: &otherDirection)
+        try! otherSealer.seal(
+            .offer(Offer(transferID: TransferID(high: 1, low: 2), size: 5, name: "a/b.txt")),
+            appendingTo: &otherDirection
+        )
         var plain: [UInt8] = []
         try! RecordEncoder.append(.goodbye, to: &plain)
         let cases: [(String, [[UInt8]])] = [
@@ -174,7 +177,10 @@ import Testing
         let otherNonce = transcript.trafficSecrets(key: key, clientNonce: Array(1..<33), serverNonce: Array(32..<64))
         #expect(otherNonce.client.key != secrets.client.key)
         transcript.append([4])
-        #expect(transcript.trafficSecrets(key: key, clientNonce: Array(0..<32), serverNonce: Array(32..<64)).client.key != secrets.client.key)
+        #expect(
+            transcript.trafficSecrets(key: key, clientNonce: Array(0..<32), serverNonce: Array(32..<64)).client.key
+                != secrets.client.key
+        )
     }
 
     @Test("ACK bindings differ in every field of the offer but its offset")

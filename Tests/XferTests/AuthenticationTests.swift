@@ -71,7 +71,9 @@ extension Integration {
             #expect(Self.written(open).isEmpty, "a sender with a key sent to a receiver without one")
         }
 
-        @Test("A wrong client proof: unsealed fatal ERROR unauthenticated after a fixed delay, a log line, nothing written")
+        @Test(
+            "A wrong client proof: unsealed fatal ERROR unauthenticated after a fixed delay, a log line, nothing written"
+        )
         func wrongProof() throws {
             let keys = TemporaryDirectory()
             let (path, key) = Self.keyFile(keys)
@@ -148,7 +150,9 @@ extension Integration {
             #expect(error.code == .unauthenticated)
         }
 
-        @Test("The transcript is the exact bytes: reserved preamble bits and ignorable records before AUTH still authenticate")
+        @Test(
+            "The transcript is the exact bytes: reserved preamble bits and ignorable records before AUTH still authenticate"
+        )
         func exactTranscript() {
             let keys = TemporaryDirectory()
             let (path, key) = Self.keyFile(keys)
@@ -214,6 +218,7 @@ extension Integration {
             suiteInWelcome: Bool = true,
             proveWrongly: Bool = false,
             noAuth: Bool = false,
+            keepAliveInstead: Bool = false,
             seal: Bool = true,
             corruptSeal: Bool = false,
             bindName: String? = nil
@@ -235,7 +240,10 @@ extension Integration {
                 try! sealer.seal(record, appendingTo: &bytes)
                 state.sealer = sealer
                 bytes[ProtocolLimits.headerSize + 3] ^= 1
-                let crc = CRC32C.checksum(bytes[ProtocolLimits.headerSize...], continuing: CRC32C.checksum(bytes[0..<6]))
+                let crc = CRC32C.checksum(
+                    bytes[ProtocolLimits.headerSize...],
+                    continuing: CRC32C.checksum(bytes[0..<6])
+                )
                 for index in 0..<4 { bytes[6 + index] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * UInt32(index))) }
                 peer.send(raw: bytes)
             }
@@ -243,7 +251,9 @@ extension Integration {
                 switch record {
                 case .hello(let hello):
                     state.clientNonce = hello.parameters.nonce ?? []
-                    if let id = hello.parameters.suites?.first, let suite = CipherSuite(rawValue: id) { state.suite = suite }
+                    if let id = hello.parameters.suites?.first, let suite = CipherSuite(rawValue: id) {
+                        state.suite = suite
+                    }
                     var parameters: [Parameter] = nonceInWelcome ? [.nonce(state.serverNonce)] : []
                     if suiteInWelcome { parameters.append(.suites([state.suite])) }
                     var welcome: [UInt8] = []
@@ -255,8 +265,16 @@ extension Integration {
                     state.transcript.append(Preamble().bytes)
                     state.transcript.append(welcome)
                     peer.send(raw: Preamble().bytes + welcome)
-                    if let key, nonceInWelcome, !noAuth {
-                        let proof = proveWrongly ? AuthProof(code: randomBytes(32))! : state.transcript.proof(.server, key: key)
+                    if keepAliveInstead {
+                        // Neither AUTH nor silence: KEEPALIVEs, which anyone on the path can add.
+                        func tick(_ peer: FakePeer) {
+                            peer.send(.keepAlive)
+                            peer.after(0.3, tick)
+                        }
+                        tick(peer)
+                    } else if let key, nonceInWelcome, !noAuth {
+                        let proof =
+                            proveWrongly ? AuthProof(code: randomBytes(32))! : state.transcript.proof(.server, key: key)
                         var auth: [UInt8] = []
                         try! RecordEncoder.append(.auth(proof), to: &auth)
                         state.transcript.append(auth)
@@ -324,6 +342,8 @@ extension Integration {
             #expect(oldReceiver.stderr.contains("cipher suites"), "\(oldReceiver.stderr)")
             let silent = Self.sendToFake(Self.fake(key: key, noAuth: true), key: path)
             #expect(silent.status == 77, "WELCOME with a nonce, then silence: \(silent.stderr)")
+            let stalling = Self.sendToFake(Self.fake(key: key, keepAliveInstead: true), key: path)
+            #expect(stalling.status == 77, "WELCOME, then KEEPALIVEs for ever: \(stalling.stderr)")
             let unsealed = Self.sendToFake(Self.fake(key: key, seal: false), key: path)
             #expect(unsealed.status == 76, "a receiver that does not seal: \(unsealed.stderr)")
             #expect(unsealed.stderr.contains("unsealed"), "\(unsealed.stderr)")
@@ -369,7 +389,6 @@ extension Integration {
         }
     }
 }
-
 
 extension Integration.Authentication {
     @Test("Without the system's libcrypto, --key is a clear error naming it; without a key nothing changes")

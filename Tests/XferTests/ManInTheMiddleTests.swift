@@ -34,7 +34,9 @@ extension Integration {
                 // Its readiness signal: the first line, "listening on 127.0.0.1:PORT".
                 var line: [UInt8] = []
                 var byte: UInt8 = 0
-                while read(output.fileHandleForReading.fileDescriptor, &byte, 1) == 1, byte != 0x0A { line.append(byte) }
+                while read(output.fileHandleForReading.fileDescriptor, &byte, 1) == 1, byte != 0x0A {
+                    line.append(byte)
+                }
                 port = UInt16(String(decoding: line, as: UTF8.self).split(separator: ":").last ?? "0") ?? 0
             }
 
@@ -67,7 +69,12 @@ extension Integration {
             let content = source.makeFile("report.txt", count: 3 << 20)
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path, extra: ["--key", key, "--timeout", "5"])
-            let relay = Relay(upstream: receiver.port, attack: attack, known: source.file("report.txt"), name: "report.txt")
+            let relay = Relay(
+                upstream: receiver.port,
+                attack: attack,
+                known: source.file("report.txt"),
+                name: "report.txt"
+            )
             var last = Finished(status: -1, stdout: "", stderr: "")
             for _ in 0..<sends {
                 // --no-resume: each send is a whole new transfer (a replay needs a full first one).
@@ -149,13 +156,17 @@ extension Integration {
                 name: names[0],
                 capture: capture
             )
-            let sent = xfer(["send", "--key", key, source.file(names[0]), source.file(names[1]), "127.0.0.1:\(relay.port)"])
+            let sent = xfer([
+                "send", "--key", key, source.file(names[0]), source.file(names[1]), "127.0.0.1:\(relay.port)",
+            ])
             #expect(sent.status == 0, "\(sent.stderr)")
             let wire = try [UInt8](Data(contentsOf: URL(fileURLWithPath: capture)))
             #expect(wire.count > 2 * text.count, "the capture holds the data")
             func contains(_ needle: [UInt8]) -> Bool {
                 guard needle.count <= wire.count else { return false }
-                return (0...(wire.count - needle.count)).contains { wire[$0] == needle[0] && Array(wire[$0..<$0 + needle.count]) == needle }
+                return (0...(wire.count - needle.count)).contains {
+                    wire[$0] == needle[0] && Array(wire[$0..<$0 + needle.count]) == needle
+                }
             }
             #expect(!contains(Array("secret-plan".utf8)), "a name crossed the wire in the clear")
             #expect(!contains(Array("quarterly figures".utf8)), "the data crossed the wire in the clear")
