@@ -430,24 +430,6 @@ class Opener:
         return inner
 
 
-def read_records_raw(sock_file):
-    """Yields whole records (header, CRC, payload) as bytes until EOF; checks the length limit
-    and the CRC (SealBroken-free: for a reader that then opens them)."""
-    while True:
-        head = sock_file.read(10)
-        if not head:
-            return
-        if len(head) < 10:
-            raise ValueError("truncated header")
-        length = struct.unpack(">I", head[2:6])[0]
-        if length > MAX_PAYLOAD:
-            raise ValueError("length over limit")
-        payload = sock_file.read(length)
-        if len(payload) < length:
-            raise ValueError("truncated payload")
-        yield head + payload
-
-
 # --- the ACK binding -----------------------------------------------------------------------------
 
 def ack_binding_input(offer_payload_bytes, committed_length, dig):

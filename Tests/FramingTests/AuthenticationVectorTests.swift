@@ -33,6 +33,26 @@ import Testing
         return records[0]
     }
 
+    static func suite(_ vector: [String: Any]) -> CipherSuite {
+        CipherSuite(rawValue: UInt16(vector["suite"] as! Int))!
+    }
+
+    /// Each side's sealer, and a decoder that opens what that side sealed, keyed by side.
+    static func sides(_ vector: [String: Any]) throws -> ([String: RecordSealer], [String: RecordDecoder]) {
+        let (suite, secrets) = (Self.suite(vector), Self.secrets(vector))
+        var decoders: [String: RecordDecoder] = [:]
+        for (side, secret) in [("client", secrets.client), ("server", secrets.server)] {
+            decoders[side] = RecordDecoder(expectingPreamble: false)
+            decoders[side]!.startOpening(try RecordOpener(suite: suite, secret: secret))
+        }
+        return (
+            [
+                "client": try RecordSealer(suite: suite, secret: secrets.client),
+                "server": try RecordSealer(suite: suite, secret: secrets.server),
+            ], decoders
+        )
+    }
+
     static func secrets(_ vector: [String: Any]) -> (client: TrafficSecret, server: TrafficSecret) {
         (
             TrafficSecret(key: hex(vector["client_key"]), iv: hex(vector["client_iv"])),
@@ -102,17 +122,8 @@ import Testing
     )
     func conversation(suite id: String) throws {
         let vector = Self.handshakes[id]!
-        let suite = CipherSuite(rawValue: UInt16(vector["suite"] as! Int))!
-        let secrets = Self.secrets(vector)
-        var sealers = [
-            "client": try RecordSealer(suite: suite, secret: secrets.client),
-            "server": try RecordSealer(suite: suite, secret: secrets.server),
-        ]
-        var decoders = [
-            "client": RecordDecoder(expectingPreamble: false), "server": RecordDecoder(expectingPreamble: false),
-        ]
-        decoders["client"]!.startOpening(try RecordOpener(suite: suite, secret: secrets.client))
-        decoders["server"]!.startOpening(try RecordOpener(suite: suite, secret: secrets.server))
+        let (suite, secrets) = (Self.suite(vector), Self.secrets(vector))
+        var (sealers, decoders) = try Self.sides(vector)
         let steps = vector["conversation"] as! [[String: Any]]
         for step in steps {
             let side = step["direction"] as! String

@@ -26,17 +26,7 @@ import Testing
     @Test(arguments: ["aes256gcm", "chacha20poly1305"])
     func sealedRecords(suite id: String) throws {
         let vector = V.handshakes[id]!
-        let suite = CipherSuite(rawValue: UInt16(vector["suite"] as! Int))!
-        let secrets = V.secrets(vector)
-        var sealers = [
-            "client": try RecordSealer(suite: suite, secret: secrets.client),
-            "server": try RecordSealer(suite: suite, secret: secrets.server),
-        ]
-        var decoders = [
-            "client": RecordDecoder(expectingPreamble: false), "server": RecordDecoder(expectingPreamble: false),
-        ]
-        decoders["client"]!.startOpening(try RecordOpener(suite: suite, secret: secrets.client))
-        decoders["server"]!.startOpening(try RecordOpener(suite: suite, secret: secrets.server))
+        var (sealers, decoders) = try V.sides(vector)
         var offer: Offer?
         var count = 0
         for entry in vector["sealed_records"] as! [[String: Any]] {
