@@ -19,4 +19,8 @@ public enum ProtocolLimits {
     public static let maxParameters = 64
     /// The largest value of one HELLO or WELCOME parameter, in bytes.
     public static let maxParameterValueBytes = 4096
+    /// The largest record payload a server must accept before the handshake ends (SPEC.md
+    /// §9): a HELLO with one parameter of the largest size and a few small ones, an AUTH.
+    /// Larger ones may be refused `recordTooLarge`, so an unverified peer costs a few KiB.
+    public static let maxHandshakePayload = 8192
 }

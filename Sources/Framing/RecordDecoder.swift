@@ -36,6 +36,19 @@ public struct RecordDecoder: Sendable {
     /// Reads are offered at least this much room, so a socket read is never tiny.
     private static let minimumReadRoom = 64 * 1024
 
+    /// The largest payload accepted, at most ``ProtocolLimits/maxPayload``. A server lowers
+    /// it until a handshake ends (SPEC.md §9: a peer nobody has verified gets a few KiB of
+    /// memory, not a megabyte), and raises it again after.
+    public var payloadLimit = ProtocolLimits.maxPayload {
+        didSet { payloadLimit = max(0, min(payloadLimit, ProtocolLimits.maxPayload)) }
+    }
+
+    /// Room offered to a read: a socket read is never tiny, nor larger than the biggest
+    /// message allowed now.
+    private var readRoom: Int {
+        min(RecordDecoder.minimumReadRoom, ProtocolLimits.headerSize + max(payloadLimit, ProtocolLimits.preambleSize))
+    }
+
     private var storage: [UInt8]
     /// After an authenticated handshake: opens every record (SPEC.md §13.4).
     private var opener: RecordOpener?
@@ -68,6 +81,13 @@ public struct RecordDecoder: Sendable {
     /// what was sent, not a re-encoding. Valid until the next call that adds input; after
     /// ``startOpening(_:)`` the payload part holds plaintext.
     public var lastMessageBytes: [UInt8] { Array(storage[lastMessage]) }
+
+    /// The size of the message being received (a record's header and payload) once its
+    /// header has arrived; `nil` between messages and while a header is incomplete.
+    public var awaitedMessageSize: Int? {
+        if case .awaitingPayload(_, _, let length, _) = state { return ProtocolLimits.headerSize + length }
+        return nil
+    }
 
     /// Bytes received but not yet returned as part of a message.
     public var bufferedByteCount: Int { writeIndex - readIndex }
@@ -160,8 +180,8 @@ public struct RecordDecoder: Sendable {
             // Checks in the order of SPEC.md §4: the length first (nothing is buffered for a
             // payload over the limit), then the CRC over header and payload, and only then
             // the kind, the flags and the fields, which the CRC covers.
-            guard let payloadLength = Int(exactly: length), payloadLength <= ProtocolLimits.maxPayload else {
-                throw .payloadTooLarge(kind: kind, length: length, limit: ProtocolLimits.maxPayload)
+            guard let payloadLength = Int(exactly: length), payloadLength <= payloadLimit else {
+                throw .payloadTooLarge(kind: kind, length: length, limit: payloadLimit)
             }
             state = .awaitingPayload(kind: kind, flags: flags, length: payloadLength, crc: crc)
             return try decodeNext()
@@ -262,7 +282,7 @@ public struct RecordDecoder: Sendable {
         default: needed = ProtocolLimits.headerSize
         }
         if readIndex > 0,
-            readIndex + needed > storage.count || storage.count - writeIndex < RecordDecoder.minimumReadRoom
+            readIndex + needed > storage.count || storage.count - writeIndex < readRoom
         {
             let count = bufferedByteCount
             let from = readIndex
@@ -272,8 +292,8 @@ public struct RecordDecoder: Sendable {
             readIndex = 0
             writeIndex = count
         }
-        if storage.count < needed || storage.count - writeIndex < RecordDecoder.minimumReadRoom {
-            let grown = min(RecordDecoder.capacity, max(needed, storage.count * 2, RecordDecoder.minimumReadRoom))
+        if storage.count < needed || storage.count - writeIndex < readRoom {
+            let grown = min(RecordDecoder.capacity, max(needed, storage.count * 2, readRoom))
             if grown > storage.count { storage += [UInt8](repeating: 0, count: grown - storage.count) }
         }
     }

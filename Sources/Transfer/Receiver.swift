@@ -13,13 +13,26 @@ public struct ReceiverOptions: Sendable {
     public var key: AuthenticationKey?
     /// Seconds a peer may stay silent before it is dropped.
     public var idleTimeout: Double = 30
+    /// The slowest a record may arrive, in bytes per second: a record of `n` bytes whose
+    /// first byte has arrived must be complete within ``idleTimeout`` + `n` / this many
+    /// seconds of waiting for the peer, or the connection is dropped. Between records only
+    /// ``idleTimeout`` applies (a sender may pause, sending KEEPALIVEs).
+    public var minimumRecordRate: Double = 64 * 1024
     /// Connections served at once past their handshake; the next gets a fatal ERROR `busy`.
     public var maxConnections = 64
     /// Connections still in their handshake (not yet sent a valid HELLO, or not yet
     /// authenticated) at once; more are turned away on the accepting thread.
     public var maxHandshakes = 128
-    /// Connections from one address at once (handshaking or not).
+    /// Connections from one source at once (handshaking or not); a source is an address,
+    /// or for IPv6 a network block (``sourcePrefixBits``).
     public var maxPerAddress = 16
+    /// How many leading bits of an address make one source for the per-source limits and
+    /// penalties: 32 (one address) for IPv4, 64 (one /64, what one host is routinely given)
+    /// for IPv6, as OpenSSH's `PerSourceNetBlockSize`.
+    public var sourcePrefixBits: (ipv4: Int, ipv6: Int) = (32, 64)
+    /// What a failed handshake costs its source: a source over the threshold is turned
+    /// away at once for a while (OpenSSH's `PerSourcePenalties`).
+    public var penalties = SourcePenaltyPolicy()
     /// Seconds a connection may take from accept to the end of its handshake, however
     /// it trickles its bytes.
     public var handshakeTimeout: Double = 10
@@ -66,19 +79,17 @@ public final class Receiver: Sendable {
     /// What waiting commit batches may hold open, shared by every connection.
     private let descriptors: DescriptorBudget
     private struct State {
-        /// Connections past their handshake.
-        var established = 0
-        /// Connections accepted and not yet past their handshake.
-        var handshaking = 0
-        /// Those still in their handshake, oldest first (the first to be evicted).
-        var waiting: [Admission] = []
-        /// Connections per peer address.
-        var perAddress: [String: Int] = [:]
+        /// Who is served, handshaking, evicted or penalised.
+        var table: AdmissionTable
+        /// The connections in the table, to evict them.
+        var admissions: [AdmissionTable.Ticket: Admission] = [:]
         var listener: TCPSocket?
         var stopping = false
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    /// Bounds the lines each source can put in the log.
+    private let logLimiter = LogRateLimiter()
     /// The cap on kept partial files' total size.
     private let partialLimit: UInt64
     /// When partial files were last expired (monotonic seconds).
@@ -110,6 +121,18 @@ public final class Receiver: Sendable {
     ///   state directory cannot be created.
     public init(directory: String, options: ReceiverOptions = ReceiverOptions()) throws(TransferError) {
         self.options = options
+        state = Mutex(
+            State(
+                table: AdmissionTable(
+                    limits: .init(
+                        served: options.maxConnections,
+                        handshakes: options.maxHandshakes,
+                        perSource: options.maxPerAddress
+                    ),
+                    penalties: options.penalties
+                )
+            )
+        )
         descriptors = DescriptorBudget.forProcess(
             connections: options.maxConnections,
             handshakes: options.maxHandshakes
@@ -137,16 +160,19 @@ public final class Receiver: Sendable {
     /// Serves connections until ``stop()``; with `once`, serves one and returns its summary.
     ///
     /// The accepting thread turns a connection away itself, without a thread for it, when
-    /// its address already has ``ReceiverOptions/maxPerAddress`` connections or
-    /// ``ReceiverOptions/maxHandshakes`` connections are still in their handshake; a
-    /// connection past its handshake beyond ``ReceiverOptions/maxConnections`` gets a
-    /// fatal `busy`. So peers that never finish a handshake cannot starve real senders:
-    /// they hold a handshake slot for at most ``ReceiverOptions/handshakeTimeout``.
+    /// its source is penalised for failed handshakes, already has
+    /// ``ReceiverOptions/maxPerAddress`` connections, or when every handshake slot is taken
+    /// and none can be taken from a heavier source; a connection past its handshake
+    /// beyond ``ReceiverOptions/maxConnections`` gets a fatal `busy` unless a source holds
+    /// more than its share. ``AdmissionTable`` has the rules: peers that never finish a
+    /// handshake, or fail it, cannot starve real senders.
     /// - Parameter log: One line per notable event (errors, refusals, files, connection ends).
     @discardableResult
     public func serve(once: Bool = false, log: @escaping @Sendable (ReceiverEvent) -> Void) -> ConnectionSummary? {
         guard let listener = state.withLock({ $0.listener }) else { return nil }
+        let unlimitedLog = log
         while true {
+            logLimiter.flush(to: unlimitedLog)
             let socket: TCPSocket
             let address: SocketAddress
             do {
@@ -158,61 +184,55 @@ public final class Receiver: Sendable {
                 continue
             }
             let peer = address.description
-            let host = address.hostKey
-            let admission = Admission(receiver: self, socket: socket)
-            if once {
-                state.withLock { state in
-                    state.handshaking += 1
-                    state.waiting.append(admission)
+            let source = SourceBlock(
+                address,
+                ipv4PrefixBits: options.sourcePrefixBits.ipv4,
+                ipv6PrefixBits: options.sourcePrefixBits.ipv6
+            )
+            let limiter = logLimiter
+            let log: @Sendable (ReceiverEvent) -> Void = { event in limiter.log(event, from: source, to: log) }
+            let admitted: Result<(Admission, evicting: Admission?), Refusal> = state.withLock { state in
+                if state.stopping { return .failure(Refusal("the receiver is shutting down")) }
+                switch state.table.admit(source, now: monotonicSeconds()) {
+                case .refused(let reason):
+                    return .failure(Refusal(reason))
+                case .accepted(let ticket, let evicting):
+                    let admission = Admission(receiver: self, socket: socket, ticket: ticket)
+                    state.admissions[ticket] = admission
+                    return .success((admission, evicting.flatMap { state.admissions[$0] }))
                 }
+            }
+            let admission: Admission
+            switch admitted {
+            case .failure(let refusal):
+                turnAway(socket, peer: peer, reason: refusal.reason, log: log)
+                continue
+            case .success(let (admitted, evicting)):
+                admission = admitted
+                // Wakes the evicted connection's thread at once; it ends and frees its slot.
+                evicting?.evict()
+            }
+            if once {
                 return connection(socket, peer: peer, admission: admission, log: log).run()
             }
-            var evicted: Admission?
-            let refusal: String? = state.withLock { state in
-                if state.stopping { return "the receiver is shutting down" }
-                if state.perAddress[host, default: 0] >= options.maxPerAddress {
-                    return "too many connections from \(host) (\(options.maxPerAddress))"
-                }
-                if state.handshaking >= options.maxHandshakes {
-                    // Full: the oldest handshake gives way. A real sender finishes its
-                    // handshake in a round trip; peers that never do are what fills the
-                    // table, so they, not the newcomer, lose (a SYN cache's rule).
-                    guard let oldest = state.waiting.first(where: { !$0.isEvicted }),
-                        state.handshaking < 2 * options.maxHandshakes
-                    else { return "too many connections in their handshake (\(options.maxHandshakes))" }
-                    oldest.isEvicted = true
-                    evicted = oldest
-                }
-                state.handshaking += 1
-                state.waiting.append(admission)
-                state.perAddress[host, default: 0] += 1
-                return nil
-            }
-            if let refusal {
-                turnAway(socket, peer: peer, reason: refusal, log: log)
-                continue
-            }
-            // Wakes the evicted connection's thread at once; it ends and frees its slot.
-            if let evicted { shutdown(evicted.socket.fd, CInt(SHUT_RDWR)) }
             let started = spawnThread { [self] in
                 let summary = connection(socket, peer: peer, admission: admission, log: log).run()
-                state.withLock { state in
-                    state.perAddress[host, default: 1] -= 1
-                    if state.perAddress[host] == 0 { state.perAddress[host] = nil }
-                }
                 log(ReceiverEvent(peer: peer, kind: .connection, detail: summary.logLine))
-                expirePartials(log: log)
+                limiter.flush(to: unlimitedLog)
+                expirePartials(log: unlimitedLog)
             }
             if !started {
                 // No thread (RLIMIT_NPROC, memory): free the slot, close the socket.
                 admission.release()
-                state.withLock { state in
-                    state.perAddress[host, default: 1] -= 1
-                    if state.perAddress[host] == 0 { state.perAddress[host] = nil }
-                }
                 turnAway(socket, peer: peer, reason: "cannot start a thread for it", log: log)
             }
         }
+    }
+
+    /// Why a connection is turned away.
+    private struct Refusal: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
     /// Stops accepting; connections being served finish their current commit and end
@@ -228,7 +248,7 @@ public final class Receiver: Sendable {
     public func waitForConnections(seconds: Double) -> Int {
         let deadline = monotonicSeconds() + seconds
         while true {
-            let left = state.withLock { $0.established + $0.handshaking }
+            let left = state.withLock { $0.table.served + $0.table.handshaking }
             if left == 0 || monotonicSeconds() >= deadline { return left }
             usleep(20_000)
         }
@@ -252,54 +272,63 @@ public final class Receiver: Sendable {
         )
     }
 
-    /// A connection's slot: handshaking until ``establish()``, released at the end (or
-    /// evicted while still in its handshake, when the table is full).
+    /// A connection's place in the ``AdmissionTable``: handshaking until ``establish()``,
+    /// released at the end (or evicted, when another needs its slot more).
     ///
-    /// `@unchecked Sendable`: the accepting thread marks it evicted while its connection's
-    /// thread runs; every mutable field is read and written under the receiver's lock.
-    final class Admission: @unchecked Sendable {
+    /// Everything it changes is in the receiver's table, under the receiver's lock; the
+    /// activity clock is an atomic that the connection's thread alone writes.
+    final class Admission: Sendable {
         private let receiver: Receiver
         /// The connection's socket, shut down to evict it.
         let socket: TCPSocket
-        private var established = false
-        private var released = false
-        /// Given way to a newer connection; set under the receiver's lock.
-        var isEvicted = false
+        let ticket: AdmissionTable.Ticket
+        /// When the connection last made progress (monotonic milliseconds): a served
+        /// connection that must give way is its source's least active one.
+        private let activity = Atomic<Int64>(0)
 
-        init(receiver: Receiver, socket: TCPSocket) {
+        init(receiver: Receiver, socket: TCPSocket, ticket: AdmissionTable.Ticket) {
             self.receiver = receiver
             self.socket = socket
+            self.ticket = ticket
+            touch()
         }
 
-        /// The handshake is done: take a served slot, or false when all are taken (or when
-        /// this connection was evicted meanwhile).
-        func establish() -> Bool {
-            receiver.state.withLock { state in
-                if established { return true }
-                guard !isEvicted, state.established < receiver.options.maxConnections else { return false }
-                state.handshaking -= 1
-                state.established += 1
-                state.waiting.removeAll { $0 === self }
-                established = true
-                return true
+        /// Notes progress (a complete record).
+        func touch() { activity.store(Int64(monotonicSeconds() * 1000), ordering: .relaxed) }
+
+        var lastActivity: Double { Double(activity.load(ordering: .relaxed)) / 1000 }
+
+        /// The handshake is done: take a served slot, or the reason there is none.
+        func establish() -> String? {
+            let (service, evicting): (AdmissionTable.Service, Admission?) = receiver.state.withLock { state in
+                let admissions = state.admissions
+                let service = state.table.establish(ticket, now: monotonicSeconds()) { other in
+                    admissions[other]?.lastActivity ?? 0
+                }
+                if case .served(let victim?) = service { return (service, admissions[victim]) }
+                return (service, nil)
             }
+            evicting?.evict()
+            if case .refused(let reason) = service { return reason }
+            return nil
         }
+
+        /// Whether this connection was told to give its slot up.
+        var isEvicted: Bool { receiver.state.withLock { $0.table.isEvicted(ticket) } }
+
+        /// Wakes the connection's thread: its reads and writes fail at once.
+        fileprivate func evict() { shutdown(socket.fd, CInt(SHUT_RDWR)) }
 
         /// Whether the receiver is shutting down.
         var stopping: Bool { receiver.state.withLock { $0.stopping } }
 
         /// Frees the slot (once); before a connection drains its peer, so a slot is never
-        /// held for the seconds a close can take.
-        func release() {
+        /// held for the seconds a close can take. `failure`: the handshake failed that
+        /// way, which costs its source (``SourcePenalties``).
+        func release(failure: HandshakeFailure? = nil) {
             receiver.state.withLock { state in
-                guard !released else { return }
-                released = true
-                if established {
-                    state.established -= 1
-                } else {
-                    state.handshaking -= 1
-                    state.waiting.removeAll { $0 === self }
-                }
+                guard state.admissions.removeValue(forKey: ticket) != nil else { return }
+                state.table.release(ticket, failure: failure, now: monotonicSeconds())
             }
         }
     }

@@ -50,6 +50,8 @@ final class ReceiverConnection {
     private let accepted = monotonicSeconds()
     /// Whether the handshake is done (a slot among the served connections taken).
     private var established = false
+    /// How the handshake failed, when that costs the source more than an abandoned one.
+    private var handshakeFailure: HandshakeFailure?
     private let writer: RecordWriter
     private var reader: RecordReader
     private var machine: ReceiverStateMachine
@@ -89,6 +91,8 @@ final class ReceiverConnection {
         self.log = log
         writer = RecordWriter(socket: socket)
         reader = RecordReader(socket: socket)
+        // Nobody has been verified yet: a few KiB per peer, not a megabyte (SPEC.md §9).
+        reader.limitPayload(to: ProtocolLimits.maxHandshakePayload)
         machine = ReceiverStateMachine(requiresAuthentication: options.key != nil)
         summary = ConnectionSummary(peer: peer)
     }
@@ -148,6 +152,7 @@ final class ReceiverConnection {
                 try flush()
                 message = try next()
             }
+            admission.touch()
             switch machine.receive(message) {
             case .greet:
                 // The transcript holds the exact bytes sent, reserved field included.
@@ -251,15 +256,16 @@ final class ReceiverConnection {
     }
 
     /// Checks the client's proof (`bytes`: its AUTH record as it arrived). A wrong one is
-    /// answered, after a fixed delay (no timing to learn from, and no fast guessing), with a
-    /// fatal ERROR `unauthenticated`, unsealed: there is no verified session to seal it with.
-    /// A right one turns the sealed record layer on in both directions.
+    /// answered at once with a fatal ERROR `unauthenticated`, unsealed (there is no
+    /// verified session to seal it with), and costs its source a penalty: guessing is
+    /// slowed by the source's penalty, not by holding a slot (the comparison is constant
+    /// time, so answering at once teaches nothing). A right one turns the sealed record
+    /// layer on in both directions.
     private func authenticate(_ proof: AuthProof, bytes: [UInt8]) throws {
         guard let key = options.key else { return }
         guard transcript.verify(proof, .client, key: key) else {
             note(.notice, detail: "authentication failed: the client's proof does not match this receiver's key")
-            try? writer.flush()
-            usleep(ReceiverConnection.authenticationFailureDelay)
+            handshakeFailure = .authentication
             throw Stop.fatal(.unauthenticated, "authentication failed: wrong key")
         }
         transcript.append(bytes)
@@ -274,15 +280,13 @@ final class ReceiverConnection {
         try establish()
     }
 
-    /// Microseconds before a failed proof is answered.
-    private static let authenticationFailureDelay: UInt32 = 1_000_000
-
     /// The handshake is over: take a slot among the served connections.
     private func establish() throws {
-        guard admission.establish() else {
-            throw Stop.fatal(.busy, "too many connections (\(options.maxConnections)); try again later")
+        if let refusal = admission.establish() {
+            throw Stop.fatal(.busy, refusal)
         }
         established = true
+        reader.limitPayload(to: ProtocolLimits.maxPayload)
     }
 
     // MARK: Offers
@@ -606,8 +610,13 @@ final class ReceiverConnection {
             current = nil
             keepPartial(incoming)
         }
-        // The slot is free before the seconds a close may take (drain).
-        admission.release()
+        // The slot is free before the seconds a close may take (drain). A handshake that
+        // did not end costs its source (SourcePenalties).
+        var failure: HandshakeFailure?
+        if !established {
+            if case .fatal(.timeout, _) = stop { failure = .timeout } else { failure = handshakeFailure ?? .abandoned }
+        }
+        admission.release(failure: failure)
         switch stop {
         case .fatal(let code, let message):
             summary.failure = code == .timeout ? .timeout(message) : .protocolViolation(message)
@@ -703,7 +712,8 @@ final class ReceiverConnection {
             let timeout = options.idleTimeout
             let deadline = established ? Double.infinity : accepted + options.handshakeTimeout
             let admission = self.admission
-            return try reader.next { (silence: Double) throws(ReadFailure) in
+            let floor = options.minimumRecordRate
+            return try reader.next { (wait: ReadWait) throws(ReadFailure) in
                 // An absolute deadline for the handshake, however the bytes trickle.
                 if monotonicSeconds() > deadline {
                     throw .idle(.timeout("no complete handshake within \(Int(options.handshakeTimeout)) s"))
@@ -711,9 +721,19 @@ final class ReceiverConnection {
                 if admission.stopping {
                     throw .idle(.refused(code: .busy, message: "the receiver is shutting down; try again later"))
                 }
-                // Bytes arriving are progress, even inside one long record (a slow link).
-                if silence > timeout {
+                // Bytes arriving are progress, even inside one long record (a slow link)…
+                if wait.silence > timeout {
                     throw .idle(.timeout("no data from the sender for \(Int(timeout)) s"))
+                }
+                // …but a record that has started must arrive at the floor's rate: a byte
+                // every few seconds would otherwise hold a slot for ever.
+                let size = Double(wait.recordSize ?? ProtocolLimits.headerSize)
+                if wait.insideRecord > timeout + size / floor {
+                    throw .idle(
+                        .timeout(
+                            "a \(Int(size))-byte record took over \(Int(wait.insideRecord)) s (slower than \(Int(floor / 1024)) KiB/s after \(Int(timeout)) s)"
+                        )
+                    )
                 }
             }
         } catch {

@@ -411,13 +411,13 @@ final class SenderSession: @unchecked Sendable {
 
     private func next(_ reader: inout RecordReader) throws(ReadFailure) -> RecordDecoder.Message {
         let timeout = options.idleTimeout
-        let message = try reader.next { (silence: Double) throws(ReadFailure) in
+        let message = try reader.next { (wait: ReadWait) throws(ReadFailure) in
             try locked { () throws(ReadFailure) in
                 if failure != nil { throw .idle(failure!) }
                 if let deadline = handshakeDeadline, monotonicSeconds() > deadline {
                     throw .idle(.timeout("no complete handshake within \(Int(timeout)) s"))
                 }
-                if waiters > 0 && silence > timeout {
+                if waiters > 0 && wait.silence > timeout {
                     throw .idle(.timeout("no word from the receiver for \(Int(timeout)) s"))
                 }
             }

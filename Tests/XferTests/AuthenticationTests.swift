@@ -72,33 +72,49 @@ extension Integration {
         }
 
         @Test(
-            "A wrong client proof: unsealed fatal ERROR unauthenticated after a fixed delay, a log line, nothing written"
+            "A wrong client proof: unsealed fatal ERROR unauthenticated at once, a log line, nothing written; the third costs its address, not the key holders"
         )
         func wrongProof() throws {
             let keys = TemporaryDirectory()
             let (path, key) = Self.keyFile(keys)
             let target = TemporaryDirectory()
             let receiver = ReceiverProcess(directory: target.path, extra: ["--key", path])
-            let client = SealedClient(port: receiver.port)
-            guard client.hello(), let serverProof = client.serverProof else {
-                Issue.record("no WELCOME and AUTH")
-                return
+            for attempt in 1...3 {
+                let client = SealedClient(port: receiver.port, from: "127.0.0.66")
+                guard client.hello(), let serverProof = client.serverProof else {
+                    Issue.record("attempt \(attempt): no WELCOME and AUTH")
+                    return
+                }
+                #expect(client.transcript.verify(serverProof, .server, key: key), "the receiver's own proof is wrong")
+                let started = Date()
+                client.authenticate(key: key, proof: AuthProof(code: [UInt8](repeating: 7, count: 32))!)
+                // Offers after a failed proof must change nothing either.
+                client.send(.offer(Offer(transferID: TransferID(high: 1, low: 1), size: 1, name: "x")))
+                let records = client.records(seconds: 5)
+                guard case .error(let error)? = records.last else {
+                    Issue.record("no ERROR: \(records) \(String(describing: client.failure))")
+                    return
+                }
+                #expect(error.code == .unauthenticated && error.fatal)
+                // Guessing is slowed by the penalty, not by holding a slot for a delay.
+                #expect(Date().timeIntervalSince(started) < 0.9, "the refusal held the slot")
             }
-            #expect(client.transcript.verify(serverProof, .server, key: key), "the receiver's own proof is wrong")
-            let started = Date()
-            client.authenticate(key: key, proof: AuthProof(code: [UInt8](repeating: 7, count: 32))!)
-            // Offers after a failed proof must change nothing either.
-            client.send(.offer(Offer(transferID: TransferID(high: 1, low: 1), size: 1, name: "x")))
-            let records = client.records(seconds: 5)
-            guard case .error(let error)? = records.last else {
-                Issue.record("no ERROR: \(records) \(String(describing: client.failure))")
-                return
-            }
-            #expect(error.code == .unauthenticated && error.fatal)
-            #expect(Date().timeIntervalSince(started) >= 0.9, "the refusal was not delayed")
             #expect(receiver.xfer.stderr.wait(for: "authentication failed"))
-            #expect(receiver.log.contains("127.0.0.1:"), "the log line names the address")
-            #expect(Self.written(target).isEmpty)
+            #expect(receiver.log.contains("127.0.0.66:"), "the log line names the address")
+            // Three wrong proofs (5 s each) reach the 15 s threshold: the address is turned
+            // away by the accepting thread, before any handshake…
+            let fourth = RawClient(port: receiver.port, from: "127.0.0.66").records(seconds: 5)
+            guard case .error(let refusal)? = fourth.first else {
+                Issue.record("a penalised address was not turned away: \(fourth)")
+                return
+            }
+            #expect(refusal.code == .busy && refusal.message.contains("127.0.0.66 is penalised"), "\(refusal)")
+            // …while a key holder from another address is served at once.
+            let source = TemporaryDirectory()
+            try Data("fine".utf8).write(to: URL(fileURLWithPath: source.file("f.bin")))
+            let send = xfer(["send", "--key", path, source.file("f.bin"), receiver.address])
+            #expect(send.status == 0, "\(send.stderr)")
+            #expect(Self.written(target) == ["f.bin"])
         }
 
         @Test(

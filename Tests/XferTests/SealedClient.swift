@@ -21,8 +21,8 @@ final class SealedClient {
     private var serverAuth: [UInt8] = []
 
     /// Connects; nothing is sent yet.
-    init(port: UInt16, nonce: [UInt8] = randomBytes(32)) {
-        raw = RawClient(port: port)
+    init(port: UInt16, nonce: [UInt8] = randomBytes(32), from source: String? = nil) {
+        raw = RawClient(port: port, from: source)
         self.nonce = nonce
     }
 

@@ -196,9 +196,22 @@ func xfer(_ arguments: [String], input: Data? = nil, directory: String? = nil) -
 final class RawClient {
     let fd: CInt
 
-    init(port: UInt16, sendBuffer: CInt? = nil) {
+    /// Connects to 127.0.0.1:`port`, from `source` when given (any 127/8 address is
+    /// loopback on Linux: one machine, many "peers").
+    init(port: UInt16, sendBuffer: CInt? = nil, from source: String? = nil) {
         fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
         if var size = sendBuffer { setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<CInt>.size)) }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            precondition(bound == 0, "bind to \(source) failed: \(errno)")
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
