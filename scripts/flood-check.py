@@ -56,7 +56,14 @@ class Counts:
     def __init__(self):
         self.opened = 0
         self.busy = 0
+        self.named_block = 0
         self.failures = 0
+
+
+def note_refusal(counts, reply):
+    """Counts a refusal ("try again later"), and whether it named the attackers' /64."""
+    counts.busy += b"try again later" in reply
+    counts.named_block += b"fd00:1::/64" in reply
 
 
 async def read_some(reader, seconds):
@@ -96,7 +103,7 @@ async def attacker(kind, family, source, port, counts, stop):
                 await writer.drain()
                 reply = await read_some(reader, 5)
                 if b"try again later" in reply or len(reply) < 40:
-                    counts.busy += b"try again later" in reply
+                    note_refusal(counts, reply)
                 else:
                     writer.write(xp.auth(os.urandom(32)))
                     await writer.drain()
@@ -107,13 +114,13 @@ async def attacker(kind, family, source, port, counts, stop):
                     await writer.drain()
                     reply = await read_some(reader, 0.5)
                     if reply:
-                        counts.busy += b"try again later" in reply
+                        note_refusal(counts, reply)
                         break
             # Silent (and the others, after their part): wait for the receiver to end it.
             while not stop.is_set():
                 reply = await read_some(reader, 1)
                 if reader.at_eof():
-                    counts.busy += b"try again later" in reply
+                    note_refusal(counts, reply)
                     break
         except (ConnectionError, OSError):
             pass
@@ -124,11 +131,11 @@ async def attacker(kind, family, source, port, counts, stop):
 async def flood(args, port, key_path, sources, family, sample):
     stop = asyncio.Event()
     counts = Counts()
-    kinds = ["wrong-proof", "silent", "trickle"]
+    kinds = args.kinds.split(",")
     tasks = []
     for index, source in enumerate(sources):
         for copy in range(args.per_source):
-            kind = kinds[(index + copy) % 3]
+            kind = kinds[(index + copy) % len(kinds)]
             tasks.append(asyncio.create_task(attacker(kind, family, source, port, counts, stop)))
     await asyncio.sleep(args.warmup)
     host = "[::1]" if family == socket.AF_INET6 else "127.0.0.1"
@@ -165,6 +172,8 @@ def main():
     parser.add_argument("--sends", type=int, default=40)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--per-source", type=int, default=None)
+    parser.add_argument("--kinds", default="wrong-proof,silent,trickle",
+                        help="the attackers' kinds, dealt out in turn (default: all three)")
     args = parser.parse_args()
     args.xfer = os.path.abspath(args.xfer)
     enter_namespace()
@@ -210,13 +219,14 @@ def main():
         if os.path.exists(os.path.join(target, f"legit-{index}.bin"))
         and open(os.path.join(target, f"legit-{index}.bin"), "rb").read() == open(sample, "rb").read())
     report = {
-        "attack": args.attack, "sources": len(sources), "connections_per_source": args.per_source,
+        "attack": args.attack, "kinds": args.kinds, "sources": len(sources), "connections_per_source": args.per_source,
         "sends": args.sends, "succeeded": len(ok), "intact_files": intact,
         "started_within_2s": sum(1 for s in starts if s <= 2.0),
         "start_median_s": round(statistics.median(starts), 3) if starts else None,
         "start_min_s": round(starts[0], 3) if starts else None,
         "start_max_s": round(starts[-1], 3) if starts else None,
         "attacker_connections": counts.opened, "attacker_turned_away_busy": counts.busy,
+        "refusals_naming_the_block": counts.named_block,
         "failures": [r["error"] for r in results if r["status"]][:5],
         "statuses": sorted({r["status"] for r in results}),
     }

@@ -616,7 +616,20 @@ final class ReceiverConnection {
         if !established {
             if case .fatal(.timeout, _) = stop { failure = .timeout } else { failure = handshakeFailure ?? .abandoned }
         }
+        let evicted = admission.isEvicted
         admission.release(failure: failure)
+        if evicted {
+            // Its slot was given to another (AdmissionTable): say so, not what the shutdown
+            // of its socket made the reads and writes report.
+            let reason =
+                established
+                ? "evicted: every served slot was taken and its address held more than its share while another waited"
+                : "evicted: every handshake slot was taken and its address held the most"
+            summary.failure = .connectionLost(reason)
+            note(.notice, detail: reason)
+            socket.close()
+            return
+        }
         switch stop {
         case .fatal(let code, let message):
             summary.failure = code == .timeout ? .timeout(message) : .protocolViolation(message)

@@ -289,5 +289,64 @@ extension Integration {
             )
             Self.expectSendWorks(receiver, target, "after the holders left")
         }
+
+        /// A peer past its handshake (no key), holding a served slot and saying nothing.
+        static func holder(from source: String, port: UInt16) throws -> Peer? {
+            guard let peer = Peer(from: source, to: port) else { return nil }
+            var hello: [UInt8] = Preamble().bytes
+            try RecordEncoder.append(.hello(Hello()), to: &hello)
+            peer.send(hello)
+            guard case .welcome? = peer.firstRecord(seconds: 5) else { return nil }
+            return peer
+        }
+
+        @Test("Every served slot held by two addresses: a third is served at once, taking a slot of the heavier")
+        func servedShare() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--max-connections", "6"])
+            var holders: [Peer] = []
+            for index in 0..<6 {
+                holders.append(
+                    try #require(try Self.holder(from: "127.0.0.\(index < 4 ? 30 : 31)", port: receiver.port))
+                )
+            }
+            // 127.0.0.30 holds 4 of 6 while another waits: one of its slots gives way.
+            Self.expectSendWorks(receiver, target, "with every slot held by two addresses")
+            #expect(receiver.xfer.stderr.wait(for: "evicted"), "\(receiver.log)")
+            let evicted = receiver.log.split(separator: "\n").filter { $0.contains("evicted") }
+            #expect(evicted.allSatisfy { $0.contains("127.0.0.30:") }, "\(evicted)")
+            holders.removeAll()
+        }
+
+        @Test("A record trickled a byte every 0.5 s is dropped once it falls under the rate floor, idle clock or not")
+        func recordRateFloor() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path, extra: ["--timeout", "2"])
+            let peer = try #require(try Self.holder(from: "127.0.0.33", port: receiver.port))
+            var start: [UInt8] = []
+            try RecordEncoder.append(
+                .offer(Offer(transferID: TransferID(high: 3, low: 3), size: 65536, name: "slow.bin")),
+                to: &start
+            )
+            var data: [UInt8] = []
+            try RecordEncoder.append(.data(ArraySlice([UInt8](repeating: 0x41, count: 65536))), to: &data)
+            peer.send(start + data.prefix(100))
+            let started = Date()
+            var dropped = false
+            // 64 KiB at the floor of 64 KiB/s: 1 s, after the 2 s timeout. Each byte comes
+            // well within the idle timeout, so only the floor can end it.
+            for byte in data[100..<160] {
+                peer.send([byte])
+                if receiver.log.contains("record took over") {
+                    dropped = true
+                    break
+                }
+                usleep(500_000)
+            }
+            let seconds = Date().timeIntervalSince(started)
+            #expect(dropped, "the trickler was still served after \(seconds) s: \(receiver.log)")
+            #expect(seconds < 10, "dropped after \(seconds) s")
+            #expect(!FileManager.default.fileExists(atPath: target.file("slow.bin")))
+        }
     }
 }

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+extension Integration {
+    /// `xfer receive --key` as an exposed machine runs it, under the floods of
+    /// scripts/flood-check.py (in a network namespace of its own: wrong proofs, silent and
+    /// trickling handshakes, reopened as fast as they end): the key holder still gets through.
+    @Suite(.enabled(if: unshareUsable, "needs root and unshare (and CI is not set)"))
+    struct ExposedReceiver {
+        static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/flood-check.py").path
+
+        static func flood(_ attack: String, kinds: String = "wrong-proof,silent,trickle") throws -> [String: Any] {
+            let result = shell(
+                "python3 '\(script)' --xfer '\(xferBinary)' --attack \(attack) --kinds \(kinds) --sends 40"
+            )
+            let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+            let report = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return try #require(report, "no report: \(result.stdout) \(result.stderr)")
+        }
+
+        static func expectKeyHolderServed(_ report: [String: Any]) {
+            let succeeded = report["succeeded"] as? Int ?? 0
+            let quick = report["started_within_2s"] as? Int ?? 0
+            // ≥ 95 % of 40 sends succeed, and start (the receiver accepted the offer) within 2 s.
+            #expect(succeeded >= 38, "\(report)")
+            #expect(quick >= 38, "\(report)")
+            #expect(report["intact_files"] as? Int == succeeded, "\(report)")
+            // The flood was real: thousands of connections, nearly all turned away cheaply.
+            #expect((report["attacker_connections"] as? Int ?? 0) > 1000, "\(report)")
+        }
+
+        @Test("320 connections sending wrong proofs from 20 addresses: a key holder's 40 sends start within 2 s")
+        func wrongProofFlood() throws {
+            // Each wrong proof once held its slot for a 1 s delay: 6 of 40 got through.
+            let report = try Self.flood("ipv4", kinds: "wrong-proof")
+            Self.expectKeyHolderServed(report)
+            #expect(
+                (report["attacker_turned_away_busy"] as? Int ?? 0) > 1000,
+                "penalties turn the flood away: \(report)"
+            )
+        }
+
+        @Test(
+            "Wrong proofs, silent and trickling handshakes from 20 addresses: a key holder's 40 sends start within 2 s"
+        )
+        func mixedFlood() throws {
+            Self.expectKeyHolderServed(try Self.flood("ipv4"))
+        }
+
+        @Test("The same flood from 1,000 addresses of one IPv6 /64: one source, and the key holder gets through")
+        func floodFromOneIPv6Block() throws {
+            let report = try Self.flood("ipv6")
+            Self.expectKeyHolderServed(report)
+            // The /64 is one source: its 17th connection is refused by the per-source limit.
+            #expect((report["refusals_naming_the_block"] as? Int ?? 0) > 0, "\(report)")
+        }
+    }
+}
+
+/// Whether this test may make network namespaces with `unshare --net` (root).
+let unshareUsable: Bool = {
+    if getuid() == 0 && commandExists("unshare") && commandExists("ip") { return true }
+    return ProcessInfo.processInfo.environment["CI"] != nil
+}()
