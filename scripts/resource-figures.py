@@ -36,6 +36,12 @@ median of the rounds made, with min-max; exit statuses are listed with their cou
    (seconds), counting `confirmed` events with already_committed true and reading the
    `done` event.
 
+4. Handshake memory (once): `xfer receive --key`; 256 connections (two per address) send
+   a HELLO and stay in their handshake, then 256 send a header declaring a 1 MiB HELLO
+   and 64 KiB of it: VmRSS before, at the peak, per connection, and after.
+5. Long names (once): four connections one after another, each pipelining 5,000 empty
+   files with 4 KiB names: VmRSS at each burst's peak and idle after it.
+
 A table of every figure is printed at the end. Every process started is stopped and
 every temporary directory (xfer-figures-* under $TMPDIR or /tmp) removed on exit, also
 on failure, Ctrl-C or SIGTERM. The script raises its own RLIMIT_NOFILE for the client
@@ -61,6 +67,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -715,6 +722,108 @@ def commits_phase(args, figures):
         remove_temporary(work)
 
 
+def rss_kib(pid):
+    return proc_figures(pid)["VmRSS"]
+
+
+def settle_rss(pid, seconds=2.0):
+    """The receiver's VmRSS once it stops falling (freed memory returned), in KiB."""
+    last = rss_kib(pid)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = rss_kib(pid)
+        if now >= last:
+            return now
+        last = now
+    return last
+
+
+def handshake_memory_phase(args, figures):
+    """4: what unauthenticated peers cost. `xfer receive --key`; 256 connections from
+    addresses of their own (two per address, under every limit but the handshake table)
+    each send the preamble and a HELLO and then stay in the handshake (they never prove
+    the key); then 256 more that send a record header declaring a 1 MiB payload and 64 KiB
+    of it. VmRSS before, at the peak, and after they are dropped."""
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import xferproto as xp
+    work = make_temporary("handshakes")
+    key = os.path.join(work, "key")
+    subprocess.run([args.xfer, "keygen", key], check=True, capture_output=True)
+    os.mkdir(os.path.join(work, "target"))
+    receiver = Receiver(args.xfer, os.path.join(work, "target"), "--key", key, "--quiet", "--handshake-timeout", "30")
+    sampler = Sampler(receiver.pid)
+    idle = settle_rss(receiver.pid)
+    figures.add("4: idle VmRSS before", idle / 1024, "MiB")
+    hello = xp.preamble() + xp.hello([(xp.NONCE_ID, os.urandom(32)), xp.suites_param([xp.AES_256_GCM])])
+    big = xp.preamble() + struct.pack(">BBII", xp.KINDS["HELLO"], 0, 1 << 20, 0) + b"\0" * 65536
+    for label, message in (("HELLO, waiting", hello), ("1 MiB header + 64 KiB", big)):
+        sampler.window()
+        sockets = []
+        for index in range(256):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((source_address(5000 + index // 2), 0))
+            sock.connect(("127.0.0.1", receiver.port))
+            sock.sendall(message)
+            sockets.append(sock)
+        time.sleep(1.0)  # a sample of the peak: the receiver has read what each sent
+        window = sampler.window()
+        peak = max(window.get("VmRSS", 0), rss_kib(receiver.pid))
+        figures.add(f"4: {label}: VmRSS peak", peak / 1024, "MiB")
+        figures.add(f"4: {label}: per connection", (peak - idle) / 256, "KiB")
+        close_all(sockets)
+        after = settle_rss(receiver.pid, 4)
+        figures.add(f"4: {label}: VmRSS after", after / 1024, "MiB")
+    sampler.stop()
+    receiver.stop()
+
+
+def long_names_phase(args, figures):
+    """5: four connections, one after another, each pipelining 5,000 empty files with 4 KiB
+    names (15 shared components of 255 bytes and a unique leaf): VmRSS at the peak, and
+    idle after each burst and at the end (the issue saw 64-100 MiB idle after four)."""
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import xferproto as xp
+    work = make_temporary("names")
+    os.mkdir(os.path.join(work, "target"))
+    receiver = Receiver(args.xfer, os.path.join(work, "target"), "--quiet")
+    sampler = Sampler(receiver.pid)
+    idle = settle_rss(receiver.pid)
+    figures.add("5: idle VmRSS before", idle / 1024, "MiB")
+    prefix = "/".join(f"{index:02d}" + "n" * 253 for index in range(15))
+    for burst in range(4):
+        sock = socket.create_connection(("127.0.0.1", receiver.port))
+        replies = bytearray()
+
+        def read_replies():
+            while True:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    return
+                replies.extend(chunk)
+
+        reader = threading.Thread(target=read_replies, daemon=True)
+        reader.start()
+        out = bytearray(xp.preamble() + xp.hello([]))
+        empty = xp.digest(b"")
+        for index in range(5000):
+            name = f"{prefix}/{burst}-{index:05d}-" + "x" * 100
+            tid = struct.pack(">QQ", burst + 1, index + 1)
+            out += xp.offer(tid, 0, 0, 0o644, 0, 0, name) + xp.end(0, empty)
+        out += xp.goodbye()
+        sock.sendall(out)
+        sock.shutdown(socket.SHUT_WR)
+        reader.join(120)
+        sock.close()
+        window = sampler.window()
+        figures.add(f"5: burst {burst + 1}: VmRSS peak", window.get("VmRSS", 0) / 1024, "MiB")
+        figures.add(f"5: burst {burst + 1}: idle VmRSS after", settle_rss(receiver.pid, 4) / 1024, "MiB")
+    committed = sum(len(files) for _, _, files in os.walk(os.path.join(work, "target")) if files)
+    figures.add("5: files committed", committed)
+    sampler.stop()
+    receiver.stop()
+
+
 def raise_descriptor_limit(needed):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= needed:
@@ -738,7 +847,7 @@ def main():
     parser.add_argument("--tricklers", type=int, default=64)
     parser.add_argument("--files", type=int, default=80000)
     parser.add_argument("--restarts", type=int, default=5)
-    parser.add_argument("--only", choices=["1", "2", "3"], action="append")
+    parser.add_argument("--only", choices=["1", "2", "3", "4", "5"], action="append")
     args = parser.parse_args()
     if not os.access(args.xfer, os.X_OK):
         sys.exit(f"no xfer binary at {args.xfer}: run `swift build -c release --product xfer`")
@@ -751,7 +860,7 @@ def main():
 
     signal.signal(signal.SIGTERM, terminated)
     figures = Figures()
-    phases = args.only or ["1", "2", "3"]
+    phases = args.only or ["1", "2", "3", "4", "5"]
     started = time.monotonic()
     try:
         sigterm_race(args, figures)
@@ -766,6 +875,12 @@ def main():
         if "3" in phases:
             log(f"3: {args.files} commits")
             commits_phase(args, figures)
+        if "4" in phases:
+            log("4: memory of unauthenticated handshakes")
+            handshake_memory_phase(args, figures)
+        if "5" in phases:
+            log("5: four bursts of 5,000 empty files with 4 KiB names")
+            long_names_phase(args, figures)
     finally:
         cleanup()
         print(f"\nxfer resource figures ({os.path.relpath(args.xfer)}; {os.cpu_count()} CPUs; "

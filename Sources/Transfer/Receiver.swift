@@ -1,3 +1,4 @@
+import CXferSystem
 import Foundation
 import Framing
 import Synchronization
@@ -220,6 +221,10 @@ public final class Receiver: Sendable {
                 log(ReceiverEvent(peer: peer, kind: .connection, detail: summary.logLine))
                 limiter.flush(to: unlimitedLog)
                 expirePartials(log: unlimitedLog)
+                // A burst (thousands of records with long names) leaves freed pages inside
+                // this thread's malloc arena, which glibc does not give back on its own:
+                // hand them to the kernel now, so an idle receiver is back near its start.
+                _ = xfer_release_free_memory()
             }
             if !started {
                 // No thread (RLIMIT_NPROC, memory): free the slot, close the socket.

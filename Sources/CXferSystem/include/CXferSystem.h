@@ -23,4 +23,10 @@ int xfer_sync_filesystem(int fd);
 /// Returns 0 or -1 with errno (ENOSYS/EINVAL where the kernel cannot tell).
 int xfer_mount_id(int fd, uint64_t *mount_id);
 
+/// Gives the kernel back the free pages inside every malloc arena (glibc `malloc_trim(0)`,
+/// which since 2.8 also releases whole free pages in the middle of a heap); elsewhere a
+/// no-op. A thread's arena keeps what a burst freed until then. Returns 1 if memory was
+/// released.
+int xfer_release_free_memory(void);
+
 #endif
