@@ -91,8 +91,8 @@ public final class Receiver: Sendable {
     private let state: Mutex<State>
     /// Bounds the lines each source can put in the log.
     private let logLimiter = LogRateLimiter()
-    /// The cap on kept partial files' total size.
-    private let partialLimit: UInt64
+    /// The cap on kept partial files' total size, enforced at every kept partial.
+    private let partials: PartialsCap
     /// When partial files were last expired (monotonic seconds).
     private let lastExpiry = Mutex(0.0)
 
@@ -106,7 +106,7 @@ public final class Receiver: Sendable {
             return true
         }
         guard due else { return }
-        for partial in directory.expirePartials(maximumAge: options.partialRetention, maximumBytes: partialLimit) {
+        for partial in partials.enforce() {
             log?(
                 ReceiverEvent(
                     peer: nil,
@@ -140,7 +140,11 @@ public final class Receiver: Sendable {
         )
         self.directory = try TargetDirectory(path: directory)
         journal = try CommitJournal(directory: self.directory, retention: options.commitRetention)
-        partialLimit = options.maxPartialBytes ?? (self.directory.fileSystemBytes() ?? .max) / 4
+        partials = PartialsCap(
+            directory: self.directory,
+            limit: options.maxPartialBytes ?? (self.directory.fileSystemBytes() ?? .max) / 4,
+            retention: options.partialRetention
+        )
         expirePartials(log: nil)
     }
 
@@ -271,6 +275,7 @@ public final class Receiver: Sendable {
             directory: directory,
             journal: journal,
             descriptors: descriptors,
+            partials: partials,
             options: options,
             admission: admission,
             log: log

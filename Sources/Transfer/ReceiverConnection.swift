@@ -43,6 +43,7 @@ final class ReceiverConnection {
     private let directory: TargetDirectory
     private let journal: CommitJournal
     private let descriptors: DescriptorBudget
+    private let partials: PartialsCap
     private let options: ReceiverOptions
     private let admission: Receiver.Admission
     private let log: @Sendable (ReceiverEvent) -> Void
@@ -78,6 +79,7 @@ final class ReceiverConnection {
         directory: TargetDirectory,
         journal: CommitJournal,
         descriptors: DescriptorBudget,
+        partials: PartialsCap,
         options: ReceiverOptions,
         admission: Receiver.Admission,
         log: @escaping @Sendable (ReceiverEvent) -> Void
@@ -86,6 +88,7 @@ final class ReceiverConnection {
         self.directory = directory
         self.journal = journal
         self.descriptors = descriptors
+        self.partials = partials
         self.options = options
         self.admission = admission
         self.log = log
@@ -363,6 +366,13 @@ final class ReceiverConnection {
         let held = offer.size == nil ? 0 : directory.partialSize(id) ?? 0
         if (offer.offset == 0 && held > 0 && offer.size.map { held <= $0 } == true) || offer.offset > held {
             return answer(offer, .resume, offset: held)
+        }
+        if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
+            // Partials kept for resumes are a cache: they give way to a new transfer.
+            let removed = partials.makeRoom(for: size - offer.offset, except: TargetDirectory.partialName(id))
+            for removed in removed {
+                note(.notice, detail: "removed partial \(removed.name) (\(removed.size) bytes) to make room")
+            }
         }
         if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
             return refuse(
@@ -675,6 +685,11 @@ final class ReceiverConnection {
             directory.removePartial(id)
         } else {
             note(.kept, incoming.name.text, bytes: incoming.partial.length)
+            // The cap holds at every kept partial, not at the next expiry: a peer that cuts
+            // or cancels transfers in a loop cannot pile them up in between.
+            for removed in partials.enforce() {
+                note(.notice, detail: "removed partial \(removed.name) (\(removed.size) bytes): over the cap")
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Framing
 import Foundation
 import Testing
 
@@ -63,3 +64,44 @@ let unshareUsable: Bool = {
     if getuid() == 0 && commandExists("unshare") && commandExists("ip") { return true }
     return ProcessInfo.processInfo.environment["CI"] != nil
 }()
+
+extension Integration {
+    /// Limits of an exposed receiver that need no namespace.
+    @Suite struct ExposedReceiverLimits {
+        @Test(
+            "Streams cancelled in a loop on a 4 MiB target: kept partials stay under the cap at once, and a 2.5 MiB send fits",
+            .enabled(if: canMountTmpfs)
+        )
+        func partialsCapHoldsAtEveryKeep() throws {
+            let target = TemporaryDirectory()
+            #expect(shell("mount -t tmpfs -o size=4m tmpfs '\(target.path)'").status == 0)
+            defer { shell("umount -l '\(target.path)'") }
+            // The default cap: a quarter of the file system, 1 MiB here.
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = RawClient(port: receiver.port)
+            var hello = Preamble().bytes
+            try RecordEncoder.append(.hello(Hello()), to: &hello)
+            client.send(hello)
+            let chunk = ArraySlice([UInt8](repeating: 0x5A, count: 800 << 10))
+            for index in 0..<4 {
+                client.send(.offer(Offer(transferID: TransferID(high: 7, low: UInt64(index)), size: 900 << 10, name: "cut-\(index).bin")))
+                client.send(.data(chunk))
+                client.send(.cancel(Cancel(code: .ioError, message: "cut")))
+            }
+            client.send(.goodbye)
+            let records = client.records(seconds: 10)
+            #expect(records.last == .goodbye, "\(records)")
+            // Right after the last cancel, not at the next expiry: at most the cap is kept.
+            let kept = try FileManager.default.contentsOfDirectory(atPath: target.file(".xfer"))
+                .filter { $0.hasSuffix(".part") }
+                .map { try FileManager.default.attributesOfItem(atPath: target.file(".xfer/\($0)"))[.size] as? Int ?? 0 }
+            #expect(kept.reduce(0, +) <= 1 << 20, "kept partials: \(kept)")
+            #expect(receiver.log.contains("over the cap"), "\(receiver.log)")
+            let source = TemporaryDirectory()
+            let bytes = source.makeFile("legit.bin", count: 5 << 19)
+            let send = xfer(["send", source.file("legit.bin"), receiver.address])
+            #expect(send.status == 0, "\(send.stderr)")
+            #expect(target.contents("legit.bin") == bytes)
+        }
+    }
+}
