@@ -178,6 +178,10 @@ public final class Receiver: Sendable {
         let unlimitedLog = log
         while true {
             logLimiter.flush(to: unlimitedLog)
+            // Wake at least every second, so that suppressed log lines are summed up even
+            // when nothing else happens (a flood that stopped).
+            var ready = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 1000) == 0 { continue }
             let socket: TCPSocket
             let address: SocketAddress
             do {

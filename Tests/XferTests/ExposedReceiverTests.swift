@@ -1,5 +1,5 @@
-import Framing
 import Foundation
+import Framing
 import Testing
 
 extension Integration {
@@ -84,7 +84,15 @@ extension Integration {
             client.send(hello)
             let chunk = ArraySlice([UInt8](repeating: 0x5A, count: 800 << 10))
             for index in 0..<4 {
-                client.send(.offer(Offer(transferID: TransferID(high: 7, low: UInt64(index)), size: 900 << 10, name: "cut-\(index).bin")))
+                client.send(
+                    .offer(
+                        Offer(
+                            transferID: TransferID(high: 7, low: UInt64(index)),
+                            size: 900 << 10,
+                            name: "cut-\(index).bin"
+                        )
+                    )
+                )
                 client.send(.data(chunk))
                 client.send(.cancel(Cancel(code: .ioError, message: "cut")))
             }
@@ -94,7 +102,9 @@ extension Integration {
             // Right after the last cancel, not at the next expiry: at most the cap is kept.
             let kept = try FileManager.default.contentsOfDirectory(atPath: target.file(".xfer"))
                 .filter { $0.hasSuffix(".part") }
-                .map { try FileManager.default.attributesOfItem(atPath: target.file(".xfer/\($0)"))[.size] as? Int ?? 0 }
+                .map {
+                    try FileManager.default.attributesOfItem(atPath: target.file(".xfer/\($0)"))[.size] as? Int ?? 0
+                }
             #expect(kept.reduce(0, +) <= 1 << 20, "kept partials: \(kept)")
             #expect(receiver.log.contains("over the cap"), "\(receiver.log)")
             let source = TemporaryDirectory()

@@ -69,5 +69,34 @@ extension Integration {
                 }
             }
         }
+
+        @Test(
+            "300 connections from one address, each with an ERROR text: its log lines stop at a burst, then one summary counts the rest"
+        )
+        func receiverLogRateLimited() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            for index in 0..<300 {
+                let client = RawClient(port: receiver.port, from: "127.0.0.77")
+                client.send(Preamble().bytes)
+                client.send(.hello(Hello(parameters: [])))
+                client.send(.error(ErrorRecord(code: .internalError, fatal: true, message: "line \(index)")))
+                _ = client.readToEnd(seconds: 5)
+                client.close()
+            }
+            // A line from another address after the flood flushes the flood's summary.
+            let source = TemporaryDirectory()
+            source.makeFile("legit.bin", count: 10)
+            #expect(xfer(["send", source.file("legit.bin"), receiver.address]).status == 0)
+            #expect(receiver.xfer.stderr.wait(for: "suppressed"), "\(receiver.log.suffix(2000))")
+            let lines = receiver.log.split(separator: "\n").filter { $0.contains("127.0.0.77") }
+            // A burst of 20, two a second after it; the 300 connections make over 600 lines.
+            #expect(lines.count < 80, "\(lines.count) lines from one address")
+            let summary = lines.first { $0.contains("suppressed") }
+            #expect(
+                summary?.contains("more lines from 127.0.0.77 suppressed") == true,
+                "\(String(describing: summary))"
+            )
+        }
     }
 }
