@@ -10,14 +10,15 @@
 public struct SourcePenaltyPolicy: Sendable, Equatable {
     /// Seconds for a wrong proof of the key (OpenSSH's `authfail`).
     public var authenticationFailure: Double = 5
-    /// Seconds for a handshake that ran past ``ReceiverOptions/handshakeTimeout``
-    /// (OpenSSH's `grace-exceeded`): a silent or trickling peer.
-    public var handshakeTimeout: Double = 10
+    /// Seconds for a handshake that ran past ``ReceiverOptions/handshakeTimeout`` or the
+    /// idle timeout (OpenSSH's `grace-exceeded`): a silent or trickling peer. One alone
+    /// stays under the threshold: a sender whose network hiccuped once is not shut out.
+    public var handshakeTimeout: Double = 5
     /// Seconds for a handshake that broke the protocol or closed before it ended
     /// (OpenSSH's `noauth`).
     public var handshakeAbandoned: Double = 1
     /// A source is turned away once its penalty reaches this many seconds: with the
-    /// defaults, at its third wrong proof (or second silent handshake) in quick succession.
+    /// defaults, at its third wrong proof or timed-out handshake in quick succession.
     public var threshold: Double = 10
     /// A penalty never exceeds this many seconds.
     public var maximum: Double = 600

@@ -113,5 +113,36 @@ extension Integration {
             #expect(send.status == 0, "\(send.stderr)")
             #expect(target.contents("legit.bin") == bytes)
         }
+
+        @Test(
+            "Before its handshake ends a peer gets 8 KiB: a 64 KiB HELLO is refused recordTooLarge, an 8 KiB one is read"
+        )
+        func handshakeRecordsAreSmall() throws {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let big = RawClient(port: receiver.port)
+            // A header declaring 64 KiB, and that much: on the previous receiver the decoder
+            // made room for it (a megabyte per peer at most, before anyone was verified).
+            var header: [UInt8] = [1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+            header = Preamble().bytes + header
+            big.send(header + [UInt8](repeating: 0, count: 65536))
+            let records = big.records(seconds: 5)
+            guard case .error(let error)? = records.first else {
+                Issue.record("a 64 KiB HELLO was not refused: \(records)")
+                return
+            }
+            #expect(error.code == .recordTooLarge && error.fatal, "\(error)")
+            #expect(error.message.contains("8192"), "\(error.message)")
+            // The largest legal parameter value still fits.
+            let fits = RawClient(port: receiver.port)
+            var hello = Preamble().bytes
+            try RecordEncoder.append(
+                .hello(Hello(parameters: [.agent(String(repeating: "a", count: 4096))])),
+                to: &hello
+            )
+            fits.send(hello)
+            let answer = fits.records(seconds: 5)
+            #expect(answer.contains { if case .welcome = $0 { true } else { false } }, "\(answer)")
+        }
     }
 }
