@@ -11,6 +11,8 @@ struct VerifiedStream {
     let offer: Offer
     let name: WireName
     let partial: PartialFile
+    /// XXH64 of the whole stream, as verified against its END.
+    let digest: UInt64
 }
 
 /// How one stream of a commit batch ended.
@@ -123,7 +125,7 @@ struct Committer {
                 outcomes[index] = .committed(
                     CommitJournal.Entry(
                         length: stream.partial.length,
-                        digest: stream.partial.digest.value,
+                        digest: stream.digest,
                         name: stream.offer.name,
                         identity: identity
                     )

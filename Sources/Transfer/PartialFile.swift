@@ -22,7 +22,6 @@ final class PartialFile {
     /// Bytes whose write-back finished without error.
     private(set) var writtenBack: UInt64
     /// Digest of the stream's bytes 0..<length.
-    private(set) var digest = StreamDigest()
     private var windowStart: UInt64
     private var previousWindow: (start: UInt64, length: UInt64)?
 
@@ -60,16 +59,18 @@ final class PartialFile {
         return .opened(PartialFile(file: file, length: offset, window: window))
     }
 
-    /// Feeds the kept prefix (bytes 0..<length, read back from the file) to the digest:
-    /// the whole-stream digest covers them too (SPEC.md §11).
+    /// The digest of the kept prefix (bytes 0..<length, read back from the file): the
+    /// whole-stream digest covers them too (SPEC.md §11).
     /// - Throws: ``SystemError`` when they cannot all be read.
-    func hashKeptPrefix() throws(SystemError) {
+    func hashKeptPrefix() throws(SystemError) -> StreamDigest {
+        var digest = StreamDigest()
         guard digestFile(file.rawValue, count: length, at: 0, into: &digest) else {
             throw SystemError("read", "kept prefix", errno: errno == 0 ? EIO : errno)
         }
+        return digest
     }
 
-    /// Appends `bytes` to the file and the digest, and moves write-back along.
+    /// Appends `bytes` to the file, and moves write-back along.
     /// - Throws: ``SystemError`` from `write` or from write-back (`sync_file_range`); after
     ///   either the stream must fail: the kernel reports a write-back error only once.
     func append(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
@@ -79,7 +80,6 @@ final class PartialFile {
             try file.writeAll(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + piece]))
             offset += piece
         }
-        digest.update(bytes)
         length += UInt64(bytes.count)
         guard length - windowStart >= window else { return }
         let current = (start: windowStart, length: length - windowStart)

@@ -179,8 +179,10 @@ final class ReceiverConnection {
                 store(bytes)
             case .ignore:
                 break
-            case .finish(let end):
-                try finish(end, committer)
+            case .finish(let length, let digest):
+                try finish(length: length, digest: digest, committer)
+            case .streamError(let code, let problem):
+                if let incoming = current { fail(incoming, code, "'\(incoming.name.text)': \(problem)") }
             case .dropPartial(let id):
                 // Only when nobody receives this ID right now: another connection may be
                 // writing a partial of the same name.
@@ -416,7 +418,7 @@ final class ReceiverConnection {
             }
             defer { heartbeat.stop() }
             do {
-                try partial.hashKeptPrefix()
+                machine.resumed(from: offer.offset, digest: try partial.hashKeptPrefix())
             } catch {
                 directory.removePartial(id)
                 return refuse(
@@ -461,13 +463,6 @@ final class ReceiverConnection {
     private func store(_ bytes: ArraySlice<UInt8>) {
         guard var incoming = current else { return }
         let partial = incoming.partial
-        if let size = incoming.offer.size, UInt64(bytes.count) > size - partial.length {
-            return fail(
-                incoming,
-                .lengthMismatch,
-                "'\(incoming.name.text)': more than the declared \(size) bytes arrived"
-            )
-        }
         let failure: SystemError? = bytes.withUnsafeBytes { raw in
             do throws(SystemError) {
                 try partial.append(raw)
@@ -515,28 +510,19 @@ final class ReceiverConnection {
         writer.enqueue(.error(ErrorRecord(code: code, transferID: id, fatal: false, message: message)))
     }
 
-    private func finish(_ end: End, _ committer: Committer) throws {
+    private func finish(length: UInt64, digest: UInt64, _ committer: Committer) throws {
         guard let incoming = current else { return }  // the stream failed earlier; its ERROR is sent
         current = nil
         let partial = incoming.partial
-        let name = incoming.name.text
-        if end.totalLength != partial.length || (incoming.offer.size.map { $0 != partial.length } ?? false) {
-            let declared = incoming.offer.size.map { ", OFFER declared \($0)" } ?? ""
+        // The machine counted what arrived; the file must hold exactly that.
+        guard partial.length == length else {
             return fail(
                 incoming,
-                .lengthMismatch,
-                "'\(name)': END says \(end.totalLength) bytes, \(partial.length) arrived\(declared)"
+                .ioError,
+                "'\(incoming.name.text)': \(partial.length) bytes written of the \(length) received"
             )
         }
-        let digest = partial.digest.value
-        if end.digest != digest {
-            return fail(
-                incoming,
-                .digestMismatch,
-                "'\(name)': digest mismatch: END says \(hex16(end.digest)), received bytes give \(hex16(digest))"
-            )
-        }
-        pending.append(VerifiedStream(offer: incoming.offer, name: incoming.name, partial: partial))
+        pending.append(VerifiedStream(offer: incoming.offer, name: incoming.name, partial: partial, digest: digest))
         pendingBytes += partial.length
         let budgeted = descriptors.take()
         if budgeted { pendingDescriptors += 1 }

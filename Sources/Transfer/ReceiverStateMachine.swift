@@ -14,9 +14,66 @@ import Framing
 /// Ignorable records (KEEPALIVE, unknown kinds 0x80–0xFF) are skipped anywhere between the
 /// preamble and GOODBYE, before HELLO too (SPEC.md §4).
 ///
-/// Two kinds of failure: a stream's (the connection answers with a non-fatal ERROR and
-/// calls ``streamFailed()``) and the connection's (``Action/fail(_:_:)``: a fatal ERROR).
+/// Two kinds of failure: a stream's (``Action/streamError(_:_:)``, or the connection's own
+/// failure to write, reported by ``streamFailed()``: a non-fatal ERROR for that transfer)
+/// and the connection's (``Action/fail(_:_:)``: a fatal ERROR).
+///
+/// The accepted stream carries its accounting (``IncomingStream``): the rules that decide
+/// the promise — no DATA past the declared size, an END whose length and digest match what
+/// arrived — are here, each a unit test with no socket or file.
 struct ReceiverStateMachine {
+    /// What the machine counts of the accepted stream.
+    struct IncomingStream: Equatable {
+        let id: TransferID
+        /// The OFFER's size; `nil` for a stream of unknown length.
+        let declaredSize: UInt64?
+        /// Bytes of the stream so far, a resumed stream's kept prefix included.
+        private(set) var received: UInt64 = 0
+        /// XXH64 of those bytes (SPEC.md §10).
+        private(set) var digest = StreamDigest()
+
+        init(_ offer: Offer) {
+            id = offer.transferID
+            declaredSize = offer.size
+        }
+
+        /// Continues from a kept prefix of `length` bytes whose digest is `digest`.
+        mutating func resume(from length: UInt64, digest: StreamDigest) {
+            received = length
+            self.digest = digest
+        }
+
+        /// Counts `bytes`, or says why they break the offer.
+        mutating func count(_ bytes: ArraySlice<UInt8>) -> String? {
+            if let size = declaredSize, UInt64(bytes.count) > size - received {
+                return "more than the declared \(size) bytes arrived"
+            }
+            received += UInt64(bytes.count)
+            digest.update(bytes)
+            return nil
+        }
+
+        /// Why `end` does not close this stream as it arrived, or nil when it does.
+        func verify(_ end: End) -> (ErrorCode, String)? {
+            if end.totalLength != received || (declaredSize.map { $0 != received } ?? false) {
+                let declared = declaredSize.map { ", OFFER declared \($0)" } ?? ""
+                return (.lengthMismatch, "END says \(end.totalLength) bytes, \(received) arrived\(declared)")
+            }
+            if end.digest != digest.value {
+                return (
+                    .digestMismatch,
+                    "digest mismatch: END says \(hex16(end.digest)), received bytes give \(hex16(digest.value))"
+                )
+            }
+            return nil
+        }
+
+        static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.id == rhs.id && lhs.declaredSize == rhs.declaredSize && lhs.received == rhs.received
+                && lhs.digest.value == rhs.digest.value
+        }
+    }
+
     /// Where the conversation is.
     enum State: Equatable {
         case awaitingPreamble
@@ -24,8 +81,8 @@ struct ReceiverStateMachine {
         /// With a key: WELCOME and the server's AUTH are sent; only the client's AUTH may come.
         case awaitingAuth
         case idle
-        /// DATA and END belong to this accepted stream.
-        case receiving(TransferID)
+        /// DATA and END belong to this offered (then accepted) stream.
+        case receiving(IncomingStream)
         /// This offer's DATA is dropped up to its END or CANCEL (refused, or failed).
         case discarding(TransferID)
         /// The client said GOODBYE.
@@ -47,12 +104,17 @@ struct ReceiverStateMachine {
         /// Decide on the offer; the machine now expects its stream, unless the connection
         /// calls ``declined(_:)``.
         case offer(Offer)
-        /// Store DATA of the accepted stream.
+        /// Store DATA of the accepted stream (counted: it fits the declared size).
         case store(ArraySlice<UInt8>)
+        /// The accepted stream broke its offer (DATA past its size, an END that does not
+        /// match what arrived): a non-fatal ERROR for it, its partial dropped; the rest of
+        /// it is discarded.
+        case streamError(ErrorCode, String)
         /// Nothing to do (dropped DATA, KEEPALIVE, an unknown ignorable record).
         case ignore
-        /// Verify and queue the accepted stream for commit.
-        case finish(End)
+        /// The accepted stream arrived whole (`length` bytes, XXH64 `digest`, both as END
+        /// says): queue it for commit.
+        case finish(length: UInt64, digest: UInt64)
         /// Keep or drop the accepted stream's partial file.
         case cancel(Cancel)
         /// The sender closed a declined offer with CANCEL `sourceUnreadable`: its source
@@ -127,18 +189,24 @@ struct ReceiverStateMachine {
             // the sender it is information only: streams end with END or CANCEL.
             return .peerError(error)
         case (.idle, .offer(let offer)):
-            state = .receiving(offer.transferID)
+            state = .receiving(IncomingStream(offer))
             return .offer(offer)
         case (.idle, .goodbye):
             state = .closed
             return .goodbye
         case (.idle, .data), (.idle, .end), (.idle, .cancel):
             return fail(.protocolViolation, "\(record.kind) without an OFFER")
-        case (.receiving, .data(let bytes)):
+        case (.receiving(var stream), .data(let bytes)):
+            if let problem = stream.count(bytes) {
+                state = .discarding(stream.id)
+                return .streamError(.lengthMismatch, problem)
+            }
+            state = .receiving(stream)
             return .store(bytes)
-        case (.receiving, .end(let end)):
+        case (.receiving(let stream), .end(let end)):
             state = .idle
-            return .finish(end)
+            if let (code, problem) = stream.verify(end) { return .streamError(code, problem) }
+            return .finish(length: stream.received, digest: stream.digest.value)
         case (.receiving, .cancel(let cancel)):
             state = .idle
             return .cancel(cancel)
@@ -168,8 +236,16 @@ struct ReceiverStateMachine {
     /// The offer just returned by ``receive(_:)`` was answered other than `accept`: its
     /// DATA, if the sender streams any, is dropped until its END or CANCEL (SPEC.md §7.2).
     mutating func declined(_ offer: Offer) {
-        guard state == .receiving(offer.transferID) else { return }
+        guard case .receiving(let stream) = state, stream.id == offer.transferID else { return }
         state = offer.awaitAnswer ? .idle : .discarding(offer.transferID)
+    }
+
+    /// The offer was accepted as a resume: the stream continues from a kept prefix of
+    /// `length` bytes whose digest is `digest` (SPEC.md §11).
+    mutating func resumed(from length: UInt64, digest: StreamDigest) {
+        guard case .receiving(var stream) = state else { return }
+        stream.resume(from: length, digest: digest)
+        state = .receiving(stream)
     }
 
     /// The client's proof held: the conversation proper begins.
@@ -180,8 +256,8 @@ struct ReceiverStateMachine {
 
     /// The accepted stream failed (non-fatal ERROR sent): drop the rest of it.
     mutating func streamFailed() {
-        guard case .receiving(let id) = state else { return }
-        state = .discarding(id)
+        guard case .receiving(let stream) = state else { return }
+        state = .discarding(stream.id)
     }
 
     private mutating func fail(_ code: ErrorCode, _ message: String) -> Action {

@@ -8,7 +8,19 @@ import Testing
     static let id = TransferID(high: 1, low: 2)
     static let offer = Offer(transferID: id, size: 3, name: "a.txt")
     static let awaiting = Offer(transferID: id, size: 3, name: "a.txt", awaitAnswer: true)
-    static let end = End(totalLength: 3, digest: 0)
+    /// The END of the stream [1, 2, 3].
+    static let end = End(totalLength: 3, digest: digest([1, 2, 3]))
+
+    static func digest(_ bytes: [UInt8]) -> UInt64 {
+        var digest = StreamDigest()
+        digest.update(bytes)
+        return digest.value
+    }
+
+    static func streamError(_ action: ReceiverStateMachine.Action, _ code: ErrorCode) -> String? {
+        if case .streamError(let actual, let message) = action, actual == code { return message }
+        return nil
+    }
 
     /// A machine past the preamble and HELLO.
     static func greeted() -> ReceiverStateMachine {
@@ -27,13 +39,67 @@ import Testing
     @Test func acceptedStreamRunsToEnd() {
         var machine = Self.greeted()
         #expect(machine.receive(.record(.offer(Self.offer))) == .offer(Self.offer))
-        #expect(machine.state == .receiving(Self.id))
-        #expect(machine.receive(.record(.data([1, 2, 3]))) == .store([1, 2, 3]))
+        #expect(machine.state == .receiving(.init(Self.offer)))
+        #expect(machine.receive(.record(.data([1, 2]))) == .store([1, 2]))
         #expect(machine.receive(.record(.keepAlive)) == .ignore)
-        #expect(machine.receive(.record(.end(Self.end))) == .finish(Self.end))
+        #expect(machine.receive(.record(.data([3]))) == .store([3]))
+        #expect(machine.receive(.record(.end(Self.end))) == .finish(length: 3, digest: Self.end.digest))
         #expect(machine.state == .idle)
         #expect(machine.receive(.record(.goodbye)) == .goodbye)
         #expect(machine.state == .closed)
+    }
+
+    @Test("DATA past the declared size is a stream error as it arrives; the rest is discarded")
+    func dataPastTheDeclaredSize() {
+        var machine = Self.greeted()
+        _ = machine.receive(.record(.offer(Self.offer)))
+        #expect(machine.receive(.record(.data([1, 2]))) == .store([1, 2]))
+        let message = Self.streamError(machine.receive(.record(.data([3, 4]))), .lengthMismatch)
+        #expect(message == "more than the declared 3 bytes arrived")
+        #expect(machine.state == .discarding(Self.id))
+        #expect(machine.receive(.record(.end(Self.end))) == .ignore)
+        #expect(machine.state == .idle)
+    }
+
+    @Test("An END that does not match what arrived: length (known and unknown size), then digest")
+    func endMustMatch() {
+        for (offer, data, end, code) in [
+            (Self.offer, [1, 2], End(totalLength: 2, digest: Self.digest([1, 2])), ErrorCode.lengthMismatch),
+            (Self.offer, [1, 2, 3], End(totalLength: 4, digest: Self.end.digest), .lengthMismatch),
+            (
+                Offer(transferID: Self.id, size: nil, name: "s"), [1, 2, 3],
+                End(totalLength: 2, digest: Self.end.digest), .lengthMismatch
+            ),
+            (Self.offer, [1, 2, 4], Self.end, .digestMismatch),
+        ] as [(Offer, [UInt8], End, ErrorCode)] {
+            var machine = Self.greeted()
+            _ = machine.receive(.record(.offer(offer)))
+            _ = machine.receive(.record(.data(ArraySlice(data))))
+            let action = machine.receive(.record(.end(end)))
+            #expect(Self.streamError(action, code) != nil, "\(data) then \(end): \(action)")
+            #expect(machine.state == .idle)
+        }
+        var unknown = Self.greeted()
+        let stream = Offer(transferID: Self.id, size: nil, name: "s")
+        _ = unknown.receive(.record(.offer(stream)))
+        _ = unknown.receive(.record(.data([1, 2, 3])))
+        #expect(unknown.receive(.record(.end(Self.end))) == .finish(length: 3, digest: Self.end.digest))
+    }
+
+    @Test("A resumed stream counts and hashes from its kept prefix")
+    func resumedStream() {
+        var machine = Self.greeted()
+        let resumed = Offer(transferID: Self.id, size: 3, offset: 2, name: "a.txt")
+        _ = machine.receive(.record(.offer(resumed)))
+        var prefix = StreamDigest()
+        prefix.update([1, 2] as [UInt8])
+        machine.resumed(from: 2, digest: prefix)
+        #expect(Self.streamError(machine.receive(.record(.data([3, 4]))), .lengthMismatch) != nil)
+        var again = Self.greeted()
+        _ = again.receive(.record(.offer(resumed)))
+        again.resumed(from: 2, digest: prefix)
+        #expect(again.receive(.record(.data([3]))) == .store([3]))
+        #expect(again.receive(.record(.end(Self.end))) == .finish(length: 3, digest: Self.end.digest))
     }
 
     @Test func declinedStreamIsDiscardedToItsEnd() {
