@@ -175,9 +175,11 @@ final class TCPSocket: Sendable {
     func drain(seconds: Double) {
         setTimeouts(receive: min(seconds, 1), send: 1)
         let deadline = monotonicSeconds() + seconds
-        var scratch = [UInt8](repeating: 0, count: 65536)
+        // MSG_TRUNC on TCP discards what arrived without copying it (Linux): a peer being
+        // drained costs no buffer of ours, however much it sends. No buffer is passed at
+        // all, so a kernel that did copy would fail with EFAULT, never write anywhere.
         while monotonicSeconds() < deadline {
-            let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let count = recv(fd, nil, 65536, CInt(MSG_TRUNC))
             if count == 0 { return }
             if count < 0 && errno != EINTR && errno != EAGAIN { return }
         }
