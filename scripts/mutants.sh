@@ -194,6 +194,10 @@ MUTANTS = [
     ("heartbeat-thread-unchecked", R + "RecordWriter.swift",
      'try DetachedThread.start("keep-alives") { [self] in', 'try? DetachedThread.start("keep-alives") { [self] in',
      "ThreadStart"),
+    ("reader-thread-unchecked", R + "Sender.swift",
+     'try DetachedThread.start("the reply reader") { session.readReplies(from: socket) }',
+     'try? DetachedThread.start("the reply reader") { session.readReplies(from: socket) }',
+     "ThreadStart"),
     # The commit journal's buckets split as they fill: no commit may be forgotten by it.
     ("journal-split-drops-lines", R + "CommitJournal.swift",
      "try replace(deeper, with: bytes + CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] })",

@@ -80,6 +80,55 @@ extension Integration {
             #expect(sameBytes(target.contents("inbox/payload"), bytes))
         }
 
+        @Test(
+            "A resume whose kept prefix would be hashed without keep-alives is refused busy (71), naming the thread; the partial stays and a later resume works"
+        )
+        func resumeHeartbeatCannotStart() throws {
+            let target = TemporaryDirectory()
+            chmod(target.path, 0o755)
+            let inbox = target.file("inbox")
+            try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: false)
+            let source = TemporaryDirectory()
+            chmod(source.path, 0o755)
+            let bytes = source.makeFile("big.bin", count: 200 << 20)
+            // A partial to resume: the receiver is killed mid-stream.
+            do {
+                let receiver = ReceiverProcess(directory: inbox)
+                let first = XferProcess(["send", "--json", source.file("big.bin"), receiver.address])
+                let midway = first.stdout.wait { jsonEvents($0).contains { ($0["sent"] as? Int ?? 0) >= 64 << 20 } }
+                receiver.xfer.kill(SIGKILL)
+                receiver.xfer.process.waitUntilExit()
+                try #require(midway && first.finish().status != 0, "the first send was not cut mid-stream")
+            }
+            let partials = try FileManager.default.contentsOfDirectory(atPath: inbox + "/.xfer").filter {
+                $0.hasSuffix(".part")
+            }
+            try #require(partials.count == 1, "\(partials)")
+            #expect(shell("chown -R \(ThreadStart.receiverUser):\(ThreadStart.receiverUser) '\(inbox)'").status == 0)
+            let receiver = Unprivileged(
+                uid: ThreadStart.receiverUser,
+                threads: 2,
+                ["receive", "--dir", inbox, "--listen", "127.0.0.1:0", "--once"],
+                in: target
+            )
+            defer { receiver.kill() }
+            try #require(receiver.stderr.wait(for: "listening on"), "\(receiver.stderr.text)")
+            let line = receiver.stderr.text.split(separator: "\n").first { $0.contains("listening on") }!
+            let port = try #require(UInt16(line.split(separator: ":").last!))
+            let refused = xfer(["send", "--timeout", "5", source.file("big.bin"), "127.0.0.1:\(port)"])
+            #expect(refused.status == 71, "\(refused.stderr)\nreceiver: \(receiver.stderr.text)")
+            #expect(refused.stderr.contains("cannot start a thread for keep-alives"), "\(refused.stderr)")
+            // --once ends with 71 when it refused a stream (and -1 here if it never ended).
+            #expect(receiver.finish(seconds: 10).status == 71, "the receiver did not end with the refusal")
+            #expect(FileManager.default.fileExists(atPath: inbox + "/.xfer/" + partials[0]), "the partial was dropped")
+            // With threads to be had, the same command resumes from it.
+            let again = ReceiverProcess(directory: inbox)
+            let resumed = xfer(["send", "--json", source.file("big.bin"), again.address])
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect((jsonEvents(resumed.stdout).compactMap { $0["resumed_from"] as? Int }.max() ?? 0) > 0)
+            expectSameBytes(target.contents("inbox/big.bin"), bytes)
+        }
+
         /// Users no other test runs as: RLIMIT_NPROC counts every thread of the real user.
         static let senderUser: uid_t = 61_235
         static let receiverUser: uid_t = 61_234
