@@ -116,11 +116,12 @@ public struct RawSendReport: Sendable {
 /// 9100, a log collector), confirmed as far as TCP allows.
 ///
 /// No framing is added. The sender streams the source, then `shutdown(SHUT_WR)` once the
-/// peer's TCP acknowledged every byte (see below), and meanwhile reads (and discards, or hands over as ``RawSendEvent/reply(_:)``) whatever
-/// the peer sends, so that closing never leaves unread data behind (which would make the
-/// local kernel send RST). It reads the send queue (`SIOCOUTQ`, Linux only) until every
-/// byte and the FIN are acknowledged, waits for the peer's end of stream, and notices a
-/// reset at any point. ``RawDelivery`` turns that evidence into a ``RawVerdict``.
+/// peer's TCP acknowledged every byte (see below), and meanwhile reads (and discards, or
+/// hands over as ``RawSendEvent/reply(_:)``) whatever the peer sends, so that closing never
+/// leaves unread data behind (which would make the local kernel send RST). It reads the
+/// send queue (`SIOCOUTQ`, Linux only) until every byte and the FIN are acknowledged, waits
+/// for the peer's end of stream, and notices a reset at any point. ``RawDelivery`` turns
+/// that evidence into a ``RawVerdict``.
 ///
 /// What it cannot prove: that the peer *application* read or kept the bytes. An
 /// acknowledgement comes from the peer's kernel; an end of stream only says the peer
@@ -129,7 +130,7 @@ public struct RawSendReport: Sendable {
 /// The FIN waits for the data's acknowledgement because once both sides' FINs are
 /// acknowledged the local connection is gone, and a reset that comes later is never seen.
 /// A peer that ended its side before it had our stream (a half-close) may still read it,
-/// or close with them unread, which resets: for such a peer the FIN waits up to
+/// or close with it unread, which resets: for such a peer the FIN waits up to
 /// ``RawSendOptions/halfCloseWait`` more for that reset, and it is never called delivered.
 ///
 /// One thread does everything with `poll`: no thread is blocked on the peer while another
