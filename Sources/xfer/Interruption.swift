@@ -29,7 +29,7 @@ enum Interruption {
             // Blocked with nobody waiting for them, the signals would be ignored: give them
             // back their default action (the process ends at once, without its cleanup).
             pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-            printError("warning: \(error); Ctrl-C ends xfer without cleaning up")
+            printError("xfer: warning: \(error); Ctrl-C ends xfer without cleaning up")
         }
     }
 
