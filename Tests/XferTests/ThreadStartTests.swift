@@ -129,6 +129,32 @@ extension Integration {
             expectSameBytes(target.contents("inbox/big.bin"), bytes)
         }
 
+        @Test("The signal watcher cannot start: a warning says so, and SIGTERM still ends the receiver")
+        func signalWatcherCannotStart() throws {
+            let target = TemporaryDirectory()
+            chmod(target.path, 0o755)
+            let inbox = target.file("inbox")
+            try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: false)
+            chown(inbox, ThreadStart.receiverUser, ThreadStart.receiverUser)
+            // One thread, the main one: the watcher cannot start. Before, SIGINT and SIGTERM
+            // stayed blocked with nobody waiting for them, and the receiver ignored both.
+            let receiver = Unprivileged(
+                uid: ThreadStart.receiverUser,
+                threads: 1,
+                ["receive", "--dir", inbox, "--listen", "127.0.0.1:0", "--once"],
+                in: target
+            )
+            defer { receiver.kill() }
+            try #require(receiver.stderr.wait(for: "listening on"), "\(receiver.stderr.text)")
+            #expect(
+                receiver.stderr.text.contains("cannot start a thread for Ctrl-C and SIGTERM"),
+                "\(receiver.stderr.text)"
+            )
+            receiver.signal(SIGTERM)
+            let ended = receiver.finish(seconds: 10)
+            #expect(ended.status != -1, "SIGTERM did not end the receiver")
+        }
+
         /// Users no other test runs as: RLIMIT_NPROC counts every thread of the real user.
         static let senderUser: uid_t = 61_235
         static let receiverUser: uid_t = 61_234
@@ -169,6 +195,8 @@ final class Unprivileged {
         kill()
         return Finished(status: status, stdout: stdout.waitForEnd(seconds: 5), stderr: stderr.waitForEnd(seconds: 5))
     }
+
+    func signal(_ number: Int32) { Glibc.kill(process.processIdentifier, number) }
 
     func kill() {
         if process.isRunning {
