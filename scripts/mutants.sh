@@ -218,6 +218,15 @@ MUTANTS = [
      "FileIdentity(try stream.partial.file.status()) }\n                stream.partial.file.close()",
      "FileIdentity(try stream.partial.file.status()) }",
      "ReceiverLimits"),
+    # A thread that cannot start is a clear failure, never a hang (issue 16 item 5): a
+    # heartbeat whose thread did not start would leave stop() waiting forever.
+    ("heartbeat-thread-unchecked", R + "RecordWriter.swift",
+     'try DetachedThread.start("keep-alives") { [self] in', 'try? DetachedThread.start("keep-alives") { [self] in',
+     "ThreadStart"),
+    ("reader-thread-unchecked", R + "Sender.swift",
+     'try DetachedThread.start("the reply reader") { session.readReplies(from: socket) }',
+     'try? DetachedThread.start("the reply reader") { session.readReplies(from: socket) }',
+     "ThreadStart"),
     # The commit journal's buckets split as they fill: no commit may be forgotten by it.
     ("journal-split-drops-lines", R + "CommitJournal.swift",
      "try replace(deeper, with: bytes + CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] })",

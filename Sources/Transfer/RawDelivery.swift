@@ -16,8 +16,11 @@ public enum RawVerdict: Sendable, Equatable, CustomStringConvertible {
     case delivered(bytes: UInt64)
     /// Every byte was acknowledged by the peer's TCP (it reached the peer's kernel), but
     /// the peer neither closed nor reset the connection within the timeout.
-    /// `endAcknowledged`: whether the FIN was acknowledged too.
-    case acknowledgedNotClosed(bytes: UInt64, endAcknowledged: Bool)
+    /// `endAcknowledged`: whether the FIN was acknowledged too. `peerHalfClosed`: the peer
+    /// had ended its side of the stream before its TCP acknowledged our end of stream (so
+    /// its end of stream says nothing about reading our bytes), and did not reset the
+    /// connection while the sender waited for that (a half-close is not a close).
+    case acknowledgedNotClosed(bytes: UInt64, endAcknowledged: Bool, peerHalfClosed: Bool = false)
     /// The peer reset the connection (`ECONNRESET`, or `EPIPE` on a write after it).
     /// `acknowledged`: how many of the `written` bytes the peer's TCP had acknowledged
     /// before the reset (`nil`: not measurable here); a reset discards what the peer
@@ -66,11 +69,20 @@ public enum RawVerdict: Sendable, Equatable, CustomStringConvertible {
             return "delivered to the peer's TCP: all \(bytes) bytes and the end of stream were acknowledged, "
                 + "and the peer closed the connection without a reset (raw mode cannot tell whether the "
                 + "peer application read them)"
-        case .acknowledgedNotClosed(let bytes, let endAcknowledged):
-            return "acknowledged, not closed: the peer's TCP acknowledged all \(bytes) bytes"
+        case .acknowledgedNotClosed(let bytes, let endAcknowledged, let peerHalfClosed):
+            let acknowledged =
+                "acknowledged, not closed: the peer's TCP acknowledged all \(bytes) bytes"
                 + (endAcknowledged ? " and the end of stream" : " (not yet the end of stream)")
-                + ", so the data reached the peer's kernel; but the peer neither closed nor reset the "
-                + "connection in time, so nothing says its application read them"
+                + ", so the data reached the peer's kernel; "
+            if peerHalfClosed {
+                return acknowledged
+                    + "but the peer only half-closed: it ended its side before it had our end of stream, "
+                    + "which says nothing about reading the bytes, and it did not reset the connection while "
+                    + "xfer waited; nothing says its application read them"
+            }
+            return acknowledged
+                + "but the peer neither closed nor reset the connection in time, so nothing says its "
+                + "application read them"
         case .reset(let written, let acknowledged, let peerClosedFirst):
             let acked: String
             switch acknowledged {
@@ -124,8 +136,10 @@ public enum RawVerdict: Sendable, Equatable, CustomStringConvertible {
 /// ```
 ///
 /// The rules, strongest first: a failure (reset, or another error) decides at once; every
-/// byte and the FIN acknowledged *and* the peer's end of stream is ``RawVerdict/delivered(bytes:)``;
-/// only when the caller's timeout passed without progress is the send decided otherwise.
+/// byte and the FIN acknowledged *and* the peer's end of stream is ``RawVerdict/delivered(bytes:)``,
+/// unless that end of stream came before our end was acknowledged (a half-close: then
+/// ``RawVerdict/acknowledgedNotClosed(bytes:endAcknowledged:peerHalfClosed:)``); only when
+/// the caller's timeout passed without progress is the send decided otherwise.
 public struct RawDelivery: Sendable, Equatable {
     /// Why the connection ended badly.
     public enum Failure: Sendable, Equatable {
@@ -143,6 +157,9 @@ public struct RawDelivery: Sendable, Equatable {
     public private(set) var written: UInt64 = 0
     /// Whether the whole source was written and `shutdown(SHUT_WR)` queued the FIN.
     public private(set) var finished = false
+    /// Whether the whole source was written (the FIN may still wait: ``RawSender`` queues
+    /// it once the data is acknowledged).
+    public private(set) var sourceWritten = false
     /// The last `SIOCOUTQ` reading: sequence space not yet acknowledged (the FIN included
     /// once queued); `nil` before the first.
     public private(set) var unacknowledged: UInt64?
@@ -150,6 +167,12 @@ public struct RawDelivery: Sendable, Equatable {
     public private(set) var replyBytes: UInt64 = 0
     /// Whether the peer's end of stream (its FIN) was read.
     public private(set) var peerClosed = false
+    /// Whether that end of stream came before the peer's TCP had acknowledged our whole
+    /// stream and its FIN (as far as measured when it was read): the peer ended its side
+    /// before it could have read to our end, which says nothing about reading, and a peer
+    /// that closes later with our data unread resets the connection. ``RawSender`` holds
+    /// its FIN back to see that reset, and such a peer is never ``RawVerdict/delivered(bytes:)``.
+    public private(set) var peerClosedEarly = false
     /// The first failure seen; later ones are consequences of it.
     public private(set) var failure: Failure?
     /// Whether the peer closed its side before the first failure.
@@ -167,8 +190,14 @@ public struct RawDelivery: Sendable, Equatable {
         written &+= UInt64(max(count, 0))
     }
 
+    /// The whole source is written; the FIN is not queued yet.
+    public mutating func wroteSource() {
+        sourceWritten = true
+    }
+
     /// The whole source is written and the FIN is queued (`shutdown(SHUT_WR)`).
     public mutating func finishedWriting() {
+        sourceWritten = true
         finished = true
     }
 
@@ -183,9 +212,12 @@ public struct RawDelivery: Sendable, Equatable {
         replyBytes &+= UInt64(max(count, 0))
     }
 
-    /// The peer's end of stream was read.
+    /// The peer's end of stream was read (call it after a ``measured(unacknowledged:)``
+    /// taken when it was read: what was acknowledged by then decides whether it came early).
     public mutating func peerEnded() {
+        guard !peerClosed else { return }
         peerClosed = true
+        peerClosedEarly = measurable && !endAcknowledged
     }
 
     /// A socket call failed with `errno` (`ECONNRESET` and `EPIPE` are a reset).
@@ -248,7 +280,14 @@ public struct RawDelivery: Sendable, Equatable {
             break
         }
         if finished && peerClosed {
-            if endAcknowledged { return .delivered(bytes: written) }
+            if endAcknowledged {
+                // A peer that ended its side before it had our end of stream did not close
+                // after reading to it: at most acknowledged (no reset came while we waited).
+                if peerClosedEarly {
+                    return .acknowledgedNotClosed(bytes: written, endAcknowledged: true, peerHalfClosed: true)
+                }
+                return .delivered(bytes: written)
+            }
             // Without SIOCOUTQ nothing more will be learned: say only what is known.
             if !measurable {
                 return .notAcknowledged(written: written, acknowledged: nil, peerClosed: true, complete: true)

@@ -19,9 +19,14 @@ public struct RawSendOptions: Sendable {
     public var sampleInterval: Double = 0.01
     /// Seconds between ``RawSendEvent/progress(_:)`` events (the last one always comes).
     public var progressInterval: Double = 0.2
+    /// Seconds to wait for a reset, at most (and never longer than ``timeout``), before
+    /// the FIN, when the peer ended its side before it had our stream. Such a peer (a
+    /// half-close) resets the connection when it closes with our data unread, and
+    /// that reset is seen only while our side is still open.
+    public var halfCloseWait: Double = 2
 
     /// The defaults: 10 s to connect, 30 s without progress, the queue read every 10 ms,
-    /// progress five times a second.
+    /// progress five times a second, 2 s for a half-closed peer's reset.
     public init() {}
 }
 
@@ -110,16 +115,23 @@ public struct RawSendReport: Sendable {
 /// Raw mode: one byte stream to a peer that speaks no protocol (`nc -l`, a printer on port
 /// 9100, a log collector), confirmed as far as TCP allows.
 ///
-/// No framing is added. The sender streams the source, then `shutdown(SHUT_WR)`, and
-/// meanwhile reads (and discards, or hands over as ``RawSendEvent/reply(_:)``) whatever
-/// the peer sends, so that closing never leaves unread data behind (which would make the
-/// local kernel send RST). It reads the send queue (`SIOCOUTQ`, Linux only) until every
-/// byte and the FIN are acknowledged, waits for the peer's end of stream, and notices a
-/// reset at any point. ``RawDelivery`` turns that evidence into a ``RawVerdict``.
+/// No framing is added. The sender streams the source, then `shutdown(SHUT_WR)` once the
+/// peer's TCP acknowledged every byte (see below), and meanwhile reads (and discards, or
+/// hands over as ``RawSendEvent/reply(_:)``) whatever the peer sends, so that closing never
+/// leaves unread data behind (which would make the local kernel send RST). It reads the
+/// send queue (`SIOCOUTQ`, Linux only) until every byte and the FIN are acknowledged, waits
+/// for the peer's end of stream, and notices a reset at any point. ``RawDelivery`` turns
+/// that evidence into a ``RawVerdict``.
 ///
 /// What it cannot prove: that the peer *application* read or kept the bytes. An
 /// acknowledgement comes from the peer's kernel; an end of stream only says the peer
 /// closed. Only xfer's own protocol (``Sender``) gets an answer from the application.
+///
+/// The FIN waits for the data's acknowledgement because once both sides' FINs are
+/// acknowledged the local connection is gone, and a reset that comes later is never seen.
+/// A peer that ended its side before it had our stream (a half-close) may still read it,
+/// or close with it unread, which resets: for such a peer the FIN waits up to
+/// ``RawSendOptions/halfCloseWait`` more for that reset, and it is never called delivered.
 ///
 /// One thread does everything with `poll`: no thread is blocked on the peer while another
 /// writes. When the send is given up before the whole source was written (a timeout, a
@@ -233,6 +245,9 @@ private struct RawSendRun: ~Copyable {
     var buffer = [UInt8](repeating: 0, count: 256 << 10)
     var pending = 0..<0
     var sourceEnded = false
+    /// When every byte was acknowledged while the peer had ended its side early: the start
+    /// of the wait for its reset, before the FIN.
+    var halfCloseWaitStarted: Double?
     var scratch = [UInt8](repeating: 0, count: 64 << 10)
 
     init(socket: TCPSocket, input: CInt, total: UInt64?, options: RawSendOptions) {
@@ -301,13 +316,12 @@ private struct RawSendRun: ~Copyable {
                 }
             }
             if sourceEnded && pending.isEmpty && !delivery.finished && delivery.failure == nil {
-                // Every byte is queued: the FIN follows them.
-                if shutdown(socket.fd, CInt(SHUT_WR)) == 0 {
-                    delivery.finishedWriting()
+                if !delivery.sourceWritten {
+                    // Every byte is on its way: an interruption from now on closes normally.
+                    delivery.wroteSource()
                     finished()
-                } else {
-                    delivery.failed(errno: errno)
                 }
+                if readyToEnd() { endStream() }
             }
             measure()
             let now = monotonicSeconds()
@@ -316,13 +330,45 @@ private struct RawSendRun: ~Copyable {
                 lastMovement = now
                 seen = current
             }
-            let verdict = delivery.verdict(timedOut: now - lastMovement >= options.timeout)
+            let timedOut = now - lastMovement >= options.timeout
+            if timedOut && delivery.sourceWritten && !delivery.finished && delivery.failure == nil {
+                // Given up waiting for acknowledgements, with every byte written: the stream
+                // ends normally (the verdict says what was acknowledged).
+                endStream()
+                measure()
+            }
+            let verdict = delivery.verdict(timedOut: timedOut)
             if verdict == nil && current != shown && now - lastEvent >= options.progressInterval {
                 onEvent(.progress(current))
                 lastEvent = now
                 shown = current
             }
             if let verdict { return verdict }
+        }
+    }
+
+    /// Whether the FIN may go now that every byte is written: once the peer's TCP
+    /// acknowledged them all (until then our side stays open, so a reset is still seen),
+    /// and for a peer that ended its side early (``RawDelivery/peerClosedEarly``), once
+    /// ``RawSendOptions/halfCloseWait`` passed without a reset. At once where nothing can be
+    /// measured.
+    private mutating func readyToEnd() -> Bool {
+        guard delivery.measurable else { return true }
+        measure()
+        guard delivery.failure == nil, delivery.acknowledged == delivery.written else { return false }
+        guard delivery.peerClosedEarly else { return true }
+        let now = monotonicSeconds()
+        let started = halfCloseWaitStarted ?? now
+        halfCloseWaitStarted = started
+        return now - started >= min(options.halfCloseWait, options.timeout)
+    }
+
+    /// Queues the FIN after every byte written.
+    private mutating func endStream() {
+        if shutdown(socket.fd, CInt(SHUT_WR)) == 0 {
+            delivery.finishedWriting()
+        } else {
+            delivery.failed(errno: errno)
         }
     }
 
@@ -337,6 +383,9 @@ private struct RawSendRun: ~Copyable {
                 continue
             }
             if count == 0 {
+                // What was acknowledged when the end of stream was read says whether it came
+                // before our end of stream had arrived.
+                measure()
                 delivery.peerEnded()
                 return
             }

@@ -224,20 +224,21 @@ public final class Receiver: Sendable {
             if once {
                 return connection(socket, peer: peer, admission: admission, log: log).run()
             }
-            let started = spawnThread { [self] in
-                let summary = connection(socket, peer: peer, admission: admission, log: log).run()
-                log(ReceiverEvent(peer: peer, kind: .connection, detail: summary.logLine))
-                limiter.flush(to: unlimitedLog)
-                expirePartials(log: unlimitedLog)
-                // A burst (thousands of records with long names) leaves freed pages inside
-                // this thread's malloc arena, which glibc does not give back on its own:
-                // hand them to the kernel now, so an idle receiver is back near its start.
-                _ = xfer_release_free_memory()
-            }
-            if !started {
+            do {
+                try DetachedThread.start("a connection") { [self] in
+                    let summary = connection(socket, peer: peer, admission: admission, log: log).run()
+                    log(ReceiverEvent(peer: peer, kind: .connection, detail: summary.logLine))
+                    limiter.flush(to: unlimitedLog)
+                    expirePartials(log: unlimitedLog)
+                    // A burst (thousands of records with long names) leaves freed pages inside
+                    // this thread's malloc arena, which glibc does not give back on its own:
+                    // hand them to the kernel now, so an idle receiver is back near its start.
+                    _ = xfer_release_free_memory()
+                }
+            } catch {
                 // No thread (RLIMIT_NPROC, memory): free the slot, close the socket.
                 admission.release()
-                turnAway(socket, peer: peer, reason: "cannot start a thread for it", log: log)
+                turnAway(socket, peer: peer, reason: "\(error)", log: log)
             }
         }
     }
@@ -364,33 +365,6 @@ public final class Receiver: Sendable {
         socket.close()
         log(ReceiverEvent(peer: peer, kind: .turnedAway, detail: reason))
     }
-}
-
-/// Starts `body` on a new detached thread with a 1 MiB stack; false when the system
-/// cannot create one (the caller then still owns what `body` would have used).
-private func spawnThread(_ body: @escaping @Sendable () -> Void) -> Bool {
-    final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    var attributes = pthread_attr_t()
-    pthread_attr_init(&attributes)
-    defer { pthread_attr_destroy(&attributes) }
-    pthread_attr_setstacksize(&attributes, 1 << 20)
-    pthread_attr_setdetachstate(&attributes, CInt(PTHREAD_CREATE_DETACHED))
-    let box = Unmanaged.passRetained(Box(body))
-    var thread = pthread_t()
-    let status = pthread_create(
-        &thread,
-        &attributes,
-        { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        },
-        box.toOpaque()
-    )
-    if status != 0 { box.release() }
-    return status == 0
 }
 
 extension ConnectionSummary {

@@ -413,8 +413,16 @@ final class ReceiverConnection {
             // The whole-stream digest covers the kept prefix too: hash it from disk, telling
             // the sender we are alive meanwhile (it may take longer than its timeout).
             let writer = self.writer
-            let heartbeat = Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
-                try? writer.send(.keepAlive)
+            let heartbeat: Heartbeat
+            do {
+                heartbeat = try Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
+                    try? writer.send(.keepAlive)
+                }
+            } catch {
+                // Hashing a long prefix in silence would time the sender out: refuse now,
+                // keeping the partial for a later resume.
+                partial.file.close()
+                return refuse(offer, .refused(code: .busy, message: "'\(offer.name)': \(error); try again later"))
             }
             defer { heartbeat.stop() }
             do {
@@ -548,11 +556,20 @@ final class ReceiverConnection {
         let lastLength = batch[batch.count - 1].partial.length
         // What was written back before the sync: PROGRESS never goes backwards (SPEC.md §6.7).
         let lastDurable = batch[batch.count - 1].partial.writtenBack
-        let heartbeat = Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
-            try? writer.send(.progress(Progress(transferID: last, received: lastLength, durable: lastDurable)))
+        let heartbeat: Heartbeat?
+        do {
+            heartbeat = try Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
+                try? writer.send(.progress(Progress(transferID: last, received: lastLength, durable: lastDurable)))
+            }
+        } catch {
+            // The streams are verified and a batch is bounded (commitBatchBytes): commit them
+            // without keep-alives rather than fail them (at worst a sender times out, and its
+            // retry finds them already committed).
+            note(.notice, detail: "\(error); committing without them")
+            heartbeat = nil
         }
         let outcomes = committer.commit(batch)
-        heartbeat.stop()
+        heartbeat?.stop()
         // The commit may have made the directory remembered as missing: check it again.
         if checkedDirectory?.parent.directory == nil { checkedDirectory = nil }
         var committed: [(TransferID, CommitJournal.Entry)] = []

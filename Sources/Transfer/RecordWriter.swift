@@ -86,8 +86,11 @@ final class Heartbeat: @unchecked Sendable {
     private var stopped = false
     private var finished = false
 
-    init(interval: Double, action: @escaping @Sendable () -> Void) {
-        let thread = Thread { [self] in
+    /// Starts beating.
+    /// - Throws: ``ThreadStartError`` when its thread cannot start: there is then no
+    ///   heartbeat to stop (``stop()`` would wait for a thread that never ran).
+    init(interval: Double, action: @escaping @Sendable () -> Void) throws(ThreadStartError) {
+        try DetachedThread.start("keep-alives") { [self] in
             condition.lock()
             while !stopped {
                 if !condition.wait(until: Date(timeIntervalSinceNow: interval)) && !stopped {
@@ -100,7 +103,6 @@ final class Heartbeat: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        thread.start()
     }
 
     /// Stops the heartbeat and waits until its thread no longer runs `action`.

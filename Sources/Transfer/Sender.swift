@@ -64,10 +64,17 @@ public final class Sender: Sendable {
         // Reads wake every second so the reader can apply the idle timeout itself; writes
         // wake every second too, and go on blocking only while the receiver is heard from.
         socket.setTimeouts(receive: 1, send: 1)
+        do {
+            try DetachedThread.start("the reply reader") { session.readReplies(from: socket) }
+        } catch {
+            // Without a reader nothing the receiver says would be heard: writing would end
+            // in a wait for answers that never come. Nothing was sent yet.
+            socket.close()
+            var report = SendReport()
+            report.connectionError = .localIO("\(error)")
+            return report
+        }
         onEvent(.connected(endpoint))
-        let reader = Thread { session.readReplies(from: socket) }
-        reader.stackSize = 1 << 20
-        reader.start()
         var writer = SenderWriter(socket: socket, session: session, options: options)
         writer.run(sources)
         session.waitForReader()

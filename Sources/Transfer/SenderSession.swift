@@ -232,12 +232,13 @@ final class SenderSession: @unchecked Sendable {
             }
             let undecided = ledger.streams.contains { $0.outcome == nil }
             if failure != nil || writeError != nil || (!goodbyeReceived && undecided) {
-                report.connectionError = lost
+                report.connectionError = afterConfirmations(lost, confirmed: report.confirmed.count)
             } else if !goodbyeReceived && options.key != nil {
                 // Sealed, the end is authenticated (SPEC.md §13.4): a cut before the
                 // receiver's GOODBYE is a cut, whatever was confirmed before it.
-                report.connectionError = .connectionLost(
-                    "the connection ended before the receiver's sealed GOODBYE (cut on the way?)"
+                report.connectionError = afterConfirmations(
+                    .connectionLost("the connection ended before the receiver's sealed GOODBYE (cut on the way?)"),
+                    confirmed: report.confirmed.count
                 )
             } else if !goodbyeReceived {
                 // Every stream has its verdict: the ACKs are the promise, GOODBYE only manners.
@@ -247,6 +248,14 @@ final class SenderSession: @unchecked Sendable {
             }
             return report
         }
+    }
+
+    /// A lost connection in words that agree with the `confirmed` events already reported:
+    /// "N of M file(s) confirmed; the connection was lost before …", not "lost before
+    /// confirmation" (other failures say nothing about confirmations, and stay as they are).
+    private func afterConfirmations(_ error: TransferError, confirmed: Int) -> TransferError {
+        guard confirmed > 0, case .connectionLost(let reason) = error else { return error }
+        return .connectionLostAfterConfirming(confirmed: confirmed, of: ledger.streams.count, reason: reason)
     }
 
     // MARK: Called by the reading thread

@@ -7,6 +7,11 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotConnect(String)
     /// The connection ended before the receiver confirmed delivery.
     case connectionLost(String)
+    /// The connection ended after the receiver had confirmed `confirmed` of the `of`
+    /// streams (those are delivered; the rest are not), or after it confirmed them all but
+    /// before its GOODBYE: a connection's failure whose words must not deny those
+    /// confirmations. `reason`: how it ended.
+    case connectionLostAfterConfirming(confirmed: Int, of: Int, reason: String)
     /// The peer was silent for longer than the idle timeout.
     case timeout(String)
     /// The receiver refused or failed the transfer, with its code and message.
@@ -37,7 +42,7 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
         case .localIO: return .ioError
         case .protocolViolation: return .protocolViolation
         case .refused(let code, _): return code
-        case .cannotConnect, .connectionLost: return .internalError
+        case .cannotConnect, .connectionLost, .connectionLostAfterConfirming: return .internalError
         }
     }
 
@@ -46,6 +51,9 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .cannotConnect(let text): return "cannot connect: \(text)"
         case .connectionLost(let text): return "connection lost before confirmation: \(text)"
+        case .connectionLostAfterConfirming(let confirmed, let total, let reason):
+            let rest = confirmed < total ? "before the rest were confirmed" : "before the receiver's GOODBYE"
+            return "\(confirmed) of \(total) file(s) confirmed; the connection was lost \(rest): \(reason)"
         case .timeout(let text): return "timed out: \(text)"
         case .refused(let code, let message): return "receiver refused (\(code), code \(code.rawValue)): \(message)"
         case .integrity(let text): return "integrity check failed: \(text)"

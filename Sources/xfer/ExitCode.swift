@@ -24,7 +24,7 @@ enum ExitCode: Int32, CaseIterable {
     init(_ error: TransferError) {
         switch error {
         case .cannotConnect: self = .cannotConnect
-        case .connectionLost: self = .connectionLost
+        case .connectionLost, .connectionLostAfterConfirming: self = .connectionLost
         case .timeout: self = .timeout
         case .refused(code: .unauthenticated, _): self = .unauthenticated
         case .refused: self = .refused

@@ -1,3 +1,5 @@
+import Transfer
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -13,26 +15,25 @@ enum Interruption {
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Handler(handler, signals)).toOpaque()
-        pthread_create(
-            &thread,
-            nil,
-            { raw in
-                let handler = Unmanaged<Handler>.fromOpaque(raw!).takeRetainedValue()
+        let handler = Handler(handler, signals)
+        do {
+            try DetachedThread.start("Ctrl-C and SIGTERM") {
                 var signals = handler.signals
                 var received: CInt = 0
                 sigwait(&signals, &received)
                 let code = handler.run()
                 // Sockets and files close with the process.
                 _exit(code.rawValue)
-            },
-            box
-        )
-        pthread_detach(thread)
+            }
+        } catch {
+            // Blocked with nobody waiting for them, the signals would be ignored: give them
+            // back their default action (the process ends at once, without its cleanup).
+            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+            printError("xfer: warning: \(error); Ctrl-C ends xfer without cleaning up")
+        }
     }
 
-    private final class Handler {
+    private final class Handler: Sendable {
         let run: @Sendable () -> ExitCode
         let signals: sigset_t
 

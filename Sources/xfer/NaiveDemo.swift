@@ -214,32 +214,38 @@ private final class DemoReceiver: @unchecked Sendable {
         }
         listen(fd, 1)
         port = UInt16(bigEndian: address.sin_port)
-        Thread { [self] in
-            let client = accept(fd, nil, nil)
-            let greeting = Array("220 Welcome\r\n".utf8)
-            _ = greeting.withUnsafeBytes { send(client, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-            usleep(50_000)
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            var outcome = Result()
-            while true {
-                let want = readLimit.map { min(buffer.count, $0 - outcome.received) } ?? buffer.count
-                if want == 0 {
-                    outcome.error = -1
-                    break
+        do {
+            try DetachedThread.start("the demo's receiving application") { [self] in
+                let client = accept(fd, nil, nil)
+                let greeting = Array("220 Welcome\r\n".utf8)
+                _ = greeting.withUnsafeBytes { send(client, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+                usleep(50_000)
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                var outcome = Result()
+                while true {
+                    let want = readLimit.map { min(buffer.count, $0 - outcome.received) } ?? buffer.count
+                    if want == 0 {
+                        outcome.error = -1
+                        break
+                    }
+                    let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, want, 0) }
+                    if count == 0 { break }
+                    if count < 0 {
+                        if errno == EINTR { continue }
+                        outcome.error = errno
+                        break
+                    }
+                    outcome.received += count
                 }
-                let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, want, 0) }
-                if count == 0 { break }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    outcome.error = errno
-                    break
-                }
-                outcome.received += count
+                close(client)
+                result = outcome
+                done.signal()
             }
-            close(client)
-            result = outcome
+        } catch {
+            // No application: the demo shows that, instead of waiting for it forever.
+            result.error = error.errno
             done.signal()
-        }.start()
+        }
     }
 
     /// Waits for the connection to end; what the application got.

@@ -37,17 +37,21 @@ struct RawSendCommand {
           -h, --help             Show this help.
           (SECONDS: from 0.001 to 1000000.)
 
-        HOW: the bytes are streamed, then shutdown(SHUT_WR) sends the FIN. Meanwhile whatever
+        HOW: the bytes are streamed; once the peer's TCP acknowledged them all, shutdown(SHUT_WR)
+        sends the FIN (after both FINs a later reset is never seen). Meanwhile whatever
         the peer sends is read; the send queue is watched (SIOCOUTQ, Linux only: what the
         peer's TCP has not acknowledged, the FIN counting as one byte); the peer's end of
         stream is awaited; a reset (ECONNRESET, EPIPE) is noticed at any point. Progress
-        counts bytes the peer's TCP acknowledged, not bytes written.
+        counts bytes the peer's TCP acknowledged, not bytes written. A peer whose end of
+        stream comes before ours was acknowledged only half-closed: the FIN waits up to 2 s
+        more for its reset, and it is never 0.
 
         EXIT STATUS:
-          0   every byte and the end of stream were acknowledged by the peer's TCP, and the
-              peer closed the connection without a reset
+          0   every byte and the end of stream were acknowledged by the peer's TCP, and then
+              the peer closed the connection without a reset
           80  every byte was acknowledged, so it reached the peer's kernel, but the peer
-              neither closed nor reset the connection within --timeout
+              neither closed nor reset the connection within --timeout, or only half-closed
+              (before ours was acknowledged) and did not reset within the wait
           78  the peer reset the connection: the message says how many bytes its TCP had
               acknowledged before (no more can be claimed); a reset discards what the
               peer application had not read

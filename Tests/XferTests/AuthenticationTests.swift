@@ -39,7 +39,7 @@ extension Integration {
             let receiver = ReceiverProcess(directory: target.path, extra: ["--key", path])
             let result = xfer(["send", "--key", path, source.file("secret.bin"), receiver.address])
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(target.contents("secret.bin") == bytes)
+            expectSameBytes(target.contents("secret.bin"), bytes)
             // The key may come from XFER_KEY_FILE instead of the command line.
             setenv("XFER_KEY_FILE", path, 1)
             defer { unsetenv("XFER_KEY_FILE") }
@@ -201,7 +201,7 @@ extension Integration {
                     AckBinding(offer: offer, committedLength: UInt64(content.count), digest: digest.value)
                 ) == true
             )
-            #expect(target.contents("exact.txt") == content)
+            expectSameBytes(target.contents("exact.txt"), content)
         }
 
         @Test("A keyed HELLO without cipher suites (a 1.1 client) is refused unauthenticated; so is a suite we lack")

@@ -368,7 +368,11 @@ private final class TracedRun {
     func checkConfirmedContents() {
         for name in confirmed {
             let actual = FileManager.default.contents(atPath: target + "/" + name).map { [UInt8]($0) }
-            #expect(actual == scenario.files[name], "\(scenario.label): '\(name)' confirmed, but differs or is missing")
+            expectSameBytes(
+                actual,
+                scenario.files[name] ?? [],
+                "\(scenario.label): '\(name)' confirmed, but differs or is missing"
+            )
         }
     }
 

@@ -23,7 +23,7 @@ import Testing
         }
         let writer = RecordWriter(socket: ours)
         let beatsWritten = Atomic<Int>(0)
-        let heartbeat = Heartbeat(interval: 0.02) {
+        let heartbeat = try Heartbeat(interval: 0.02) {
             let beat = beatsWritten.add(1, ordering: .sequentiallyConsistent).newValue
             try? writer.send(.progress(Progress(transferID: .none, received: UInt64(beat), durable: 0)))
         }

@@ -37,7 +37,7 @@ extension Integration {
             let bytes = source.makeFile("normal.bin", count: 300_000)
             let result = xfer(["send", source.file("normal.bin"), receiver.address])
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(target.contents("normal.bin") == bytes)
+            expectSameBytes(target.contents("normal.bin"), bytes)
         }
 
         @Test("Names that escape the directory are refused with badName")

@@ -92,7 +92,11 @@ extension Integration {
             #expect(!files.contains(forgedName("report.txt")), "\(attack): committed under the relay's name")
             #expect(!files.contains("evil.sh"), "\(attack): the relay's own file was committed")
             if files.contains("report.txt") {
-                #expect(outcome.target.contents("report.txt") == outcome.content, "\(attack): forged content committed")
+                expectSameBytes(
+                    outcome.target.contents("report.txt"),
+                    outcome.content,
+                    "\(attack): forged content committed"
+                )
             }
             #expect(
                 files.allSatisfy { $0 == "report.txt" || $0.hasPrefix(".xfer") },
@@ -104,7 +108,7 @@ extension Integration {
         func control() {
             let outcome = Self.attacked("none")
             #expect(outcome.status == 0, "\(outcome.stderr)")
-            #expect(outcome.target.contents("report.txt") == outcome.content)
+            expectSameBytes(outcome.target.contents("report.txt"), outcome.content)
         }
 
         @Test(

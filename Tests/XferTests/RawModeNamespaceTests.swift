@@ -35,7 +35,7 @@ extension Integration.RawMode {
         let seconds = Date().timeIntervalSince(started)
         netcat.process.waitUntilExit()
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(files.contents("received") == bytes)
+        expectSameBytes(files.contents("received"), bytes)
         let events = jsonEvents(result.stdout)
         Self.expectSaneProgress(events, total: size)
         let progress = events.filter { $0["event"] as? String == "progress" }

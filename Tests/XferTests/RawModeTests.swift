@@ -36,7 +36,7 @@ extension Integration {
             let result = xfer(["send", "--raw", "--json", files.file("payload"), "127.0.0.1:\(port)"])
             netcat.waitUntilExit()
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(files.contents("received") == bytes)
+            expectSameBytes(files.contents("received"), bytes)
             let events = jsonEvents(result.stdout)
             #expect(events.first?["event"] as? String == "connected")
             let done = try #require(events.last)
@@ -109,7 +109,7 @@ extension Integration {
             let ends = peer.finish()
             #expect(ends.count == runs + 1)
             for end in ends.prefix(runs) {
-                #expect(end.bytes == bytes, "the peer read every byte")
+                expectSameBytes(end.bytes, bytes, "the peer read every byte")
                 #expect(
                     end.error == 0,
                     "the peer saw a clean end of stream, not \(String(cString: strerror(end.error)))"
@@ -154,7 +154,7 @@ extension Integration {
             let result = process.finish()
             #expect(result.status == 0, "\(result.stderr)")
             let end = try #require(peer.finish().first)
-            #expect(end.bytes == sent)
+            expectSameBytes(end.bytes, sent)
             let events = jsonEvents(result.stdout)
             let done = try #require(events.last)
             #expect(done["verdict"] as? String == "delivered")
@@ -176,7 +176,7 @@ extension Integration {
             let result = process.finish()
             #expect(result.status == 0, "\(result.stderr)")
             let end = try #require(peer.finish().first)
-            #expect(end.bytes == Array("first\nsecond\n".utf8))
+            expectSameBytes(end.bytes, Array("first\nsecond\n".utf8))
         }
 
         // MARK: Never 0
@@ -241,7 +241,7 @@ extension Integration {
             // The peer's kernel did have every byte: read now, they are all there, and the
             // connection ends cleanly (xfer closed normally after its FIN).
             let end = try #require(peer.finish().first)
-            #expect(end.bytes == bytes)
+            expectSameBytes(end.bytes, bytes)
             #expect(end.error == 0)
         }
 

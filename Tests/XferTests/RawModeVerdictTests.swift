@@ -28,23 +28,26 @@ import Testing
         )
     }
 
-    @Test("Delivered needs every byte, the FIN acknowledged and the peer's end of stream, in any order")
+    @Test("Delivered needs every byte and the FIN acknowledged, then the peer's end of stream")
     func deliveredNeedsAllThree() {
-        // FIN pending (SIOCOUTQ counts it as one): not yet, even with the peer closed.
+        // FIN pending (SIOCOUTQ counts it as one): not yet.
         var delivery = Self.finished(unacknowledged: 1)
         #expect(delivery.acknowledged == 1000)
         #expect(!delivery.endAcknowledged)
-        delivery.peerEnded()
         #expect(delivery.verdict(timedOut: false) == nil)
-        delivery.measured(unacknowledged: 0)
-        #expect(delivery.verdict(timedOut: false) == .delivered(bytes: 1000))
         // Everything acknowledged, but no end of stream yet.
-        var open = Self.finished(unacknowledged: 0)
-        #expect(open.verdict(timedOut: false) == nil)
-        open.peerEnded()
-        #expect(open.verdict(timedOut: false) == .delivered(bytes: 1000))
+        delivery.measured(unacknowledged: 0)
+        #expect(delivery.verdict(timedOut: false) == nil)
+        delivery.peerEnded()
+        #expect(delivery.verdict(timedOut: false) == .delivered(bytes: 1000))
         // A timeout does not take away what was proven.
-        #expect(open.verdict(timedOut: true) == .delivered(bytes: 1000))
+        #expect(delivery.verdict(timedOut: true) == .delivered(bytes: 1000))
+        // The other order (the peer's end of stream while our FIN was unacknowledged) is a
+        // half-close: see halfCloseIsNoClose.
+        var early = Self.finished(unacknowledged: 1)
+        early.peerEnded()
+        early.measured(unacknowledged: 0)
+        #expect(early.verdict(timedOut: false)?.isDelivered == false)
     }
 
     @Test("The peer's end of stream while we still write is no delivery: the rest may meet a reset")
@@ -60,6 +63,49 @@ import Testing
         #expect(delivery.verdict(timedOut: false) == nil)
         delivery.failed(errno: ECONNRESET)
         #expect(delivery.verdict(timedOut: false) == .reset(written: 1000, acknowledged: 500, peerClosedFirst: true))
+    }
+
+    @Test("An end of stream before ours was acknowledged is a half-close: at most acknowledged, never delivered")
+    func halfCloseIsNoClose() {
+        // Issue 16: the peer's FIN came first (nothing of ours acknowledged yet), then every
+        // byte and our FIN were acknowledged, and no reset came.
+        var early = RawDelivery(measurable: true)
+        early.wrote(1000)
+        early.measured(unacknowledged: 1000)
+        early.peerEnded()
+        #expect(early.peerClosedEarly)
+        early.measured(unacknowledged: 0)
+        early.finishedWriting()
+        early.measured(unacknowledged: 0)
+        #expect(
+            early.verdict(timedOut: false)
+                == .acknowledgedNotClosed(bytes: 1000, endAcknowledged: true, peerHalfClosed: true)
+        )
+        #expect(early.verdict(timedOut: false)?.description.contains("only half-closed") == true)
+        // Its end of stream before the source was even written is early too.
+        var beforeData = RawDelivery(measurable: true)
+        beforeData.measured(unacknowledged: 0)
+        beforeData.peerEnded()
+        #expect(beforeData.peerClosedEarly)
+        // The reset it sends when it closes with our data unread is the verdict.
+        early.failed(errno: ECONNRESET)
+        #expect(early.verdict(timedOut: false) == .reset(written: 1000, acknowledged: 1000, peerClosedFirst: true))
+        // Every byte acknowledged but our FIN held back: the peer did not have our end of
+        // stream either, so its end of stream is early.
+        var beforeOurEnd = RawDelivery(measurable: true)
+        beforeOurEnd.wrote(1000)
+        beforeOurEnd.wroteSource()
+        beforeOurEnd.measured(unacknowledged: 0)
+        beforeOurEnd.peerEnded()
+        #expect(beforeOurEnd.peerClosedEarly)
+        // After our end of stream was acknowledged, an end of stream is a close after it.
+        var late = RawDelivery(measurable: true)
+        late.wrote(1000)
+        late.finishedWriting()
+        late.measured(unacknowledged: 0)
+        late.peerEnded()
+        #expect(!late.peerClosedEarly)
+        #expect(late.verdict(timedOut: false) == .delivered(bytes: 1000))
     }
 
     @Test("Acknowledged but never closed: its own verdict, and only after the timeout")

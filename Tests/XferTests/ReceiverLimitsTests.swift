@@ -77,7 +77,7 @@ extension Integration {
             let started = Date()
             let result = xfer(["send", "--timeout", "5", source.file("legit.bin"), receiver.address])
             #expect(result.status == 0, "\(label): \(result.stderr)")
-            #expect(target.contents("legit.bin") == bytes, "\(label)")
+            expectSameBytes(target.contents("legit.bin"), bytes, "\(label)")
             #expect(Date().timeIntervalSince(started) < 5, "\(label): the legitimate send waited")
         }
 
@@ -222,7 +222,7 @@ extension Integration {
                 if result.status != 0 { usleep(250_000) }  // the handshake deadline frees the held ones
             }
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(target.contents("inbox/after.bin") == bytes)
+            expectSameBytes(target.contents("inbox/after.bin"), bytes)
         }
 
         @Test(

@@ -199,7 +199,7 @@ extension Integration {
             let earlier = RawClient(port: receiver.port)
             earlier.send(greeting() + stream(b, name: "b.txt", bytes: bBytes) + encoded(.goodbye))
             #expect(findAck(in: earlier.records(), for: b) != nil, "B is committed first")
-            #expect(target.contents("b.txt") == bBytes)
+            expectSameBytes(target.contents("b.txt"), bBytes)
             // One send(): A (new) then B (already committed), both pipelined.
             let client = RawClient(port: receiver.port)
             client.send(
@@ -216,8 +216,8 @@ extension Integration {
             if let ackA, let ackB {
                 #expect(ackA < ackB, "B's ACK (record \(ackB)) came before A's (record \(ackA)): \(describe(records))")
             }
-            #expect(target.contents("a.txt") == aBytes)
-            #expect(target.contents("b.txt") == bBytes)
+            expectSameBytes(target.contents("a.txt"), aBytes)
+            expectSameBytes(target.contents("b.txt"), bBytes)
         }
 
         // MARK: Refused at OFFER time

@@ -61,8 +61,8 @@ extension Integration {
 
             let plain = xfer(["send", source.file("tree"), receiver.address])
             #expect(plain.status == 23, "\(plain.stderr)")
-            #expect(target.contents("tree/one.txt") == one)
-            #expect(target.contents("tree/two.txt") == two)
+            expectSameBytes(target.contents("tree/one.txt"), one)
+            expectSameBytes(target.contents("tree/two.txt"), two)
             #expect(
                 plain.stderr.split(separator: "\n").contains { $0.contains("-latin1.txt") },
                 "a warning names the skipped file: \(plain.stderr)"
@@ -95,8 +95,8 @@ extension Integration {
 
             let plain = xfer(["send", source.file("tree"), receiver.address])
             #expect(plain.status == 23, "\(plain.stderr)")
-            #expect(target.contents("tree/one.txt") == one)
-            #expect(target.contents("tree/two.txt") == two)
+            expectSameBytes(target.contents("tree/one.txt"), one)
+            expectSameBytes(target.contents("tree/two.txt"), two)
             let received = (try? FileManager.default.subpathsOfDirectory(atPath: target.file("tree"))) ?? []
             #expect(!received.contains { $0.hasSuffix("inner.txt") }, "\(received)")
             #expect(
@@ -152,8 +152,8 @@ extension Integration {
                 directory: source.path
             )
             #expect(result.status == 23, "\(result.stderr)")
-            #expect(target.contents("good1.txt") == good1)
-            #expect(target.contents("good2.txt") == good2)
+            expectSameBytes(target.contents("good1.txt"), good1)
+            expectSameBytes(target.contents("good2.txt"), good2)
             #expect(result.stderr.contains("not-here.txt"), "\(result.stderr)")
         }
 
@@ -218,7 +218,7 @@ extension Integration {
             )
             #expect(result.status == 23, "\(result.stderr)")
             #expect(shell("cmp -s '\(source.file("box/a-big.bin"))' '\(target.file("box/a-big.bin"))'").status == 0)
-            #expect(target.contents("box/c-kept.txt") == kept)
+            expectSameBytes(target.contents("box/c-kept.txt"), kept)
             #expect(!target.exists("box/b-gone.txt"))
             #expect(result.stderr.contains("b-gone.txt"), "\(result.stderr)")
             #expect(log.invalid.isEmpty, "lines that are not JSON events: \(log.invalid)")

@@ -315,3 +315,37 @@ func jsonEvents(_ text: String) -> [[String: Any]] {
         try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
     }
 }
+
+/// Checks that `actual` holds exactly `expected`, comparing lengths and SHA-256 digests:
+/// `#expect(a == b)` on file contents prints both arrays when they differ (a 400 MiB
+/// comparison printed for 40 minutes). On a difference the issue says what differs: the
+/// lengths, the first differing offset, and both digests.
+func expectSameBytes(
+    _ actual: [UInt8]?,
+    _ expected: [UInt8],
+    _ comment: @autoclosure () -> String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    guard !sameBytes(actual, expected) else { return }
+    let label = comment().isEmpty ? "" : "\(comment()): "
+    guard let actual else {
+        Issue.record("\(label)no file where \(expected.count) bytes were expected", sourceLocation: sourceLocation)
+        return
+    }
+    let common = min(actual.count, expected.count)
+    let firstDifference = (0..<common).first { actual[$0] != expected[$0] } ?? common
+    let message =
+        "\(label)\(actual.count) bytes (SHA-256 \(shortDigest(actual))) where \(expected.count) were expected "
+        + "(SHA-256 \(shortDigest(expected))); first difference at offset \(firstDifference)"
+    Issue.record("\(message)", sourceLocation: sourceLocation)
+}
+
+/// Whether `actual` holds exactly `expected` (a plain comparison, which never prints them).
+func sameBytes(_ actual: [UInt8]?, _ expected: [UInt8]) -> Bool {
+    actual == expected
+}
+
+/// The first 8 bytes of a SHA-256 digest in hex, enough to tell contents apart in a message.
+private func shortDigest(_ bytes: [UInt8]) -> String {
+    SHA256.hash(bytes).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+}

@@ -15,7 +15,7 @@ extension Integration {
             let result = xfer(["send", "--json"] + sizes.keys.sorted().map(source.file) + [receiver.address])
             #expect(result.status == 0, "\(result.stderr)")
             for (name, bytes) in expected {
-                #expect(target.contents(name) == bytes, "\(name) differs")
+                expectSameBytes(target.contents(name), bytes, "\(name) differs")
             }
             let confirmed = jsonEvents(result.stdout).filter { $0["event"] as? String == "confirmed" }
             #expect(confirmed.count == 4)
@@ -38,7 +38,7 @@ extension Integration {
             let receiver = ReceiverProcess(directory: target.path)
             let result = xfer(["send", source.file("tree"), receiver.address])
             #expect(result.status == 0, "\(result.stderr)")
-            for (name, bytes) in expected { #expect(target.contents(name) == bytes, "\(name)") }
+            for (name, bytes) in expected { expectSameBytes(target.contents(name), bytes, "\(name)") }
             #expect(!target.exists("tree/link"), "symbolic links inside directories are skipped")
             #expect(result.stderr.contains("skipping"))
             #expect(result.stderr.contains("confirmed 4 file(s)"))
@@ -80,7 +80,7 @@ extension Integration {
             for line in 0..<200_000 { input.append(contentsOf: "line \(line) ünïcode\n".utf8) }
             let result = xfer(["send", "--name", "logs/today.log", "-", receiver.address], input: input)
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(target.contents("logs/today.log") == [UInt8](input))
+            expectSameBytes(target.contents("logs/today.log"), [UInt8](input))
         }
 
         @Test("A quiet standard input is kept alive past the receiver's idle timeout")
@@ -97,7 +97,7 @@ extension Integration {
             try? sender.stdin.fileHandleForWriting.write(contentsOf: Data("second\n".utf8))
             let result = sender.finish()
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(target.contents("slow.txt") == Array("first\nsecond\n".utf8))
+            expectSameBytes(target.contents("slow.txt"), Array("first\nsecond\n".utf8))
         }
 
         @Test("A sender written in Python from SPEC.md alone interoperates", .enabled(if: commandExists("python3")))
@@ -113,7 +113,7 @@ extension Integration {
             )
             #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
             #expect(result.stdout.contains("durable True"))
-            #expect(target.contents("py/ünï.bin") == bytes)
+            expectSameBytes(target.contents("py/ünï.bin"), bytes)
         }
 
         @Test("Eight senders at once are all served")
@@ -130,7 +130,7 @@ extension Integration {
                 let result = sender.finish()
                 #expect(result.status == 0, "\(result.stderr)")
             }
-            for (name, bytes) in expected { #expect(target.contents(name) == bytes, "\(name)") }
+            for (name, bytes) in expected { expectSameBytes(target.contents(name), bytes, "\(name)") }
         }
 
         @Test("Sending the same file again after a commit sends no data: already committed")
@@ -143,7 +143,7 @@ extension Integration {
             let second = xfer(["send", "--json", source.file("again.bin"), receiver.address])
             #expect(second.status == 0, "\(second.stderr)")
             #expect(receiver.xfer.stderr.wait(for: "already committed"))
-            #expect(target.contents("again.bin") == bytes)
+            expectSameBytes(target.contents("again.bin"), bytes)
             let confirmed = jsonEvents(second.stdout).first { $0["event"] as? String == "confirmed" }
             #expect(confirmed?["bytes"] as? Int == 8 << 20)
         }
@@ -156,29 +156,35 @@ extension Integration {
             // Kill the receiver once the sender has sent half the file.
             let receiver = ReceiverProcess(directory: target.path)
             let first = XferProcess(["send", "--json", source.file("big.bin"), receiver.address])
-            _ = first.stdout.wait { text in
+            let midway = first.stdout.wait { text in
                 jsonEvents(text).contains { ($0["sent"] as? Int ?? 0) >= 200 << 20 }
             }
             receiver.xfer.kill(SIGKILL)
             let firstResult = first.finish()
-            if firstResult.status == 0 {
-                // The whole file went through before the kill landed; nothing to resume.
-                return
-            }
+            // A first send that finished before the kill landed leaves nothing to resume, and
+            // the rest of this test would pass without resuming anything: that is a failure.
+            try #require(midway, "the sender never reported 200 MiB sent: \(firstResult.stdout.suffix(500))")
+            try #require(firstResult.status != 0, "the first send finished before the kill: nothing was resumed")
             #expect(firstResult.status == 70, "\(firstResult.stderr)")
             #expect(!target.exists("big.bin"), "no file under its final name before the ACK")
             let kept = try FileManager.default.contentsOfDirectory(atPath: target.file(".xfer")).filter {
                 $0.hasSuffix(".part")
             }
-            #expect(kept.count == 1)
+            try #require(kept.count == 1, "\(kept)")
+            let held =
+                (try FileManager.default.attributesOfItem(atPath: target.file(".xfer/" + kept[0]))[.size] as? Int) ?? 0
+            try #require(held > 0 && held < 400 << 20, "the receiver kept \(held) bytes: the kill was not mid-stream")
 
             let again = ReceiverProcess(directory: target.path)
             let second = xfer(["send", "--json", source.file("big.bin"), again.address])
             #expect(second.status == 0, "\(second.stderr)")
-            #expect(target.contents("big.bin") == bytes)
+            expectSameBytes(target.contents("big.bin"), bytes)
             let done = jsonEvents(second.stdout).last { $0["event"] as? String == "progress" }
             let sent = done?["sent"] as? Int ?? Int.max
             #expect(sent < 400 << 20, "resumed: sent \(sent) bytes, not the whole file")
+            // The first offer starts at 0; the receiver asks to resume, and the re-offer says from where.
+            let resumedFrom = jsonEvents(second.stdout).compactMap { $0["resumed_from"] as? Int }.max() ?? 0
+            #expect(resumedFrom > 0 && resumedFrom <= held, "resumed from \(resumedFrom) of \(held) kept bytes")
         }
     }
 }
