@@ -1,0 +1,572 @@
+#!/usr/bin/python3
+"""Power losses under the real xfer receiver (issue 16), on the lazyfs.py simulator.
+
+    drive.py validate                         # the simulator's own semantics, case by case
+    drive.py run [--rounds N] [--seed S] [--enumerate SCENARIOS] [--stride K] [--budget SECONDS]
+
+`run` mounts lazyfs.py, starts the real `xfer receive` on MOUNT/target and real
+`xfer send --json` processes against it over loopback, and loses power:
+
+- random rounds: a random scenario (one file, 5 files, 20 files, nested new directories,
+  a 20 MiB file, resume after a cut, two senders into one new directory), power lost at
+  a random moment of the send (or after it, when the moment falls later);
+- enumerated crash points: for each scenario named in --enumerate, one run counts the
+  operations it makes (every counted operation but `write`, receiver start-up included),
+  then one run per operation N (every K-th with --stride K) loses power just before it.
+
+After each power loss (the receiver is killed with SIGKILL at that moment, and the file
+system answers EIO from then on), the durable image is written out and checked:
+
+1. every file the sender saw `confirmed` is in the image with exactly the bytes sent
+   (SHA-256);
+2. every file under a final name (outside .xfer) is one the scenario sent, with exactly
+   its bytes: nothing partial, empty or foreign;
+3. a receiver restarted on the image (a new simulator seeded with it) starts cleanly;
+4. a resend of every file exits 0, and after a second power loss right after it, every
+   file is there with exactly its bytes.
+
+Each violation is printed with its scenario, seed and crash point, and the summary
+counts rounds, crash points and violations; exit status 1 if there was any violation.
+Figures that are not violations (partials kept, resumes and "already committed" after a
+power loss) are printed too.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LAZYFS = os.path.join(HERE, "lazyfs.py")
+# pyfuse3 comes from Debian's python3-pyfuse3: the system interpreter, whatever is on PATH.
+PYTHON = "/usr/bin/python3"
+SCENARIOS = ["one", "five", "twenty", "nested", "big", "resume", "two"]
+
+
+# MARK: the simulator
+
+
+class Simulator:
+    """One mounted lazyfs.py, driven through its control socket."""
+
+    def __init__(self, workdir, seed_from=None):
+        self.mount = os.path.join(workdir, "mnt")
+        self.control = os.path.join(workdir, "control.sock")
+        os.makedirs(self.mount, exist_ok=True)
+        if os.path.exists(self.control):
+            os.unlink(self.control)
+        command = [PYTHON, LAZYFS, self.mount, "--control", self.control]
+        if seed_from:
+            command += ["--seed", seed_from]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        # "lazyfs: ready" is printed once mounted and listening for control commands.
+        line = self.process.stdout.readline()
+        if "ready" not in line:
+            raise RuntimeError(f"lazyfs did not start: {line}{self.process.stderr.read()}")
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket.connect(self.control)
+        self.stream = self.socket.makefile("rwb")
+
+    def command(self, line):
+        self.stream.write((line + "\n").encode())
+        self.stream.flush()
+        answer = json.loads(self.stream.readline())
+        if "error" in answer:
+            raise RuntimeError(f"lazyfs {line!r}: {answer['error']}")
+        return answer
+
+    def image(self, directory):
+        os.makedirs(directory)
+        return self.command(f"image {directory}")
+
+    def stop(self):
+        try:
+            self.command("quit")
+        except (OSError, ValueError, RuntimeError):
+            pass
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            subprocess.run(["fusermount3", "-uz", self.mount], stderr=subprocess.DEVNULL)
+        self.socket.close()
+
+
+# MARK: xfer processes
+
+
+def xfer_binary():
+    path = os.environ.get("XFER_BINARY") or os.path.join(ROOT, ".build", "debug", "xfer")
+    if not os.access(path, os.X_OK):
+        sys.exit(f"drive.py: no xfer binary at {path}; run `swift build` first")
+    return path
+
+
+class Receiver:
+    """`xfer receive` on 127.0.0.1, port learnt from its "listening on" line."""
+
+    def __init__(self, directory, simulator=None):
+        self.process = subprocess.Popen(
+            [xfer_binary(), "receive", "--listen", "127.0.0.1:0", "--dir", directory, "--timeout", "10"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if simulator:
+            # Killed at the power loss, as the machine's power would kill it.
+            simulator.command(f"victim {self.process.pid}")
+        self.log = []
+        self.port = None
+        ready = threading.Event()
+
+        def read():
+            for line in self.process.stderr:
+                self.log.append(line)
+                if self.port is None and "listening on" in line:
+                    self.port = int(line.rsplit(":", 1)[1])
+                    ready.set()
+            ready.set()  # ended without listening
+
+        threading.Thread(target=read, daemon=True).start()
+        ready.wait(30)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+class Sender:
+    """`xfer send --json` of some paths; collects its events."""
+
+    def __init__(self, paths, port, on_event=None):
+        self.process = subprocess.Popen(
+            [xfer_binary(), "send", "--json", "--timeout", "10", *paths, f"127.0.0.1:{port}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.events = []
+        self.stderr = ""
+
+        def read():
+            for line in self.process.stdout:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                self.events.append(event)
+                if on_event:
+                    on_event(self, event)
+
+        def read_errors():
+            self.stderr = self.process.stderr.read()
+
+        self.readers = [threading.Thread(target=read, daemon=True), threading.Thread(target=read_errors, daemon=True)]
+        for reader in self.readers:
+            reader.start()
+
+    def wait(self, timeout=120):
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for reader in self.readers:
+            reader.join(10)
+        return self.process.returncode
+
+    def confirmed(self):
+        """Names the receiver confirmed durable."""
+        return [e["name"] for e in self.events if e.get("event") == "confirmed" and e.get("durable")]
+
+    def count(self, field):
+        return sum(1 for e in self.events if e.get("event") == "confirmed" and e.get(field))
+
+
+# MARK: scenarios
+
+
+class Scenario:
+    """Files made from a seed, and the sends (one list of paths per sender) that carry
+    them. `files` maps each name on the receiver to its SHA-256."""
+
+    def __init__(self, kind, seed, workdir):
+        self.kind, self.seed = kind, seed
+        self.source = os.path.join(workdir, "source")
+        self.files = {}
+        self.sends = []  # [[path, ...], ...]: concurrent senders
+        self.cut = None  # resume: cut the first send after this many bytes
+        rng = random.Random(f"{kind}:{seed}")
+
+        def make(name, size):
+            path = os.path.join(self.source, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            data = rng.randbytes(size)
+            with open(path, "wb") as out:
+                out.write(data)
+            return path, data
+
+        def small():
+            return rng.choice([0, 1, 100, 4096, rng.randrange(1, 300_000)])
+
+        def flat(count, directory=None):
+            paths = []
+            for index in range(count):
+                name = f"f{index:02d}-{seed}.bin"
+                if directory:
+                    name = f"{directory}/{name}"
+                path, data = make(name, small())
+                self.files[name] = hashlib.sha256(data).hexdigest()
+                paths.append(path)
+            return paths
+
+        if kind == "one":
+            self.sends = [flat(1)]
+        elif kind == "five":
+            self.sends = [flat(5)]
+        elif kind == "twenty":
+            # 20 files in one send: the receiver commits them as batches (syncfs for 8+).
+            self.sends = [flat(20)]
+        elif kind == "nested":
+            top = f"n{seed}"
+            for depth, name in enumerate(["a/x.bin", "a/b/y.bin", "a/b/c/z.bin", "d/e/w.bin"]):
+                path, data = make(f"{top}/{name}", small())
+                self.files[f"{top}/{name}"] = hashlib.sha256(data).hexdigest()
+            self.sends = [[os.path.join(self.source, top)]]
+        elif kind == "big":
+            path, data = make(f"big-{seed}.bin", 20 << 20)
+            self.files[f"big-{seed}.bin"] = hashlib.sha256(data).hexdigest()
+            self.sends = [[path]]
+        elif kind == "resume":
+            path, data = make(f"resume-{seed}.bin", 16 << 20)
+            self.files[f"resume-{seed}.bin"] = hashlib.sha256(data).hexdigest()
+            self.sends = [[path]]
+            self.cut = rng.randrange(1 << 20, 8 << 20)
+        elif kind == "two":
+            # Two senders, each with its own files, into one new directory at once.
+            shared = f"shared-{seed}"
+            paths = []
+            for side in "ab":
+                side_paths = []
+                for index in range(rng.choice([1, 3, 6])):
+                    name = f"{shared}/{side}{index}.bin"
+                    path, data = make(os.path.join(side, name), small())
+                    self.files[name] = hashlib.sha256(data).hexdigest()
+                os.makedirs(os.path.join(self.source, side, shared), exist_ok=True)
+                paths.append([os.path.join(self.source, side, shared)])
+            self.sends = paths
+        else:
+            raise ValueError(kind)
+
+    def send(self, port, simulator=None):
+        """Runs the scenario's sends against `port`; returns the senders (finished) and
+        whether a resume scenario's first send was cut before its confirmation."""
+        senders = []
+        was_cut = False
+        if self.cut is not None:
+            # Resume: a first send killed (by the simulator, exactly) once the receiver
+            # has written `cut` bytes, then the same send again: it resumes from what the
+            # receiver kept. The file is larger than the socket buffers hold beyond the
+            # cut, so the first send cannot have delivered it all.
+            first = Sender(self.sends[0], port)
+            simulator.command(f"cut {first.process.pid} {self.cut}")
+            first.wait()
+            senders.append(first)
+            was_cut = not first.confirmed()
+        running = [Sender(paths, port) for paths in self.sends]
+        for sender in running:
+            sender.wait()
+        return senders + running, was_cut
+
+
+# MARK: checks
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def final_files(target):
+    """Regular files under final names (outside .xfer), relative to `target`."""
+    found = {}
+    for directory, subdirectories, names in os.walk(target):
+        if directory == target and ".xfer" in subdirectories:
+            subdirectories.remove(".xfer")
+        for name in names:
+            path = os.path.join(directory, name)
+            found[os.path.relpath(path, target)] = path
+    return found
+
+
+def check_image(target, scenario, confirmed, all_required=False):
+    """Violations of the promise in a durable image of the target directory."""
+    violations = []
+    present = final_files(target) if os.path.isdir(target) else {}
+    required = scenario.files if all_required else {name: scenario.files.get(name) for name in confirmed}
+    for name, expected in sorted(required.items()):
+        if expected is None:
+            violations.append(f"confirmed '{name}', which the scenario never sent")
+        elif name not in present:
+            violations.append(f"confirmed '{name}' is missing after the power loss")
+        elif sha256(present[name]) != expected:
+            size = os.path.getsize(present[name])
+            violations.append(f"confirmed '{name}' has other bytes after the power loss ({size} bytes)")
+    for name, path in sorted(present.items()):
+        if name in required:
+            continue
+        if name not in scenario.files:
+            violations.append(f"foreign file '{name}' under a final name")
+        elif sha256(path) != scenario.files[name]:
+            size = os.path.getsize(path)
+            violations.append(f"'{name}' under its final name is partial or wrong ({size} bytes)")
+    return violations
+
+
+def state_figures(target):
+    """Partials and journal lines the receiver's .xfer kept."""
+    state = os.path.join(target, ".xfer")
+    partials = journal = 0
+    if os.path.isdir(state):
+        partials = sum(1 for name in os.listdir(state) if name.endswith(".part") and os.path.getsize(os.path.join(state, name)) > 0)
+        commits = os.path.join(state, "commits")
+        if os.path.isdir(commits):
+            for name in os.listdir(commits):
+                with open(os.path.join(commits, name), "rb") as log:
+                    journal += log.read().count(b"\n")
+    return partials, journal
+
+
+# MARK: one round
+
+
+class Totals:
+    def __init__(self):
+        self.rounds = 0
+        self.crash_points = 0
+        self.crashed_mid = 0  # power lost while the scenario ran (not after it)
+        self.cuts = 0  # resume scenarios whose first send was cut before its confirmation
+        self.confirmed = 0
+        self.violations = []  # (label, text)
+        self.by_kind = {}  # kind -> [rounds, rounds with a violation]
+        self.partials_kept = 0
+        self.partials_seen = 0
+        self.resumed = 0
+        self.already = 0
+        self.journal_lines = 0
+
+
+def one_round(kind, seed, crash, totals, keep=False, verbose=False):
+    """Runs `kind` with files from `seed`; `crash` is ("time", seconds) or ("op", kind, n)
+    or ("count",) (no crash until the end).
+    Records violations in `totals`; returns the counted operations and how long the
+    sends took."""
+    workdir = tempfile.mkdtemp(prefix=f"xfer-powerloss-{kind}-")
+    label = f"{kind} seed={seed} crash={':'.join(map(str, crash))}"
+    violations = []
+    counted = None
+    send_seconds = 0.0
+    try:
+        scenario = Scenario(kind, seed, workdir)
+        simulator = Simulator(workdir)
+        target = os.path.join(simulator.mount, "target")
+        os.mkdir(target)
+        simulator.command("sync")  # the target directory exists, durable, before xfer starts
+        arm_kind, arm_n = ("nonwrite", crash[2]) if crash[0] == "op" else ("nonwrite", 0)
+        simulator.command(f"arm {arm_kind} {arm_n}")
+        receiver = Receiver(target, simulator)
+        senders = []
+        timer = None
+        if receiver.port is not None:
+            if crash[0] == "time":
+                timer = threading.Timer(crash[1], lambda: simulator.command("crash"))
+                timer.start()
+            began = time.monotonic()
+            senders, was_cut = scenario.send(receiver.port, simulator)
+            totals.cuts += was_cut
+            send_seconds = time.monotonic() - began
+            if timer:
+                timer.cancel()
+                timer.join()
+        stats = simulator.command("stats log")
+        crashed_mid = stats["crashed"]
+        counted = stats["counts"].get("nonwrite", 0)
+        simulator.command("crash")  # power lost now, if not already
+        receiver.stop()
+        image = os.path.join(workdir, "image")
+        simulator.image(image)
+        simulator.stop()
+        if verbose:
+            print(f"  {label}: {stats.get('reason')}; {stats['counts']}")
+
+        confirmed = [name for sender in senders for name in sender.confirmed()]
+        totals.rounds += 1
+        totals.crashed_mid += crashed_mid
+        totals.confirmed += len(set(confirmed))
+        image_target = os.path.join(image, "target")
+        where = f" (power lost {stats.get('reason') or 'after the sends'})"
+        violations += [v + where for v in check_image(image_target, scenario, confirmed)]
+        partials, _ = state_figures(image_target)
+        totals.partials_kept += partials
+
+        # A receiver restarted on what survived, and every file sent again.
+        restart_dir = os.path.join(workdir, "restart")
+        os.makedirs(restart_dir)
+        second = Simulator(restart_dir, seed_from=image)
+        target2 = os.path.join(second.mount, "target")
+        if not os.path.isdir(target2):
+            os.mkdir(target2)  # never made durable: cannot happen (set up synced), but be plain
+            second.command("sync")
+        restarted = Receiver(target2, second)
+        if restarted.port is None:
+            violations.append("a receiver restarted on the durable image did not start: " + "".join(restarted.log)[-500:])
+        else:
+            resent = [Sender(paths, restarted.port) for paths in scenario.sends]
+            for sender in resent:
+                status = sender.wait()
+                if status != 0:
+                    violations.append(f"the resend after the power loss exited {status}: {sender.stderr.strip()[-300:]}")
+                totals.resumed += sender.count("resumed_from")
+                totals.already += sender.count("already_committed")
+            second.command("crash")
+            restarted.stop()
+            image2 = os.path.join(restart_dir, "image")
+            second.image(image2)
+            violations += [
+                v + " (after the resend and a second power loss)"
+                for v in check_image(os.path.join(image2, "target"), scenario, [], all_required=True)
+            ]
+        restarted.stop()
+        second.stop()
+    except Exception as error:  # a driver failure is reported, never hidden
+        violations.append(f"driver error: {error!r}")
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    for violation in violations:
+        totals.violations.append((label, violation))
+        print(f"VIOLATION [{label}] {violation}", flush=True)
+    tally = totals.by_kind.setdefault(kind, [0, 0])
+    tally[0] += 1
+    tally[1] += bool(violations)
+    return counted, send_seconds
+
+
+# MARK: commands
+
+
+def violation_class(violation):
+    """A violation's kind without its file names, for the summary."""
+    stage = " after the resend" if "after the resend" in violation else ""
+    for needle, text in [
+        ("is missing", "confirmed file missing"),
+        ("has other bytes", "confirmed file with other bytes"),
+        ("partial or wrong", "partial or wrong file under a final name"),
+        ("foreign", "foreign file under a final name"),
+        ("did not start", "restarted receiver did not start"),
+        ("resend after", "resend failed"),
+        ("driver error", "driver error"),
+    ]:
+        if needle in violation:
+            return text + stage
+    return violation
+
+
+def run(arguments):
+    totals = Totals()
+    started = time.monotonic()
+    rng = random.Random(arguments.seed)
+    deadline = started + arguments.budget if arguments.budget else None
+    durations = {}
+
+    def out_of_time():
+        return deadline is not None and time.monotonic() > deadline
+
+    # Enumerated crash points: one counting run, then one run per operation.
+    for kind in [k for k in arguments.enumerate.split(",") if k]:
+        seed = arguments.seed
+        total, durations[kind] = one_round(kind, seed, ("count",), totals)
+        points = list(range(1, (total or 0) + 1, arguments.stride))
+        print(f"{kind}: {total} operations counted (receiver start-up included); crashing at {len(points)} of them", flush=True)
+        for n in points:
+            if out_of_time():
+                print("time budget spent: enumeration cut short", flush=True)
+                break
+            one_round(kind, seed, ("op", "nonwrite", n), totals, verbose=arguments.verbose)
+            totals.crash_points += 1
+
+    # Random rounds: a random scenario, power lost at a random moment of its sends.
+    kinds = arguments.kinds.split(",")
+    for index in range(arguments.rounds):
+        if out_of_time():
+            print("time budget spent: random rounds cut short", flush=True)
+            break
+        kind = rng.choice(kinds)
+        seed = rng.randrange(1 << 30)
+        if kind not in durations:
+            _, durations[kind] = one_round(kind, seed, ("count",), totals)
+        # A moment while the sends run (as long as they took without a crash), a few after.
+        moment = round(rng.uniform(0, max(0.05, durations[kind] * 1.1)), 3)
+        one_round(kind, seed, ("time", moment), totals, verbose=arguments.verbose)
+
+    seconds = time.monotonic() - started
+    print()
+    print(f"power-loss simulator: {totals.rounds} rounds in {seconds:.0f} s ({totals.crash_points} enumerated crash points, "
+          f"{totals.crashed_mid} power losses during a send, the rest after it)")
+    print(f"  files confirmed before a power loss: {totals.confirmed}; resume scenarios cut mid-stream: {totals.cuts}")
+    print(f"  after a power loss: partials kept {totals.partials_kept}; on resend, resumed {totals.resumed}, "
+          f"already committed {totals.already}")
+    for kind, (rounds, bad) in sorted(totals.by_kind.items()):
+        print(f"  {kind:>7}: {rounds} rounds, {bad} with a violation")
+    print(f"  violations: {len(totals.violations)}")
+    by_class = {}
+    for label, violation in totals.violations:
+        by_class.setdefault(violation_class(violation), []).append(label)
+    for text, labels in sorted(by_class.items()):
+        print(f"    {len(labels)} x {text}, in {len(set(labels))} rounds; first: {labels[0]}")
+    return 1 if totals.violations else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("validate", help="check the simulator's own semantics")
+    runner = sub.add_parser("run", help="power losses under the real receiver")
+    runner.add_argument("--rounds", type=int, default=20, help="random rounds (default 20)")
+    runner.add_argument("--seed", type=int, default=1)
+    runner.add_argument("--kinds", default=",".join(SCENARIOS), help="scenarios for random rounds")
+    runner.add_argument("--enumerate", default="", help="scenarios whose every crash point is tried, comma-separated")
+    runner.add_argument("--stride", type=int, default=1, help="try every K-th crash point only")
+    runner.add_argument("--budget", type=float, default=0, help="stop starting rounds after this many seconds")
+    runner.add_argument("--verbose", action="store_true")
+    arguments = parser.parse_args()
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        sys.exit("drive.py: needs root and /dev/fuse")
+    if arguments.command == "validate":
+        from validate import validate
+
+        sys.exit(validate(Simulator))
+    sys.exit(run(arguments))
+
+
+if __name__ == "__main__":
+    main()
