@@ -2,7 +2,8 @@
 """Power losses under the real xfer receiver (issue 16), on the lazyfs.py simulator.
 
     drive.py validate                         # the simulator's own semantics, case by case
-    drive.py run [--rounds N] [--seed S] [--enumerate SCENARIOS] [--stride K] [--budget SECONDS]
+    drive.py run [--rounds N] [--seed S] [--enumerate SCENARIOS] [--stride K]
+                 [--stride-for SCENARIO=K,...] [--budget SECONDS]
 
 `run` mounts lazyfs.py, starts the real `xfer receive` on MOUNT/target and real
 `xfer send --json` processes against it over loopback, and loses power:
@@ -78,11 +79,13 @@ class Simulator:
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.socket.connect(self.control)
         self.stream = self.socket.makefile("rwb")
+        self.lock = threading.Lock()  # commands come from timers and event readers too
 
     def command(self, line):
-        self.stream.write((line + "\n").encode())
-        self.stream.flush()
-        answer = json.loads(self.stream.readline())
+        with self.lock:
+            self.stream.write((line + "\n").encode())
+            self.stream.flush()
+            answer = json.loads(self.stream.readline())
         if "error" in answer:
             raise RuntimeError(f"lazyfs {line!r}: {answer['error']}")
         return answer
@@ -274,7 +277,7 @@ class Scenario:
         else:
             raise ValueError(kind)
 
-    def send(self, port, simulator=None):
+    def send(self, port, simulator, on_event=None):
         """Runs the scenario's sends against `port`; returns the senders (finished) and
         whether a resume scenario's first send was cut before its confirmation."""
         senders = []
@@ -284,12 +287,12 @@ class Scenario:
             # has written `cut` bytes, then the same send again: it resumes from what the
             # receiver kept. The file is larger than the socket buffers hold beyond the
             # cut, so the first send cannot have delivered it all.
-            first = Sender(self.sends[0], port)
+            first = Sender(self.sends[0], port, on_event)
             simulator.command(f"cut {first.process.pid} {self.cut}")
             first.wait()
             senders.append(first)
             was_cut = not first.confirmed()
-        running = [Sender(paths, port) for paths in self.sends]
+        running = [Sender(paths, port, on_event) for paths in self.sends]
         for sender in running:
             sender.wait()
         return senders + running, was_cut
@@ -364,6 +367,7 @@ class Totals:
         self.rounds = 0
         self.crash_points = 0
         self.crashed_mid = 0  # power lost while the scenario ran (not after it)
+        self.kill_points = 0
         self.cuts = 0  # resume scenarios whose first send was cut before its confirmation
         self.confirmed = 0
         self.violations = []  # (label, text)
@@ -375,9 +379,20 @@ class Totals:
         self.journal_lines = 0
 
 
-def one_round(kind, seed, crash, totals, keep=False, verbose=False):
-    """Runs `kind` with files from `seed`; `crash` is ("time", seconds) or ("op", kind, n)
-    or ("count",) (no crash until the end).
+def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
+    """Runs `kind` with files from `seed` and loses power; `crash` says when:
+
+    ("count",)        after the sends (and counts the operations they made);
+    ("op", n)         just before the nth counted operation other than a write;
+    ("time", s)       s seconds after the sends started (or after they ended);
+    ("confirm", f)    as soon as a sender reports the kth confirmation, k = 1 + f x the
+                      number of files (power lost right after an ACK, while other
+                      commits may be under way);
+    ("kill", n)       the receiver is killed (a process crash, no power loss) just
+                      before the nth operation; a receiver restarted on the same file
+                      system gets every file again; power is lost after that.
+
+    With `jitter`, every sync waits a random time up to that many seconds first.
     Records violations in `totals`; returns the counted operations and how long the
     sends took."""
     workdir = tempfile.mkdtemp(prefix=f"xfer-powerloss-{kind}-")
@@ -391,22 +406,53 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False):
         target = os.path.join(simulator.mount, "target")
         os.mkdir(target)
         simulator.command("sync")  # the target directory exists, durable, before xfer starts
-        arm_kind, arm_n = ("nonwrite", crash[2]) if crash[0] == "op" else ("nonwrite", 0)
-        simulator.command(f"arm {arm_kind} {arm_n}")
+        if jitter:
+            simulator.command(f"jitter {jitter} {seed}")
+        if crash[0] in ("op", "kill"):
+            simulator.command(f"arm nonwrite {crash[1]} {'kill' if crash[0] == 'kill' else 'crash'}")
+        else:
+            simulator.command("arm nonwrite 0")
         receiver = Receiver(target, simulator)
         senders = []
         timer = None
+        on_event = None
+        if crash[0] == "confirm":
+            confirmations = [0]
+            wanted = min(len(scenario.files), 1 + int(crash[1] * len(scenario.files)))
+
+            def on_event(sender, event):
+                if event.get("event") == "confirmed":
+                    with simulator.lock:  # counted under the lock the crash command takes
+                        confirmations[0] += 1
+                        now = confirmations[0] == wanted
+                    if now:
+                        simulator.command("crash")
+
         if receiver.port is not None:
             if crash[0] == "time":
                 timer = threading.Timer(crash[1], lambda: simulator.command("crash"))
                 timer.start()
             began = time.monotonic()
-            senders, was_cut = scenario.send(receiver.port, simulator)
+            senders, was_cut = scenario.send(receiver.port, simulator, on_event)
             totals.cuts += was_cut
             send_seconds = time.monotonic() - began
             if timer:
                 timer.cancel()
                 timer.join()
+        if crash[0] == "kill":
+            # The receiver died at operation n (if the sends got that far): a new one on
+            # the same file system, volatile state and all, gets every file again.
+            receiver.stop()
+            receiver = Receiver(target, simulator)
+            if receiver.port is None:
+                violations.append("a receiver restarted after a kill did not start: " + "".join(receiver.log)[-500:])
+            else:
+                again = [Sender(paths, receiver.port) for paths in scenario.sends]
+                for sender in again:
+                    status = sender.wait()
+                    if status != 0:
+                        violations.append(f"the resend after a kill exited {status}: {sender.stderr.strip()[-300:]}")
+                senders += again
         stats = simulator.command("stats log")
         crashed_mid = stats["crashed"]
         counted = stats["counts"].get("nonwrite", 0)
@@ -416,7 +462,12 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False):
         simulator.image(image)
         simulator.stop()
         if verbose:
-            print(f"  {label}: {stats.get('reason')}; {stats['counts']}")
+            print(f"  {label}: {stats.get('killed') or stats.get('reason')}; {stats['counts']}")
+            if keep:
+                print(f"  work directory kept: {workdir}")
+                print("  operations (writes left out):")
+                for index, line in enumerate(op for op in (stats.get("log") or []) if not op.startswith("write")):
+                    print(f"    {index + 1:4d} {line}")
 
         confirmed = [name for sender in senders for name in sender.confirmed()]
         totals.rounds += 1
@@ -424,6 +475,8 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False):
         totals.confirmed += len(set(confirmed))
         image_target = os.path.join(image, "target")
         where = f" (power lost {stats.get('reason') or 'after the sends'})"
+        if stats.get("killed"):
+            where = f" (receiver killed {stats['killed']}, restarted, power lost after the resend)"
         violations += [v + where for v in check_image(image_target, scenario, confirmed)]
         partials, _ = state_figures(image_target)
         totals.partials_kept += partials
@@ -497,6 +550,7 @@ def run(arguments):
     rng = random.Random(arguments.seed)
     deadline = started + arguments.budget if arguments.budget else None
     durations = {}
+    strides = {k: int(v) for k, v in (item.split("=") for item in arguments.stride_for.split(",") if item)}
 
     def out_of_time():
         return deadline is not None and time.monotonic() > deadline
@@ -505,14 +559,28 @@ def run(arguments):
     for kind in [k for k in arguments.enumerate.split(",") if k]:
         seed = arguments.seed
         total, durations[kind] = one_round(kind, seed, ("count",), totals)
-        points = list(range(1, (total or 0) + 1, arguments.stride))
+        stride = strides.get(kind, arguments.stride)
+        points = list(range(1, (total or 0) + 1, stride))
         print(f"{kind}: {total} operations counted (receiver start-up included); crashing at {len(points)} of them", flush=True)
         for n in points:
             if out_of_time():
                 print("time budget spent: enumeration cut short", flush=True)
                 break
-            one_round(kind, seed, ("op", "nonwrite", n), totals, verbose=arguments.verbose)
+            one_round(kind, seed, ("op", n), totals, verbose=arguments.verbose)
             totals.crash_points += 1
+
+    # Enumerated process crashes: the receiver killed before each operation, restarted.
+    for kind in [k for k in arguments.enumerate_kills.split(",") if k]:
+        seed = arguments.seed
+        total, durations[kind] = one_round(kind, seed, ("count",), totals)
+        points = list(range(1, (total or 0) + 1, strides.get(kind, arguments.stride)))
+        print(f"{kind}: {total} operations counted; killing the receiver at {len(points)} of them", flush=True)
+        for n in points:
+            if out_of_time():
+                print("time budget spent: enumeration cut short", flush=True)
+                break
+            one_round(kind, seed, ("kill", n), totals, verbose=arguments.verbose)
+            totals.kill_points += 1
 
     # Random rounds: a random scenario, power lost at a random moment of its sends.
     kinds = arguments.kinds.split(",")
@@ -524,13 +592,18 @@ def run(arguments):
         seed = rng.randrange(1 << 30)
         if kind not in durations:
             _, durations[kind] = one_round(kind, seed, ("count",), totals)
-        # A moment while the sends run (as long as they took without a crash), a few after.
-        moment = round(rng.uniform(0, max(0.05, durations[kind] * 1.1)), 3)
-        one_round(kind, seed, ("time", moment), totals, verbose=arguments.verbose)
+        if rng.random() < 0.6:
+            # A moment while the sends run (as long as they took without a crash), a few after.
+            crash = ("time", round(rng.uniform(0, max(0.05, durations[kind] * 1.1)), 3))
+        else:
+            # Right after the kth ACK, with other commits possibly half done.
+            crash = ("confirm", round(rng.random(), 3))
+        one_round(kind, seed, crash, totals, verbose=arguments.verbose, jitter=arguments.jitter)
 
     seconds = time.monotonic() - started
     print()
     print(f"power-loss simulator: {totals.rounds} rounds in {seconds:.0f} s ({totals.crash_points} enumerated crash points, "
+          f"{totals.kill_points} enumerated receiver kills, "
           f"{totals.crashed_mid} power losses during a send, the rest after it)")
     print(f"  files confirmed before a power loss: {totals.confirmed}; resume scenarios cut mid-stream: {totals.cuts}")
     print(f"  after a power loss: partials kept {totals.partials_kept}; on resend, resumed {totals.resumed}, "
@@ -550,12 +623,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="check the simulator's own semantics")
+    replay = sub.add_parser("replay", help="one round again, with its operation log, e.g. replay two 135994927 confirm:0.384")
+    replay.add_argument("kind", choices=SCENARIOS)
+    replay.add_argument("seed", type=int)
+    replay.add_argument("crash", help="count | op:N | kill:N | time:SECONDS | confirm:FRACTION")
+    replay.add_argument("--jitter", type=float, default=0.02)
+    replay.add_argument("--keep", action="store_true", help="keep the work directory (images, sources)")
     runner = sub.add_parser("run", help="power losses under the real receiver")
     runner.add_argument("--rounds", type=int, default=20, help="random rounds (default 20)")
     runner.add_argument("--seed", type=int, default=1)
     runner.add_argument("--kinds", default=",".join(SCENARIOS), help="scenarios for random rounds")
     runner.add_argument("--enumerate", default="", help="scenarios whose every crash point is tried, comma-separated")
     runner.add_argument("--stride", type=int, default=1, help="try every K-th crash point only")
+    runner.add_argument("--stride-for", default="", help="per scenario, e.g. five=3,twenty=4 (overrides --stride)")
+    runner.add_argument("--enumerate-kills", default="", help="scenarios whose receiver is killed before each operation, then restarted")
+    runner.add_argument("--jitter", type=float, default=0.02, help="random rounds: each sync waits up to this many seconds (default 0.02)")
     runner.add_argument("--budget", type=float, default=0, help="stop starting rounds after this many seconds")
     runner.add_argument("--verbose", action="store_true")
     arguments = parser.parse_args()
@@ -565,6 +647,14 @@ def main():
         from validate import validate
 
         sys.exit(validate(Simulator))
+    if arguments.command == "replay":
+        mode, _, value = arguments.crash.partition(":")
+        crash = (mode,) if mode == "count" else (mode, float(value) if mode in ("time", "confirm") else int(value))
+        totals = Totals()
+        one_round(arguments.kind, arguments.seed, crash, totals, keep=arguments.keep, verbose=True,
+                  jitter=arguments.jitter if mode in ("time", "confirm") else 0.0)
+        print(f"replay: {len(totals.violations)} violations")
+        sys.exit(1 if totals.violations else 0)
     sys.exit(run(arguments))
 
 

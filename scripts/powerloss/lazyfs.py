@@ -27,7 +27,9 @@ file whose entry is durable but whose data never was comes back empty.
 A *crash* (the control command ``crash``, or ``arm KIND N``: crash when the Nth
 operation of KIND arrives, before it is applied) freezes the file system: that and
 every later operation fails with EIO, and the process registered with ``victim PID``
-(the receiver) is killed with SIGKILL at once, as a power loss would. ``image DIR``
+(the receiver) is killed with SIGKILL at once, as a power loss would. ``arm KIND N
+kill`` kills the victim there without a power loss: that operation fails with EIO, is
+not applied, and the file system goes on with its volatile state (a process crash). ``image DIR``
 then writes the durable state into DIR (a plain directory tree) for checking.
 
 Not modelled
@@ -49,10 +51,13 @@ Usage
 
 prints ``lazyfs: ready`` on stdout once mounted. ``--seed DIR`` starts from a copy of
 DIR, all of it durable. Control commands (one line on the UNIX socket, one JSON line
-back): ``crash``, ``arm KIND N`` (counting restarts at the command; KIND is an
+back): ``crash``, ``arm KIND N [kill]`` (counting restarts at the command; KIND is an
 operation name below, ``nonwrite`` for all but ``write``, or ``any``; N = 0 only
 counts), ``victim PID``, ``cut PID BYTES`` (kill PID with SIGKILL once BYTES more
-bytes were written: a sender cut mid-stream at a known point), ``stats`` (counts since the last ``arm``, ``crashed``, the
+bytes were written: a sender cut mid-stream at a known point), ``jitter SECONDS
+[SEED]`` (each fsync and fsyncdir first waits a random time up to SECONDS, while other
+operations go on: syncs take time on real disks, and this varies the interleavings of
+concurrent commits), ``stats`` (counts since the last ``arm``, ``crashed``, the
 operation log), ``sync`` (make everything durable now, for setting up), ``image DIR``,
 ``quit`` (unmount and exit).
 
@@ -64,6 +69,7 @@ import argparse
 import errno
 import json
 import os
+import random
 import signal
 import socket
 import stat
@@ -126,7 +132,9 @@ class LazyFS(pyfuse3.Operations):
         self.crashed = False
         self.victim = None
         self.counts = {}
-        self.armed = None  # (kind, n)
+        self.armed = None  # (kind, n, action): action "crash" or "kill"
+        self.jitter = 0.0  # syncs wait up to this many seconds first (see "jitter")
+        self.random = random.Random(0)
         self.log = []
         self.cut = None  # [pid, bytes]: kill pid once this many more bytes were written
 
@@ -138,7 +146,7 @@ class LazyFS(pyfuse3.Operations):
         self.next_inode += 1
         return inode
 
-    def _operation(self, kind, inode=None, name=b""):
+    def _operation(self, kind, inode=None, name=b"", to=None):
         """Called first by every operation: EIO once crashed; counts, logs and crashes
         when the armed operation arrives (before applying it)."""
         if self.crashed:
@@ -152,22 +160,41 @@ class LazyFS(pyfuse3.Operations):
         where = inode.path() if inode is not None else ""
         if name:
             where = where.rstrip("/") + "/" + name.decode(errors="replace")
+        if to is not None:
+            where += " -> " + to[0].path().rstrip("/") + "/" + to[1].decode(errors="replace")
         if len(self.log) < LOG_LIMIT:
             self.log.append(f"{kind} {where}")
         if self.armed and self.armed[1] > 0 and self.counts.get(self.armed[0], 0) == self.armed[1]:
-            self.crash(f"at {self.armed[0]} #{self.armed[1]}: {kind} {where}")
+            what = f"at {self.armed[0]} #{self.armed[1]}: {kind} {where}"
+            if self.armed[2] == "kill":
+                # A process crash, not a power loss: the victim dies, the file system
+                # (and its volatile state) lives on.
+                self.kill_reason = what
+                self._kill_victim()
+            else:
+                self.crash(what)
             raise pyfuse3.FUSEError(errno.EIO)
+
+    async def _jitter(self):
+        """A sync takes time on a real disk, and other operations go on meanwhile: a
+        random wait (with "jitter" set) lets the driver meet other interleavings."""
+        if self.jitter:
+            await trio.sleep(self.random.uniform(0, self.jitter))
 
     def crash(self, why="on command"):
         if self.crashed:
             return
         self.crashed = True
         self.crash_reason = why
+        self._kill_victim()
+
+    def _kill_victim(self):
         if self.victim:
             try:
                 os.kill(self.victim, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            self.victim = None
 
     def sync_all(self):
         """Makes the whole volatile state durable (for setting a scenario up)."""
@@ -393,7 +420,7 @@ class LazyFS(pyfuse3.Operations):
     async def rename(self, parent_inode_old, name_old, parent_inode_new, name_new, flags, ctx):
         old_directory, inode = self._child(parent_inode_old, name_old)
         new_directory, existing = self._child(parent_inode_new, name_new)
-        self._operation("rename", old_directory, name_old)
+        self._operation("rename", old_directory, name_old, to=(new_directory, name_new))
         if inode is None:
             raise pyfuse3.FUSEError(errno.ENOENT)
         if flags & pyfuse3.RENAME_EXCHANGE:
@@ -456,6 +483,7 @@ class LazyFS(pyfuse3.Operations):
         self.handles.pop(fh, None)
 
     async def fsyncdir(self, fh, datasync):
+        await self._jitter()
         directory, _ = self.handles[fh]
         self._operation("fsyncdir", directory)
         directory.durable_entries = dict(directory.entries)
@@ -516,6 +544,7 @@ class LazyFS(pyfuse3.Operations):
         self.handles.pop(fh, None)
 
     async def fsync(self, fh, datasync):
+        await self._jitter()
         inode = self.handles[fh]
         self._operation("fsync", inode)
         inode.durable_data = bytes(inode.data)
@@ -534,7 +563,12 @@ class LazyFS(pyfuse3.Operations):
             return {"ok": True}
         if verb == "arm":
             kind, n = arguments[0], int(arguments[1])
-            self.armed, self.counts, self.log = (kind, n), {}, []
+            action = arguments[2] if len(arguments) > 2 else "crash"
+            self.armed, self.counts, self.log = (kind, n, action), {}, []
+            return {"ok": True}
+        if verb == "jitter":
+            self.jitter = float(arguments[0])
+            self.random.seed(int(arguments[1]) if len(arguments) > 1 else 0)
             return {"ok": True}
         if verb == "cut":
             self.cut = [int(arguments[0]), int(arguments[1])]
@@ -547,6 +581,7 @@ class LazyFS(pyfuse3.Operations):
                 "ok": True,
                 "crashed": self.crashed,
                 "reason": getattr(self, "crash_reason", None),
+                "killed": getattr(self, "kill_reason", None),
                 "counts": self.counts,
                 "log": self.log if "log" in arguments else None,
             }
