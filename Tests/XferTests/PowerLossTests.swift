@@ -28,15 +28,20 @@ extension Integration {
         }
 
         // Strict on purpose: every file confirmed to a sender must survive every power
-        // loss. On the receiver of issue 16's time this fails (20-file batches are synced
-        // with syncfs, which reaches no FUSE daemon: confirmed files come back empty) until
-        // that issue's receiver fixes land.
-        @Test("Short run: random power losses and every crash point of the 1-file and nested scenarios; 0 violations")
+        // loss. Against the receiver of issue 16's time this fails, and is meant to until
+        // that issue's receiver fixes land: 20-file batches are synced with syncfs, which
+        // reaches no FUSE daemon (confirmed files come back empty, item 2); a directory
+        // made by another connection, or by a receiver killed before it synced it, is taken
+        // as durable (confirmed files vanish with it, items 1(a) and 1(b)).
+        @Test(
+            "Short run: every crash point of the 1-file and nested scenarios, every 3rd/4th of the 5- and 20-file ones, a receiver killed at each step of the nested one, random power losses; 0 violations"
+        )
         func shortRun() {
             guard requirePowerLoss() else { return }
             let started = Date()
             let result = powerLossDriver([
-                "run", "--seed", "16", "--rounds", "30", "--enumerate", "one,nested,five,twenty",
+                "run", "--seed", "16", "--rounds", "30", "--jitter", "0.05",
+                "--enumerate", "one,nested,five,twenty", "--enumerate-kills", "nested",
                 "--stride-for", "five=3,twenty=4", "--budget", "150",
             ])
             let seconds = Date().timeIntervalSince(started)
@@ -50,7 +55,14 @@ extension Integration {
             // The run did what it says: rounds ran and power was lost mid-send.
             let rounds = Int(summary.split(separator: " ").first ?? "") ?? 0
             #expect(rounds >= 60, "only \(rounds) rounds ran")
-            #expect(summary.contains("violations: 0"), "\(summary)")
+            let midSend =
+                Int(
+                    summary.components(separatedBy: " power losses during a send").first?.split(separator: " ").last
+                        ?? ""
+                ) ?? 0
+            #expect(midSend >= 50, "power was lost during a send only \(midSend) times")
+            let clean = summary.contains("violations: 0\n")
+            #expect(clean, "the summary does not say 0 violations")
         }
     }
 }

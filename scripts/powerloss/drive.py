@@ -478,8 +478,9 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         if stats.get("killed"):
             where = f" (receiver killed {stats['killed']}, restarted, power lost after the resend)"
         violations += [v + where for v in check_image(image_target, scenario, confirmed)]
-        partials, _ = state_figures(image_target)
+        partials, journal = state_figures(image_target)
         totals.partials_kept += partials
+        totals.journal_lines += journal
 
         # A receiver restarted on what survived, and every file sent again.
         restart_dir = os.path.join(workdir, "restart")
@@ -606,8 +607,10 @@ def run(arguments):
           f"{totals.kill_points} enumerated receiver kills, "
           f"{totals.crashed_mid} power losses during a send, the rest after it)")
     print(f"  files confirmed before a power loss: {totals.confirmed}; resume scenarios cut mid-stream: {totals.cuts}")
-    print(f"  after a power loss: partials kept {totals.partials_kept}; on resend, resumed {totals.resumed}, "
-          f"already committed {totals.already}")
+    print(f"  after a power loss: partials kept {totals.partials_kept}, commit journal lines kept "
+          f"{totals.journal_lines} (of {totals.confirmed} confirmed); on resend, resumed {totals.resumed}, "
+          f"already committed {totals.already} (never expected here: the restarted receiver runs on a new mount, "
+          f"whose device number the journal's identity check sees change)")
     for kind, (rounds, bad) in sorted(totals.by_kind.items()):
         print(f"  {kind:>7}: {rounds} rounds, {bad} with a violation")
     print(f"  violations: {len(totals.violations)}")
