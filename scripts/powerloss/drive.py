@@ -1,38 +1,50 @@
 #!/usr/bin/python3
 """Power losses under the real xfer receiver (issue 16), on the lazyfs.py simulator.
 
-    drive.py validate                         # the simulator's own semantics, case by case
-    drive.py run [--rounds N] [--seed S] [--enumerate SCENARIOS] [--stride K]
-                 [--stride-for SCENARIO=K,...] [--budget SECONDS]
+    drive.py validate        # the simulator's own semantics, case by case (validate.py)
+    drive.py run [--rounds N] [--seed S] [--kinds K,...] [--jitter SECONDS]
+                 [--enumerate K,...] [--enumerate-kills K,...] [--stride N]
+                 [--stride-for K=N,...] [--budget SECONDS]
+    drive.py replay KIND SEED CRASH [--keep]   # one round again, with its operation log
 
-`run` mounts lazyfs.py, starts the real `xfer receive` on MOUNT/target and real
-`xfer send --json` processes against it over loopback, and loses power:
+`run` mounts lazyfs.py, starts the real `xfer receive` on MOUNT/target (the target made
+durable first) and real `xfer send --json` processes against it over loopback. Scenarios
+(KIND): one (1 file), five, twenty (one send: the receiver's batch path, syncfs for 8+),
+nested (new nested directories), big (20 MiB), resume (a 16 MiB send cut by SIGKILL once
+the receiver wrote a random 1-8 MiB, then sent again), two (two senders at once into one
+new directory). Power is lost:
 
-- random rounds: a random scenario (one file, 5 files, 20 files, nested new directories,
-  a 20 MiB file, resume after a cut, two senders into one new directory), power lost at
-  a random moment of the send (or after it, when the moment falls later);
-- enumerated crash points: for each scenario named in --enumerate, one run counts the
-  operations it makes (every counted operation but `write`, receiver start-up included),
-  then one run per operation N (every K-th with --stride K) loses power just before it.
+- in random rounds (--rounds): at a random moment of the sends (60%) or right after a
+  random ACK (40%), every sync taking a random time up to --jitter seconds meanwhile so
+  that concurrent commits interleave differently;
+- before every operation (every counted operation but `write`, receiver start-up
+  included) of the scenarios named in --enumerate: one run counts them, then one run per
+  operation N (every K-th with --stride/--stride-for);
+- after the sends, in the scenarios of --enumerate-kills, whose receiver is instead
+  killed (SIGKILL, no power loss) before each operation N, restarted on the same file
+  system (volatile state and all), and sent every file again.
 
-After each power loss (the receiver is killed with SIGKILL at that moment, and the file
-system answers EIO from then on), the durable image is written out and checked:
+At a power loss the receiver is killed with SIGKILL and the file system answers EIO from
+then on. The durable image is written out and checked:
 
-1. every file the sender saw `confirmed` is in the image with exactly the bytes sent
+1. every file a sender saw `confirmed` is in the image with exactly the bytes sent
    (SHA-256);
 2. every file under a final name (outside .xfer) is one the scenario sent, with exactly
    its bytes: nothing partial, empty or foreign;
-3. a receiver restarted on the image (a new simulator seeded with it) starts cleanly;
+3. a receiver restarted on the image (a new simulator seeded with it) starts;
 4. a resend of every file exits 0, and after a second power loss right after it, every
    file is there with exactly its bytes.
 
-Each violation is printed with its scenario, seed and crash point, and the summary
-counts rounds, crash points and violations; exit status 1 if there was any violation.
-Figures that are not violations (partials kept, resumes and "already committed" after a
-power loss) are printed too.
+Each violation is printed (VIOLATION [scenario seed=S crash=MODE:N] ...), `replay`
+runs that round again with its operation log, and the summary counts rounds, crash
+points and violations by kind; exit status 1 if there was any violation. Figures that
+are not violations are printed too: partials and commit-journal lines that survived,
+resumes and "already committed" answers after a power loss. Rounds that depend on thread
+timing (random rounds, the two-sender scenario) may not repeat exactly on replay.
 """
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
@@ -55,6 +67,25 @@ SCENARIOS = ["one", "five", "twenty", "nested", "big", "resume", "two"]
 
 
 # MARK: the simulator
+
+# Simulators still mounted: unmounted at exit however the driver ends (a lazyfs.py left
+# behind would keep a mount point that answers nothing).
+LIVE = set()
+# xfer processes still running, killed at exit likewise.
+PROCESSES = set()
+
+
+@atexit.register
+def _unmount_leftovers():
+    for process in list(PROCESSES):
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    for simulator in list(LIVE):
+        simulator.process.kill()
+        simulator.process.wait()
+        subprocess.run(["fusermount3", "-uz", simulator.mount], stderr=subprocess.DEVNULL)
+        LIVE.discard(simulator)
 
 
 class Simulator:
@@ -80,6 +111,7 @@ class Simulator:
         self.socket.connect(self.control)
         self.stream = self.socket.makefile("rwb")
         self.lock = threading.Lock()  # commands come from timers and event readers too
+        LIVE.add(self)
 
     def command(self, line):
         with self.lock:
@@ -106,6 +138,7 @@ class Simulator:
             self.process.wait()
             subprocess.run(["fusermount3", "-uz", self.mount], stderr=subprocess.DEVNULL)
         self.socket.close()
+        LIVE.discard(self)
 
 
 # MARK: xfer processes
@@ -129,6 +162,7 @@ class Receiver:
             stderr=subprocess.PIPE,
             text=True,
         )
+        PROCESSES.add(self.process)
         if simulator:
             # Killed at the power loss, as the machine's power would kill it.
             simulator.command(f"victim {self.process.pid}")
@@ -151,6 +185,7 @@ class Receiver:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+        PROCESSES.discard(self.process)
 
 
 class Sender:
@@ -164,6 +199,7 @@ class Sender:
             stderr=subprocess.PIPE,
             text=True,
         )
+        PROCESSES.add(self.process)
         self.events = []
         self.stderr = ""
 
@@ -192,6 +228,7 @@ class Sender:
             self.process.wait()
         for reader in self.readers:
             reader.join(10)
+        PROCESSES.discard(self.process)
         return self.process.returncode
 
     def confirmed(self):
@@ -248,7 +285,7 @@ class Scenario:
             self.sends = [flat(20)]
         elif kind == "nested":
             top = f"n{seed}"
-            for depth, name in enumerate(["a/x.bin", "a/b/y.bin", "a/b/c/z.bin", "d/e/w.bin"]):
+            for name in ["a/x.bin", "a/b/y.bin", "a/b/c/z.bin", "d/e/w.bin"]:
                 path, data = make(f"{top}/{name}", small())
                 self.files[f"{top}/{name}"] = hashlib.sha256(data).hexdigest()
             self.sends = [[os.path.join(self.source, top)]]
@@ -644,6 +681,8 @@ def main():
     runner.add_argument("--budget", type=float, default=0, help="stop starting rounds after this many seconds")
     runner.add_argument("--verbose", action="store_true")
     arguments = parser.parse_args()
+    # SIGTERM (a test runner giving up) ends the driver through its exit handlers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
         sys.exit("drive.py: needs root and /dev/fuse")
     if arguments.command == "validate":

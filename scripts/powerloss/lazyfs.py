@@ -73,7 +73,6 @@ import random
 import signal
 import socket
 import stat
-import sys
 import threading
 import time
 
@@ -593,7 +592,7 @@ class LazyFS(pyfuse3.Operations):
         return {"error": f"unknown command {verb!r}"}
 
 
-def serve_control(fs, listener, token, done):
+def serve_control(fs, listener, token):
     """Answers control commands on a UNIX socket, each run inside the trio loop."""
     while True:
         connection, _ = listener.accept()
@@ -603,7 +602,6 @@ def serve_control(fs, listener, token, done):
                 if line == "quit":
                     stream.write(b'{"ok": true}\n')
                     stream.flush()
-                    done.set()
                     trio.from_thread.run_sync(pyfuse3.terminate, trio_token=token)
                     return
                 try:
@@ -632,12 +630,11 @@ def main():
     listener.bind(arguments.control)
     listener.listen(8)
     pyfuse3.init(fs, arguments.mountpoint, options)
-    done = threading.Event()
 
     async def run():
         token = trio.lowlevel.current_trio_token()
         threading.Thread(
-            target=serve_control, args=(fs, listener, token, done), daemon=True
+            target=serve_control, args=(fs, listener, token), daemon=True
         ).start()
         print("lazyfs: ready", flush=True)
         await pyfuse3.main()
