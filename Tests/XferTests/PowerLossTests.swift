@@ -15,16 +15,18 @@ extension Integration {
     @Suite(.enabled(if: powerLossRunnable, "power-loss simulator unavailable (and CI is not set)"))
     struct PowerLoss {
         @Test(
-            "The simulator itself: unsynced data lost, a new entry lost without a sync of its directory, both synced survive"
+            "The simulator itself: unsynced data lost, a new entry lost without a sync of its directory, both synced survive; 5 broken simulators caught"
         )
         func simulatorSemantics() {
             guard requirePowerLoss() else { return }
-            let result = powerLossDriver(["validate"])
+            let result = powerLossDriver(["validate", "--mutants"])
             print(result.stdout)
             #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
             // 17 cases, each named: a run that checked nothing must not pass.
             #expect(result.stdout.contains("validation: 17 of 17 cases hold"), "\(result.stdout)")
             #expect(!result.stdout.contains("DOES NOT HOLD"))
+            // And the checks can fail: a simulator broken in any one rule fails them.
+            #expect(result.stdout.contains("mutants: 5 of 5 caught"), "\(result.stdout)")
         }
 
         // Strict on purpose: every file confirmed to a sender must survive every power

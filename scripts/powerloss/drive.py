@@ -91,13 +91,13 @@ def _unmount_leftovers():
 class Simulator:
     """One mounted lazyfs.py, driven through its control socket."""
 
-    def __init__(self, workdir, seed_from=None):
+    def __init__(self, workdir, seed_from=None, script=LAZYFS):
         self.mount = os.path.join(workdir, "mnt")
         self.control = os.path.join(workdir, "control.sock")
         os.makedirs(self.mount, exist_ok=True)
         if os.path.exists(self.control):
             os.unlink(self.control)
-        command = [PYTHON, LAZYFS, self.mount, "--control", self.control]
+        command = [PYTHON, script, self.mount, "--control", self.control]
         if seed_from:
             command += ["--seed", seed_from]
         self.process = subprocess.Popen(
@@ -662,7 +662,8 @@ def run(arguments):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("validate", help="check the simulator's own semantics")
+    validating = sub.add_parser("validate", help="check the simulator's own semantics")
+    validating.add_argument("--mutants", action="store_true", help="and that broken simulators fail the checks")
     replay = sub.add_parser("replay", help="one round again, with its operation log, e.g. replay two 135994927 confirm:0.384")
     replay.add_argument("kind", choices=SCENARIOS)
     replay.add_argument("seed", type=int)
@@ -686,9 +687,12 @@ def main():
     if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
         sys.exit("drive.py: needs root and /dev/fuse")
     if arguments.command == "validate":
-        from validate import validate
+        from validate import validate, validate_mutants
 
-        sys.exit(validate(Simulator))
+        status = validate(Simulator)
+        if arguments.mutants:
+            status |= validate_mutants(Simulator, LAZYFS)
+        sys.exit(status)
     if arguments.command == "replay":
         mode, _, value = arguments.crash.partition(":")
         crash = (mode,) if mode == "count" else (mode, float(value) if mode in ("time", "confirm") else int(value))

@@ -252,7 +252,7 @@ def case_seed(simulator_class):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def validate(simulator_class):
+def validate(simulator_class, quiet=False):
     held = 0
     results = []
     for name, case in CASES:
@@ -280,8 +280,55 @@ def validate(simulator_class):
     for name, verdict in results:
         if verdict is True:
             held += 1
-            print(f"holds: {name}")
-        else:
-            print(f"DOES NOT HOLD: {name}: {verdict}")
-    print(f"validation: {held} of {len(results)} cases hold")
+        if not quiet:
+            print(f"holds: {name}" if verdict is True else f"DOES NOT HOLD: {name}: {verdict}")
+    if not quiet:
+        print(f"validation: {held} of {len(results)} cases hold")
     return 0 if held == len(results) else 1
+
+
+# Simulators broken on purpose, each in one rule: the validation must fail every one.
+MUTANTS = {
+    "a file's fsync makes its directory entry durable too (as ext4 often does)": (
+        "        inode.durable_data = bytes(inode.data)\n        inode.durable_mode = inode.mode\n\n",
+        "        inode.durable_data = bytes(inode.data)\n        inode.durable_mode = inode.mode\n"
+        "        if inode.parent is not None:\n            inode.parent.durable_entries[inode.name] = inode\n\n",
+    ),
+    "fsyncdir makes nothing durable": (
+        "        directory.durable_entries = dict(directory.entries)\n        directory.durable_mode = directory.mode\n",
+        "        pass\n",
+    ),
+    "every write is durable at once": (
+        "        data[off : off + len(buf)] = buf\n",
+        "        data[off : off + len(buf)] = buf\n        inode.durable_data = bytes(data)\n",
+    ),
+    "a rename is durable at once": (
+        "        new_directory.entries[name_new] = inode\n        inode.parent, inode.name = new_directory, name_new\n",
+        "        new_directory.entries[name_new] = inode\n        inode.parent, inode.name = new_directory, name_new\n"
+        "        old_directory.durable_entries.pop(name_old, None)\n        new_directory.durable_entries[name_new] = inode\n",
+    ),
+    "a crash does not freeze the file system": ("        self.crashed = True\n", "        self.crashed = False\n"),
+}
+
+
+def validate_mutants(simulator_class, script):
+    """Runs the validation on each mutant of `script`; 0 when every one is caught."""
+    with open(script) as source:
+        original = source.read()
+    caught = 0
+    directory = tempfile.mkdtemp(prefix="lazyfs-mutants-")
+    try:
+        for name, (before, after) in MUTANTS.items():
+            if original.count(before) != 1:
+                print(f"MUTANT DOES NOT APPLY: {name}")
+                continue
+            path = os.path.join(directory, "lazyfs.py")
+            with open(path, "w") as out:
+                out.write(original.replace(before, after))
+            status = validate(lambda *a, **k: simulator_class(*a, **k, script=path), quiet=True)
+            caught += status != 0
+            print(f"{'caught' if status else 'NOT CAUGHT'}: mutant simulator where {name}")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    print(f"mutants: {caught} of {len(MUTANTS)} caught")
+    return 0 if caught == len(MUTANTS) else 1
