@@ -34,16 +34,17 @@ extension Integration {
         // that receiver fixes land: 20-file batches are synced with syncfs, which
         // reaches no FUSE daemon (confirmed files come back empty, item 2); a directory
         // made by another connection, or by a receiver killed before it synced it, is taken
-        // as durable (confirmed files vanish with it, items 1(a) and 1(b)).
+        // as durable (confirmed files vanish with it, items 1(a) and 1(b)), and so is one
+        // whose parent's sync failed once (item 1(c)).
         @Test(
-            "Short run: every crash point of the 1-file and nested scenarios, every 3rd/4th of the 5- and 20-file ones, a receiver killed at each step of the nested one, random power losses; 0 violations"
+            "Short run: every crash point of the 1-file and nested scenarios, every 3rd/4th of the 5- and 20-file ones, a receiver killed at each step of the nested one, each step failing once (EIO), random power losses; 0 violations"
         )
         func shortRun() {
             guard requirePowerLoss() else { return }
             let started = Date()
             let result = powerLossDriver([
                 "run", "--seed", "16", "--rounds", "30", "--jitter", "0.05",
-                "--enumerate", "one,nested,five,twenty", "--enumerate-kills", "nested",
+                "--enumerate", "one,nested,five,twenty", "--enumerate-kills", "nested", "--enumerate-errors", "nested",
                 "--stride-for", "five=3,twenty=4", "--budget", "150",
             ])
             let seconds = Date().timeIntervalSince(started)

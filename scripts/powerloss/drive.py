@@ -3,7 +3,8 @@
 
     drive.py validate        # the simulator's own semantics, case by case (validate.py)
     drive.py run [--rounds N] [--seed S] [--kinds K,...] [--jitter SECONDS]
-                 [--enumerate K,...] [--enumerate-kills K,...] [--stride N]
+                 [--enumerate K,...] [--enumerate-kills K,...] [--enumerate-errors K,...]
+                 [--stride N]
                  [--stride-for K=N,...] [--budget SECONDS]
     drive.py replay KIND SEED CRASH [--keep]   # one round again, with its operation log
 
@@ -22,7 +23,9 @@ new directory). Power is lost:
   operation N (every K-th with --stride/--stride-for);
 - after the sends, in the scenarios of --enumerate-kills, whose receiver is instead
   killed (SIGKILL, no power loss) before each operation N, restarted on the same file
-  system (volatile state and all), and sent every file again.
+  system (volatile state and all), and sent every file again;
+- after the sends, in the scenarios of --enumerate-errors, whose operation N instead
+  fails once with EIO; the same receiver is then sent every file again.
 
 At a power loss the receiver is killed with SIGKILL and the file system answers EIO from
 then on. The durable image is written out and checked:
@@ -405,6 +408,7 @@ class Totals:
         self.crash_points = 0
         self.crashed_mid = 0  # power lost while the scenario ran (not after it)
         self.kill_points = 0
+        self.error_points = 0
         self.cuts = 0  # resume scenarios whose first send was cut before its confirmation
         self.confirmed = 0
         self.violations = []  # (label, text)
@@ -425,6 +429,9 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
     ("confirm", f)    as soon as a sender reports the kth confirmation, k = 1 + f x the
                       number of files (power lost right after an ACK, while other
                       commits may be under way);
+    ("eio", n)        the nth operation fails with EIO (once, unapplied); after the
+                      sends, the same receiver gets every file again; power is lost
+                      after that;
     ("kill", n)       the receiver is killed (a process crash, no power loss) just
                       before the nth operation; a receiver restarted on the same file
                       system gets every file again; power is lost after that.
@@ -445,8 +452,8 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         simulator.command("sync")  # the target directory exists, durable, before xfer starts
         if jitter:
             simulator.command(f"jitter {jitter} {seed}")
-        if crash[0] in ("op", "kill"):
-            simulator.command(f"arm nonwrite {crash[1]} {'kill' if crash[0] == 'kill' else 'crash'}")
+        if crash[0] in ("op", "kill", "eio"):
+            simulator.command(f"arm nonwrite {crash[1]} {'crash' if crash[0] == 'op' else crash[0]}")
         else:
             simulator.command("arm nonwrite 0")
         receiver = Receiver(target, simulator)
@@ -476,19 +483,26 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
             if timer:
                 timer.cancel()
                 timer.join()
-        if crash[0] == "kill":
-            # The receiver died at operation n (if the sends got that far): a new one on
-            # the same file system, volatile state and all, gets every file again.
-            receiver.stop()
-            receiver = Receiver(target, simulator)
+        if crash[0] in ("kill", "eio"):
+            # After a kill at operation n (if the sends got that far) a new receiver on
+            # the same file system, volatile state and all; after an I/O error the same
+            # one: every file again, which must now succeed.
+            if crash[0] == "kill" or receiver.port is None:
+                # (A receiver whose start-up met the I/O error never listened: that is right.)
+                receiver.stop()
+                receiver = Receiver(target, simulator)
             if receiver.port is None:
-                violations.append("a receiver restarted after a kill did not start: " + "".join(receiver.log)[-500:])
+                violations.append(
+                    f"a receiver restarted after the {crash[0]} did not start: " + "".join(receiver.log)[-500:]
+                )
             else:
                 again = [Sender(paths, receiver.port) for paths in scenario.sends]
                 for sender in again:
                     status = sender.wait()
                     if status != 0:
-                        violations.append(f"the resend after a kill exited {status}: {sender.stderr.strip()[-300:]}")
+                        violations.append(
+                            f"the resend after the {crash[0]} exited {status}: {sender.stderr.strip()[-300:]}"
+                        )
                 senders += again
         stats = simulator.command("stats log")
         crashed_mid = stats["crashed"]
@@ -499,7 +513,7 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         simulator.image(image)
         simulator.stop()
         if verbose:
-            print(f"  {label}: {stats.get('killed') or stats.get('reason')}; {stats['counts']}")
+            print(f"  {label}: {stats.get('killed') or stats.get('failed') or stats.get('reason')}; {stats['counts']}")
             if keep:
                 print(f"  work directory kept: {workdir}")
                 print("  operations (writes left out):")
@@ -514,6 +528,8 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         where = f" (power lost {stats.get('reason') or 'after the sends'})"
         if stats.get("killed"):
             where = f" (receiver killed {stats['killed']}, restarted, power lost after the resend)"
+        if stats.get("failed"):
+            where = f" (EIO {stats['failed']}, power lost after the resend)"
         violations += [v + where for v in check_image(image_target, scenario, confirmed)]
         partials, journal = state_figures(image_target)
         totals.partials_kept += partials
@@ -607,18 +623,26 @@ def run(arguments):
             one_round(kind, seed, ("op", n), totals, verbose=arguments.verbose)
             totals.crash_points += 1
 
-    # Enumerated process crashes: the receiver killed before each operation, restarted.
-    for kind in [k for k in arguments.enumerate_kills.split(",") if k]:
-        seed = arguments.seed
-        total, durations[kind] = one_round(kind, seed, ("count",), totals)
-        points = list(range(1, (total or 0) + 1, strides.get(kind, arguments.stride)))
-        print(f"{kind}: {total} operations counted; killing the receiver at {len(points)} of them", flush=True)
-        for n in points:
-            if out_of_time():
-                print("time budget spent: enumeration cut short", flush=True)
-                break
-            one_round(kind, seed, ("kill", n), totals, verbose=arguments.verbose)
-            totals.kill_points += 1
+    # Enumerated process crashes (the receiver killed before each operation, restarted)
+    # and I/O errors (each operation failing once).
+    for mode, kinds, doing in [
+        ("kill", arguments.enumerate_kills, "killing the receiver at"),
+        ("eio", arguments.enumerate_errors, "failing with EIO"),
+    ]:
+        for kind in [k for k in kinds.split(",") if k]:
+            seed = arguments.seed
+            total, durations[kind] = one_round(kind, seed, ("count",), totals)
+            points = list(range(1, (total or 0) + 1, strides.get(kind, arguments.stride)))
+            print(f"{kind}: {total} operations counted; {doing} {len(points)} of them", flush=True)
+            for n in points:
+                if out_of_time():
+                    print("time budget spent: enumeration cut short", flush=True)
+                    break
+                one_round(kind, seed, (mode, n), totals, verbose=arguments.verbose)
+                if mode == "kill":
+                    totals.kill_points += 1
+                else:
+                    totals.error_points += 1
 
     # Random rounds: a random scenario, power lost at a random moment of its sends.
     kinds = arguments.kinds.split(",")
@@ -641,7 +665,7 @@ def run(arguments):
     seconds = time.monotonic() - started
     print()
     print(f"power-loss simulator: {totals.rounds} rounds in {seconds:.0f} s ({totals.crash_points} enumerated crash points, "
-          f"{totals.kill_points} enumerated receiver kills, "
+          f"{totals.kill_points} enumerated receiver kills, {totals.error_points} enumerated I/O errors, "
           f"{totals.crashed_mid} power losses during a send, the rest after it)")
     print(f"  files confirmed before a power loss: {totals.confirmed}; resume scenarios cut mid-stream: {totals.cuts}")
     print(f"  after a power loss: partials kept {totals.partials_kept}, commit journal lines kept "
@@ -667,7 +691,7 @@ def main():
     replay = sub.add_parser("replay", help="one round again, with its operation log, e.g. replay two 135994927 confirm:0.384")
     replay.add_argument("kind", choices=SCENARIOS)
     replay.add_argument("seed", type=int)
-    replay.add_argument("crash", help="count | op:N | kill:N | time:SECONDS | confirm:FRACTION")
+    replay.add_argument("crash", help="count | op:N | kill:N | eio:N | time:SECONDS | confirm:FRACTION")
     replay.add_argument("--jitter", type=float, default=0.02)
     replay.add_argument("--keep", action="store_true", help="keep the work directory (images, sources)")
     runner = sub.add_parser("run", help="power losses under the real receiver")
@@ -677,6 +701,7 @@ def main():
     runner.add_argument("--enumerate", default="", help="scenarios whose every crash point is tried, comma-separated")
     runner.add_argument("--stride", type=int, default=1, help="try every K-th crash point only")
     runner.add_argument("--stride-for", default="", help="per scenario, e.g. five=3,twenty=4 (overrides --stride)")
+    runner.add_argument("--enumerate-errors", default="", help="scenarios whose every operation fails once with EIO, then every file is sent again")
     runner.add_argument("--enumerate-kills", default="", help="scenarios whose receiver is killed before each operation, then restarted")
     runner.add_argument("--jitter", type=float, default=0.02, help="random rounds: each sync waits up to this many seconds (default 0.02)")
     runner.add_argument("--budget", type=float, default=0, help="stop starting rounds after this many seconds")

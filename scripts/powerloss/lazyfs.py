@@ -16,7 +16,9 @@ volatile state; only these promote it to the durable one:
   names (unlink, rmdir, rename's source) and replaced names (rename over a file).
   Each directory has its own durable entries: a rename between two directories is
   durable in each only once each is synced (sync only the target, and a power loss
-  leaves the file under both names, as hard links of one inode).
+  leaves the file under both names, as hard links of one inode). This is harsher than
+  ext4, XFS or btrfs, whose journals make a rename atomic across both directories, and
+  allowed by POSIX, which promises nothing about crashes.
 
 Nothing else makes anything durable: not ``close``, not ``sync_file_range`` (never
 reaches FUSE), not ``syncfs`` or ``sync`` (the kernel passes them to FUSE daemons only
@@ -29,7 +31,10 @@ operation of KIND arrives, before it is applied) freezes the file system: that a
 every later operation fails with EIO, and the process registered with ``victim PID``
 (the receiver) is killed with SIGKILL at once, as a power loss would. ``arm KIND N
 kill`` kills the victim there without a power loss: that operation fails with EIO, is
-not applied, and the file system goes on with its volatile state (a process crash). ``image DIR``
+not applied, and the file system goes on with its volatile state (a process crash).
+``arm KIND N eio`` fails that one operation with EIO, unapplied, and goes on (a
+transient I/O error; the next sync works normally, where Linux may instead have dropped
+the dirty pages whose write-back failed: not modelled). ``image DIR``
 then writes the durable state into DIR (a plain directory tree) for checking.
 
 Not modelled
@@ -51,7 +56,7 @@ Usage
 
 prints ``lazyfs: ready`` on stdout once mounted. ``--seed DIR`` starts from a copy of
 DIR, all of it durable. Control commands (one line on the UNIX socket, one JSON line
-back): ``crash``, ``arm KIND N [kill]`` (counting restarts at the command; KIND is an
+back): ``crash``, ``arm KIND N [kill|eio]`` (counting restarts at the command; KIND is an
 operation name below, ``nonwrite`` for all but ``write``, or ``any``; N = 0 only
 counts), ``victim PID``, ``cut PID BYTES`` (kill PID with SIGKILL once BYTES more
 bytes were written: a sender cut mid-stream at a known point), ``jitter SECONDS
@@ -131,7 +136,7 @@ class LazyFS(pyfuse3.Operations):
         self.crashed = False
         self.victim = None
         self.counts = {}
-        self.armed = None  # (kind, n, action): action "crash" or "kill"
+        self.armed = None  # (kind, n, action): action "crash", "kill" or "eio"
         self.jitter = 0.0  # syncs wait up to this many seconds first (see "jitter")
         self.random = random.Random(0)
         self.log = []
@@ -165,7 +170,10 @@ class LazyFS(pyfuse3.Operations):
             self.log.append(f"{kind} {where}")
         if self.armed and self.armed[1] > 0 and self.counts.get(self.armed[0], 0) == self.armed[1]:
             what = f"at {self.armed[0]} #{self.armed[1]}: {kind} {where}"
-            if self.armed[2] == "kill":
+            if self.armed[2] == "eio":
+                # A transient I/O error: this operation alone fails, unapplied.
+                self.error_reason = what
+            elif self.armed[2] == "kill":
                 # A process crash, not a power loss: the victim dies, the file system
                 # (and its volatile state) lives on.
                 self.kill_reason = what
@@ -581,6 +589,7 @@ class LazyFS(pyfuse3.Operations):
                 "crashed": self.crashed,
                 "reason": getattr(self, "crash_reason", None),
                 "killed": getattr(self, "kill_reason", None),
+                "failed": getattr(self, "error_reason", None),
                 "counts": self.counts,
                 "log": self.log if "log" in arguments else None,
             }
