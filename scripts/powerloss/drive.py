@@ -413,6 +413,7 @@ class Totals:
         self.confirmed = 0
         self.violations = []  # (label, text)
         self.by_kind = {}  # kind -> [rounds, rounds with a violation]
+        self.by_mode = {}  # crash mode (count, op, time, confirm, kill, eio) -> the same
         self.partials_kept = 0
         self.partials_seen = 0
         self.resumed = 0
@@ -572,9 +573,10 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
     for violation in violations:
         totals.violations.append((label, violation))
         print(f"VIOLATION [{label}] {violation}", flush=True)
-    tally = totals.by_kind.setdefault(kind, [0, 0])
-    tally[0] += 1
-    tally[1] += bool(violations)
+    for key, table in ((kind, totals.by_kind), (crash[0], totals.by_mode)):
+        tally = table.setdefault(key, [0, 0])
+        tally[0] += 1
+        tally[1] += bool(violations)
     return counted, send_seconds
 
 
@@ -674,6 +676,16 @@ def run(arguments):
           f"whose device number the journal's identity check sees change)")
     for kind, (rounds, bad) in sorted(totals.by_kind.items()):
         print(f"  {kind:>7}: {rounds} rounds, {bad} with a violation")
+    modes = {
+        "count": "power lost after the sends",
+        "op": "power lost before an enumerated operation",
+        "time": "power lost at a random moment",
+        "confirm": "power lost right after a random ACK",
+        "kill": "receiver killed before an operation, restarted",
+        "eio": "an operation failed once (EIO)",
+    }
+    for mode, (rounds, bad) in sorted(totals.by_mode.items()):
+        print(f"  {modes.get(mode, mode)}: {rounds} rounds, {bad} with a violation")
     print(f"  violations: {len(totals.violations)}")
     by_class = {}
     for label, violation in totals.violations:
