@@ -103,18 +103,24 @@ class Simulator:
         command = [PYTHON, script, self.mount, "--control", self.control]
         if seed_from:
             command += ["--seed", seed_from]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        # Its stderr goes to a file: a pipe nobody reads would stop it once full.
+        self.log_path = os.path.join(workdir, "lazyfs.log")
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
         # "lazyfs: ready" is printed once mounted and listening for control commands.
         line = self.process.stdout.readline()
         if "ready" not in line:
-            raise RuntimeError(f"lazyfs did not start: {line}{self.process.stderr.read()}")
+            raise RuntimeError(f"lazyfs did not start: {line}{self.log()}")
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.socket.connect(self.control)
         self.stream = self.socket.makefile("rwb")
         self.lock = threading.Lock()  # commands come from timers and event readers too
         LIVE.add(self)
+
+    def log(self):
+        """The end of what lazyfs.py printed on stderr (Python tracebacks, if any)."""
+        with open(self.log_path, errors="replace") as log:
+            return log.read()[-2000:]
 
     def command(self, line):
         with self.lock:
@@ -487,7 +493,9 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         if crash[0] in ("kill", "eio"):
             # After a kill at operation n (if the sends got that far) a new receiver on
             # the same file system, volatile state and all; after an I/O error the same
-            # one: every file again, which must now succeed.
+            # one: every file again, which must now succeed. The armed operation must
+            # not come round again in the new receiver's operations.
+            simulator.command("disarm")
             if crash[0] == "kill" or receiver.port is None:
                 # (A receiver whose start-up met the I/O error never listened: that is right.)
                 receiver.stop()

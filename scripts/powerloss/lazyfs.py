@@ -55,16 +55,25 @@ Usage
     lazyfs.py MOUNTPOINT --control SOCKET [--seed DIR]
 
 prints ``lazyfs: ready`` on stdout once mounted. ``--seed DIR`` starts from a copy of
-DIR, all of it durable. Control commands (one line on the UNIX socket, one JSON line
-back): ``crash``, ``arm KIND N [kill|eio]`` (counting restarts at the command; KIND is an
-operation name below, ``nonwrite`` for all but ``write``, or ``any``; N = 0 only
-counts), ``victim PID``, ``cut PID BYTES`` (kill PID with SIGKILL once BYTES more
-bytes were written: a sender cut mid-stream at a known point), ``jitter SECONDS
-[SEED]`` (each fsync and fsyncdir first waits a random time up to SECONDS, while other
-operations go on: syncs take time on real disks, and this varies the interleavings of
-concurrent commits), ``stats`` (counts since the last ``arm``, ``crashed``, the
-operation log), ``sync`` (make everything durable now, for setting up), ``image DIR``,
-``quit`` (unmount and exit).
+DIR, all of it durable. Control commands, one line each on the UNIX socket, each
+answered with one JSON line:
+
+- ``crash``: lose power now.
+- ``arm KIND N [kill|eio]``: crash (or kill the victim, or fail with EIO) when the Nth
+  operation of KIND arrives; counting restarts here. KIND is a counted operation below,
+  ``nonwrite`` (all but ``write``) or ``any``; N = 0 only counts.
+- ``disarm``: forget the armed operation (counting goes on).
+- ``victim PID``: the process a crash kills (the receiver).
+- ``cut PID BYTES``: kill PID with SIGKILL once BYTES more bytes were written (a
+  sender cut mid-stream at a known point).
+- ``jitter SECONDS [SEED]``: each fsync and fsyncdir first waits a random time up to
+  SECONDS while other operations go on (syncs take time on real disks; this varies the
+  interleavings of concurrent commits).
+- ``stats [log]``: counts since the last ``arm``, whether and where it crashed, and
+  with ``log`` the counted operations in order.
+- ``sync``: make everything durable now (for setting a scenario up).
+- ``image DIR``: write the durable state into DIR.
+- ``quit``: unmount and exit.
 
 Counted operations: create mkdir mknod symlink link rename unlink rmdir setattr write
 fsync fsyncdir.
@@ -572,6 +581,9 @@ class LazyFS(pyfuse3.Operations):
             kind, n = arguments[0], int(arguments[1])
             action = arguments[2] if len(arguments) > 2 else "crash"
             self.armed, self.counts, self.log = (kind, n, action), {}, []
+            return {"ok": True}
+        if verb == "disarm":
+            self.armed = None
             return {"ok": True}
         if verb == "jitter":
             self.jitter = float(arguments[0])
