@@ -37,7 +37,7 @@ extension Integration {
         // as durable (confirmed files vanish with it, items 1(a) and 1(b)), and so is one
         // whose parent's sync failed once (item 1(c)).
         @Test(
-            "Short run: every crash point of the 1-file and nested scenarios, every 3rd/4th of the 5- and 20-file ones, a receiver killed at each step of the nested one, each step failing once (EIO), random power losses; 0 violations"
+            "Short run: every crash point of the 1-file and nested scenarios, every 3rd/4th of the 5- and 20-file ones, a receiver killed at each step of the nested one, each step failing once (EIO), two senders racing into a new directory, random power losses; 0 violations"
         )
         func shortRun() {
             guard requirePowerLoss() else { return }
@@ -45,6 +45,7 @@ extension Integration {
             let result = powerLossDriver([
                 "run", "--seed", "16", "--rounds", "30", "--jitter", "0.05",
                 "--enumerate", "one,nested,five,twenty", "--enumerate-kills", "nested", "--enumerate-errors", "nested",
+                "--races", "3",
                 "--stride-for", "five=3,twenty=4", "--budget", "150",
             ])
             let seconds = Date().timeIntervalSince(started)

@@ -4,7 +4,7 @@
     drive.py validate        # the simulator's own semantics, case by case (validate.py)
     drive.py run [--rounds N] [--seed S] [--kinds K,...] [--jitter SECONDS]
                  [--enumerate K,...] [--enumerate-kills K,...] [--enumerate-errors K,...]
-                 [--stride N]
+                 [--races N] [--stride N]
                  [--stride-for K=N,...] [--budget SECONDS]
     drive.py replay KIND SEED CRASH [--keep]   # one round again, with its operation log
 
@@ -25,7 +25,10 @@ new directory). Power is lost:
   killed (SIGKILL, no power loss) before each operation N, restarted on the same file
   system (volatile state and all), and sent every file again;
 - after the sends, in the scenarios of --enumerate-errors, whose operation N instead
-  fails once with EIO; the same receiver is then sent every file again.
+  fails once with EIO; the same receiver is then sent every file again;
+- at the first ACK in --races rounds of two senders into one new directory, every sync
+  of the target taking 0.5 s (so that one connection's commit is caught while the other,
+  which made the directory, still syncs the target).
 
 At a power loss the receiver is killed with SIGKILL and the file system answers EIO from
 then on. The durable image is written out and checked:
@@ -436,6 +439,10 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
     ("confirm", f)    as soon as a sender reports the kth confirmation, k = 1 + f x the
                       number of files (power lost right after an ACK, while other
                       commits may be under way);
+    ("race", _)       two senders into one new directory (KIND two), every sync of the
+                      target directory taking 0.5 s, power lost at the first ACK: a
+                      commit that leaves the new directory's entry to the connection
+                      that made it is caught while that one still syncs;
     ("eio", n)        the nth operation fails with EIO (once, unapplied); after the
                       sends, the same receiver gets every file again; power is lost
                       after that;
@@ -467,9 +474,11 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         senders = []
         timer = None
         on_event = None
-        if crash[0] == "confirm":
+        if crash[0] == "race":
+            simulator.command("slowsync /target 0.5")
+        if crash[0] in ("confirm", "race"):
             confirmations = [0]
-            wanted = min(len(scenario.files), 1 + int(crash[1] * len(scenario.files)))
+            wanted = 1 if crash[0] == "race" else min(len(scenario.files), 1 + int(crash[1] * len(scenario.files)))
 
             def on_event(sender, event):
                 if event.get("event") == "confirmed":
@@ -654,6 +663,12 @@ def run(arguments):
                 else:
                     totals.error_points += 1
 
+    # Two senders racing into one new directory, power lost at the first ACK.
+    for index in range(arguments.races):
+        if out_of_time():
+            break
+        one_round("two", arguments.seed + index, ("race", 0), totals, verbose=arguments.verbose)
+
     # Random rounds: a random scenario, power lost at a random moment of its sends.
     kinds = arguments.kinds.split(",")
     for index in range(arguments.rounds):
@@ -691,6 +706,7 @@ def run(arguments):
         "confirm": "power lost right after a random ACK",
         "kill": "receiver killed before an operation, restarted",
         "eio": "an operation failed once (EIO)",
+        "race": "two senders into one new directory, power lost at the first ACK",
     }
     for mode, (rounds, bad) in sorted(totals.by_mode.items()):
         print(f"  {modes.get(mode, mode)}: {rounds} rounds, {bad} with a violation")
@@ -711,7 +727,7 @@ def main():
     replay = sub.add_parser("replay", help="one round again, with its operation log, e.g. replay two 135994927 confirm:0.384")
     replay.add_argument("kind", choices=SCENARIOS)
     replay.add_argument("seed", type=int)
-    replay.add_argument("crash", help="count | op:N | kill:N | eio:N | time:SECONDS | confirm:FRACTION")
+    replay.add_argument("crash", help="count | op:N | kill:N | eio:N | time:SECONDS | confirm:FRACTION | race:0")
     replay.add_argument("--jitter", type=float, default=0.02)
     replay.add_argument("--keep", action="store_true", help="keep the work directory (images, sources)")
     runner = sub.add_parser("run", help="power losses under the real receiver")
@@ -721,6 +737,7 @@ def main():
     runner.add_argument("--enumerate", default="", help="scenarios whose every crash point is tried, comma-separated")
     runner.add_argument("--stride", type=int, default=1, help="try every K-th crash point only")
     runner.add_argument("--stride-for", default="", help="per scenario, e.g. five=3,twenty=4 (overrides --stride)")
+    runner.add_argument("--races", type=int, default=0, help="rounds of the two scenario in race mode (see one_round)")
     runner.add_argument("--enumerate-errors", default="", help="scenarios whose every operation fails once with EIO, then every file is sent again")
     runner.add_argument("--enumerate-kills", default="", help="scenarios whose receiver is killed before each operation, then restarted")
     runner.add_argument("--jitter", type=float, default=0.02, help="random rounds: each sync waits up to this many seconds (default 0.02)")

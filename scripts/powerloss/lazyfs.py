@@ -69,6 +69,9 @@ answered with one JSON line:
 - ``jitter SECONDS [SEED]``: each fsync and fsyncdir first waits a random time up to
   SECONDS while other operations go on (syncs take time on real disks; this varies the
   interleavings of concurrent commits).
+- ``slowsync PATH SECONDS``: each fsyncdir of the directory PATH (from the mount
+  point, e.g. ``/target``) waits SECONDS first, other operations going on (a window in
+  which a concurrent commit can be caught).
 - ``stats [log]``: counts since the last ``arm``, whether and where it crashed, and
   with ``log`` the counted operations in order.
 - ``sync``: make everything durable now (for setting a scenario up).
@@ -147,6 +150,7 @@ class LazyFS(pyfuse3.Operations):
         self.counts = {}
         self.armed = None  # (kind, n, action): action "crash", "kill" or "eio"
         self.jitter = 0.0  # syncs wait up to this many seconds first (see "jitter")
+        self.slow = {}  # directory path -> seconds each of its fsyncdir waits (see "slowsync")
         self.random = random.Random(0)
         self.log = []
         self.cut = None  # [pid, bytes]: kill pid once this many more bytes were written
@@ -501,6 +505,8 @@ class LazyFS(pyfuse3.Operations):
     async def fsyncdir(self, fh, datasync):
         await self._jitter()
         directory, _ = self.handles[fh]
+        if directory.path() in self.slow:
+            await trio.sleep(self.slow[directory.path()])
         self._operation("fsyncdir", directory)
         directory.durable_entries = dict(directory.entries)
         directory.durable_mode = directory.mode
@@ -581,6 +587,9 @@ class LazyFS(pyfuse3.Operations):
             kind, n = arguments[0], int(arguments[1])
             action = arguments[2] if len(arguments) > 2 else "crash"
             self.armed, self.counts, self.log = (kind, n, action), {}, []
+            return {"ok": True}
+        if verb == "slowsync":
+            self.slow[arguments[0]] = float(arguments[1])
             return {"ok": True}
         if verb == "disarm":
             self.armed = None
