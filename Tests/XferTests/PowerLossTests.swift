@@ -87,7 +87,12 @@ private func powerLossDriver(_ arguments: [String]) -> Finished {
     let stdout = PipeCollector(out)
     let stderr = PipeCollector(err)
     try! process.run()
+    // A watchdog, not a synchronisation: a driver stuck past 10 minutes is stopped (SIGTERM
+    // unmounts its simulators) and the test fails on its status.
+    let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 600, execute: watchdog)
     process.waitUntilExit()
+    watchdog.cancel()
     return Finished(status: process.terminationStatus, stdout: stdout.waitForEnd(), stderr: stderr.waitForEnd())
 }
 

@@ -116,6 +116,7 @@ class Simulator:
             raise RuntimeError(f"lazyfs did not start: {line}{self.log()}")
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.socket.connect(self.control)
+        self.socket.settimeout(60)  # a simulator that stops answering fails the round, not the run
         self.stream = self.socket.makefile("rwb")
         self.lock = threading.Lock()  # commands come from timers and event readers too
         LIVE.add(self)
