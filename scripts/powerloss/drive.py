@@ -83,6 +83,7 @@ PROCESSES = set()
 
 @atexit.register
 def _unmount_leftovers():
+    """Ends the xfer processes and simulators still running."""
     for process in list(PROCESSES):
         if process.poll() is None:
             process.kill()
@@ -586,6 +587,9 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
     except Exception as error:  # a driver failure is reported, never hidden
         violations.append(f"driver error: {error!r}")
     finally:
+        # After a driver error, what this round started is still running: end it before
+        # its directory goes (rounds run one at a time, so all that is live is this round's).
+        _unmount_leftovers()
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
     for violation in violations:
