@@ -48,7 +48,8 @@ file's fsync; we do not, as POSIX does not promise it), extended attributes, O_T
 (the kernel answers EOPNOTSUPP: pyfuse3 3.2 has no tmpfile operation), fallocate
 (EOPNOTSUPP), symbolic links beyond create/read (durable like other entries), and locks:
 ``flock`` is not implemented here, so the kernel keeps flock locks locally, which works
-between the processes of this machine.
+between the processes of this machine. ``statfs`` reports a 64 GiB disk less what the
+files hold, so that free-space checks pass.
 
 Usage
 -----
