@@ -35,7 +35,9 @@ extension Integration {
         // reaches no FUSE daemon (confirmed files come back empty, item 2); a directory
         // made by another connection, or by a receiver killed before it synced it, is taken
         // as durable (confirmed files vanish with it, items 1(a) and 1(b)), and so is one
-        // whose parent's sync failed once (item 1(c)).
+        // whose parent's sync failed once (item 1(c)). The checks can all hold: a receiver
+        // changed only to fsync file by file and to sync every directory on each committed
+        // path had 0 violations here, in this run and in scripts/powerloss/long-run.sh.
         @Test(
             "Short run: every crash point of the 1-file and nested scenarios, every 3rd/4th of the 5- and 20-file ones, a receiver killed at each step of the nested one, each step failing once (EIO), two senders racing into a new directory, random power losses; 0 violations"
         )
