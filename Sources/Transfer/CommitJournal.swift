@@ -64,10 +64,14 @@ final class CommitJournal: Sendable {
         /// Split prefixes whose bucket file is still there (a split that a crash or an
         /// error interrupted): lookups read them too, before the deeper bucket.
         var leftovers: Set<String> = []
+        /// Whether `commits`' name in `.xfer` (and `.xfer`'s in the target) was synced.
+        var placeDurable = false
     }
 
     /// `.xfer/commits`; used only with `state`'s lock held.
     private nonisolated(unsafe) let directory: FileDescriptor
+    /// The target, whose `.xfer` holds `commits`.
+    private let target: TargetDirectory
     private let retention: Double
     /// The lock also serialises every bucket file's reads, appends, compactions and splits.
     private let state: Mutex<State>
@@ -103,7 +107,11 @@ final class CommitJournal: Sendable {
         }
         state.leftovers = buckets.intersection(state.split)
         self.directory = commits
+        self.target = directory
         self.retention = retention
+        // `commits` and `.xfer` must keep their names through a power loss for the lines to
+        // be found; synced once here (again at the next record if this fails).
+        state.placeDurable = (try? directory.syncStateDirectory()) != nil
         self.state = Mutex(state)
         // Deepest first: a deeper leftover's lines are newer than a shallower one's.
         self.state.withLock { state in
@@ -154,6 +162,14 @@ final class CommitJournal: Sendable {
                 byBucket[CommitJournal.bucket(of: "\(id)", state.split), default: []] += CommitJournal.line(id, entry)
             }
             var firstError: SystemError?
+            if !state.placeDurable {
+                do throws(SystemError) {
+                    try target.syncStateDirectory()
+                    state.placeDurable = true
+                } catch {
+                    firstError = error
+                }
+            }
             for (bucket, bytes) in byBucket.sorted(by: { $0.key < $1.key }) {
                 do throws(SystemError) {
                     let size = try append(bytes, to: bucket)
@@ -280,19 +296,31 @@ final class CommitJournal: Sendable {
         return matches.reversed().lazy.compactMap { CommitJournal.parse(bytes[$0])?.1 }.first
     }
 
-    /// Appends whole lines to a bucket (O_APPEND, short writes continued); returns its size.
+    /// Appends whole lines to a bucket (O_APPEND, short writes continued) and makes them
+    /// durable (`fdatasync`; a new bucket's name too, by an `fsync` of `commits`): an
+    /// "already committed" answer after a power loss needs the line. Returns its size.
     private func append(_ bytes: [UInt8], to prefix: String) throws(SystemError) -> Int {
-        let file = try FileDescriptor.open(
-            CommitJournal.file(prefix),
-            in: directory,
-            flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW,
-            mode: 0o600
-        )
+        let name = CommitJournal.file(prefix)
+        let existing = try? FileDescriptor.open(name, in: directory, flags: O_RDWR | O_APPEND | O_NOFOLLOW)
+        let file: FileDescriptor
+        if let existing {
+            file = existing
+        } else {
+            file = try FileDescriptor.open(
+                name,
+                in: directory,
+                flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW,
+                mode: 0o600
+            )
+        }
+        defer { file.close() }
         // A crash may have left a torn last line: start ours on a line of its own.
         let size = Int(try file.status().st_size)
         var last: UInt8 = 0x0A
         if size > 0 { _ = pread(file.rawValue, &last, 1, off_t(size - 1)) }
         try file.writeAll(last == 0x0A ? bytes : [0x0A] + bytes)
+        try retryingInterrupts("fdatasync", name) { fdatasync(file.rawValue) }
+        if existing == nil { try directory.sync() }
         return Int(try file.status().st_size)
     }
 

@@ -647,7 +647,9 @@ final class ReceiverConnection {
         defer { release(id) }
         // Nothing received: nothing worth keeping.
         let keep = resumable && incoming.offer.size != nil && incoming.partial.length > 0
-        let synced = keep && (try? incoming.partial.file.sync()) != nil
+        // Its bytes and its name in `.xfer` (and `.xfer` in the target) must survive a power
+        // loss, or the resume this keeps it for cannot happen (SPEC.md §7.3).
+        let synced = keep && (try? incoming.partial.file.sync()) != nil && (try? directory.syncStateDirectory()) != nil
         incoming.partial.file.close()
         if !synced {
             directory.removePartial(id)

@@ -23,4 +23,9 @@ int xfer_sync_filesystem(int fd);
 /// Returns 0 or -1 with errno (ENOSYS/EINVAL where the kernel cannot tell).
 int xfer_mount_id(int fd, uint64_t *mount_id);
 
+/// The type of the file system holding `fd` (`fstatfs`'s f_type, as an unsigned 32-bit
+/// magic number): whether `syncfs` is a data barrier there depends on it.
+/// Returns 0 or -1 with errno.
+int xfer_filesystem_type(int fd, uint64_t *type);
+
 #endif
