@@ -64,7 +64,9 @@ final class CommitJournal: Sendable {
         /// Split prefixes whose bucket file is still there (a split that a crash or an
         /// error interrupted): lookups read them too, before the deeper bucket.
         var leftovers: Set<String> = []
-        /// Whether `commits`' name in `.xfer` (and `.xfer`'s in the target) was synced.
+        /// Whether `commits`' name in `.xfer` (and `.xfer`'s in the target) was synced: the
+        /// lines must be found after a power loss. Done at the first record, with the
+        /// first commit's syncs rather than at start, and again until it succeeds.
         var placeDurable = false
     }
 
@@ -109,9 +111,7 @@ final class CommitJournal: Sendable {
         self.directory = commits
         self.target = directory
         self.retention = retention
-        // `commits` and `.xfer` must keep their names through a power loss for the lines to
-        // be found; synced once here (again at the next record if this fails).
-        state.placeDurable = (try? directory.syncStateDirectory()) != nil
+
         self.state = Mutex(state)
         // Deepest first: a deeper leftover's lines are newer than a shallower one's.
         self.state.withLock { state in
