@@ -129,6 +129,193 @@ extension Integration {
     }
 }
 
+extension Integration.CommitPath {
+    @Test("A tool that truncates .xfer/ID.part mid-stream: the commit finds the size wrong, no ACK, nothing committed")
+    func partialTruncatedMidStream() throws {
+        let target = TemporaryDirectory()
+        let receiver = ReceiverProcess(directory: target.path, extra: ["--once"])
+        let sender = XferProcess(["send", "--name", "cut.bin", "-", receiver.address])
+        let half = [UInt8](repeating: 0x5A, count: 1 << 20)
+        try sender.stdin.fileHandleForWriting.write(contentsOf: Data(half))
+        // Ready when the first half is in the partial file.
+        var partial = ""
+        try #require(
+            waitUntil {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: target.file(".xfer"))) ?? []
+                guard let name = names.first(where: { $0.hasSuffix(".part") }) else { return false }
+                partial = target.file(".xfer/" + name)
+                let size = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int) ?? 0
+                return size == half.count
+            },
+            "the first MiB never reached the partial file"
+        )
+        #expect(truncate(partial, 0) == 0)
+        try sender.stdin.fileHandleForWriting.write(contentsOf: Data(half))
+        let result = sender.finish()
+        #expect(result.status != 0, "the sender exited 0 after its partial file was truncated: \(result.stderr)")
+        #expect(!target.exists("cut.bin"), "a file was committed under the final name")
+        #expect(receiver.xfer.finish().stderr.contains("not the"), "the receiver's log does not say why")
+    }
+
+    @Test("A name of 2,048 levels under RLIMIT_NOFILE 256: committed with a bounded number of descriptors")
+    func deepNameFewDescriptors() throws {
+        try #require(commandExists("prlimit"), "needs prlimit")
+        let target = TemporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "prlimit", "--nofile=256:256", xferBinary, "receive", "--dir", target.path, "--listen", "127.0.0.1:0",
+            "--once",
+        ]
+        let log = Pipe()
+        process.standardError = log
+        let collector = PipeCollector(log)
+        try process.run()
+        defer {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+        try #require(collector.wait(for: "listening on"), "\(collector.text)")
+        let line = collector.text.split(separator: "\n").first { $0.contains("listening on") }!
+        let port = try #require(UInt16(line.split(separator: ":").last!))
+        // 2,047 directories and the file: 4,095 bytes, within the 4,096 of a name.
+        let name = String(repeating: "d/", count: 2047) + "f"
+        let steps = shell("python3 '\(scriptPath("xfer-steps.py"))' 127.0.0.1 \(port) '\(name):3000'")
+        process.waitUntilExit()
+        #expect(steps.status == 0, "\(steps.stdout) \(steps.stderr)\nreceiver: \(collector.text.suffix(2000))")
+        #expect(steps.stdout.hasPrefix("ack "), "\(steps.stdout)")
+        let found = shell("cd '\(target.path)' && find d -name f -type f | wc -l")
+        #expect(found.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(found.stdout) \(found.stderr)")
+    }
+
+    @Test("A directory moved out of the target during the commit: its file gets an error, never an ACK")
+    func directoryMovedOutMidCommit() throws {
+        let strace = try #require(commitStrace, "strace is required")
+        let work = TemporaryDirectory()
+        let target = try makeTarget(in: work)
+        // The commit's rename into x is held (strace delays it) while the test moves x out.
+        let receiver = try #require(
+            TracedReceiver(
+                strace: strace,
+                log: work.file("trace"),
+                options: ["-e", "inject=renameat:delay_exit=1500000:when=1"],
+                target: target,
+                extra: ["--once"]
+            )
+        )
+        let source = TemporaryDirectory()
+        _ = source.makeFile("x/f", count: 4000)
+        let sender = XferProcess(["send", "--json", source.file("x"), receiver.address])
+        // Ready when the file is in x: the rename happened, its syscall is held.
+        try #require(waitUntil { FileManager.default.fileExists(atPath: target + "/x/f") })
+        #expect(rename(target + "/x", work.file("outside")) == 0)
+        let result = sender.finish()
+        _ = receiver.stop()
+        let confirmed = jsonEvents(result.stdout).filter { $0["event"] as? String == "confirmed" }
+        #expect(result.status != 0, "the sender exited 0 for a file moved out of the target: \(result.stdout)")
+        #expect(confirmed.isEmpty, "confirmed although its directory left the target: \(confirmed)")
+        #expect(result.stderr.contains("moved"), "\(result.stderr)")
+    }
+
+    @Test("Where syncfs is no barrier (FUSE, forced by XFER_TEST_FILESYSTEM_TYPE): a batch is synced file by file")
+    func batchOnFuseSyncedPerFile() throws {
+        let strace = try #require(commitStrace, "strace is required")
+        let work = TemporaryDirectory()
+        let target = try makeTarget(in: work)
+        let receiver = try #require(
+            TracedReceiver(
+                strace: strace,
+                log: work.file("trace"),
+                options: [],
+                target: target,
+                extra: ["--once"],
+                environment: ["XFER_TEST_FILESYSTEM_TYPE": "65735546"]
+            )
+        )
+        let source = TemporaryDirectory()
+        for index in 1...12 { _ = source.makeFile("batch/f\(index)", count: 1000 + index) }
+        let result = xfer(["send", source.file("batch"), receiver.address])
+        let trace = receiver.stop()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(trace.firstIndex { $0.name == "syncfs" } == nil, "syncfs used on a file system where it is no barrier")
+        let synced = Set(
+            trace.calls.filter { ["fsync", "fdatasync"].contains($0.name) && $0.ok }.compactMap { $0.path(0) }
+                .filter { $0.hasSuffix(".part") }
+        )
+        #expect(synced.count == 12, "partial files synced one by one: \(synced.count) of 12")
+    }
+}
+
+extension Integration.CommitPath {
+    @Test("Resume survives a power loss: a kept partial, its name in .xfer and .xfer's in the target are synced")
+    func keptPartialSynced() throws {
+        let strace = try #require(commitStrace, "strace is required")
+        let work = TemporaryDirectory()
+        let target = try makeTarget(in: work)
+        let receiver = try #require(
+            TracedReceiver(strace: strace, log: work.file("trace"), options: [], target: target, extra: ["--once"])
+        )
+        let source = TemporaryDirectory()
+        _ = source.makeFile("big.bin", count: 64 << 20)
+        let sender = XferProcess(["send", source.file("big.bin"), receiver.address])
+        // Cut when the first MiB is in the partial file: the receiver keeps it for a resume.
+        try #require(
+            waitUntil {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: target + "/.xfer")) ?? []
+                guard let name = names.first(where: { $0.hasSuffix(".part") }) else { return false }
+                let size = (try? FileManager.default.attributesOfItem(atPath: target + "/.xfer/" + name)[.size] as? Int)
+                return (size ?? 0) >= 1 << 20
+            }
+        )
+        sender.kill()
+        _ = sender.finish()
+        let trace = receiver.stop()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: target + "/.xfer")) ?? []
+        let part = try #require(names.first { $0.hasSuffix(".part") }, "no partial kept: \(names)")
+        let partPath = target + "/.xfer/" + part
+        let lastOpen = try #require(trace.calls.lastIndex { $0.name == "openat" && $0.text.contains(part) })
+        let end = trace.calls.count
+        for path in [partPath, target + "/.xfer", target] {
+            #expect(
+                trace.successfulSync(of: path, between: lastOpen, and: end),
+                "\(path) is not synced after the stream was cut: the kept partial may not survive a power loss"
+            )
+        }
+    }
+
+    @Test(
+        "Already-committed survives a power loss: the journal line, its bucket's name and .xfer are synced before the ACK"
+    )
+    func journalSynced() throws {
+        let strace = try #require(commitStrace, "strace is required")
+        let work = TemporaryDirectory()
+        let target = try makeTarget(in: work)
+        let receiver = try #require(
+            TracedReceiver(strace: strace, log: work.file("trace"), options: [], target: target, extra: ["--once"])
+        )
+        let source = TemporaryDirectory()
+        _ = source.makeFile("j.bin", count: 3000)
+        let result = xfer(["send", source.file("j.bin"), receiver.address])
+        let trace = receiver.stop()
+        #expect(result.status == 0, "\(result.stderr)")
+        let ack = try #require(trace.ackCarrier(afterRenameOf: "j.bin"))
+        let bucket = try #require(
+            trace.firstIndex {
+                $0.name == "openat" && $0.ok && $0.text.contains("O_CREAT") && $0.text.contains(".log\"")
+            },
+            "no journal bucket created"
+        )
+        let bucketName = try #require(trace[bucket].string(1))
+        let rename = try #require(trace.firstIndex { $0.name.hasPrefix("renameat") && $0.string(3) == "j.bin" })
+        for path in [target + "/.xfer/commits/" + bucketName, target + "/.xfer/commits", target + "/.xfer", target] {
+            #expect(
+                trace.successfulSync(of: path, between: rename, and: ack),
+                "\(path) is not synced between the commit and its ACK"
+            )
+        }
+    }
+}
+
 // MARK: - Helpers
 
 /// strace, if installed.
@@ -333,12 +520,19 @@ struct Trace {
     }
 
     /// Whether an fsync (or fdatasync) of the directory `path` succeeded, or a syncfs, after
-    /// call `after` ended (-1: from the start) and before call `before` started.
+    /// call `after` ended (-1: from the start) and before call `before` started (past the
+    /// last call: to the end).
     func successfulSync(of path: String, between after: Int, and before: Int) -> Bool {
         let from = after < 0 ? -1 : calls[after].endLine
+        let to = before < calls.count ? calls[before].line : Int.max
         return calls.contains {
-            $0.ok && $0.line > from && $0.endLine < calls[before].line
+            $0.ok && $0.line > from && $0.endLine < to
                 && ($0.name == "syncfs" || (["fsync", "fdatasync"].contains($0.name) && $0.path(0) == path))
         }
     }
+}
+
+extension Trace: CustomTestStringConvertible {
+    /// Short, for expectation messages: a trace has thousands of calls.
+    var testDescription: String { "a trace of \(calls.count) calls" }
 }
