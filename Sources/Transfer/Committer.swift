@@ -244,8 +244,9 @@ extension TransferError {
 /// ``limit`` descriptors: past that, what is owed so far is synced at once (the entries
 /// exist already, so an early sync is as good), which bounds a walk of any depth.
 struct DirectorySyncs {
-    /// Most directories held open for a later sync.
-    static let limit = 16
+    /// Most directories held open for a later sync: with the walk's own two, within the 8
+    /// descriptors per connection that ``DescriptorBudget`` sets aside for a walk.
+    static let limit = 6
 
     private let durable: DurableDirectories
     private var owed:

@@ -36,6 +36,11 @@ extension Integration {
             let bytesA = source.makeFile("x/y/z/a", count: 5000)
             let sourceB = TemporaryDirectory()
             let bytesB = sourceB.makeFile("x/b", count: 7000)
+            // A first commit makes the target's own state durable (the journal's place syncs
+            // the target once per process): after it, only the rule under test can.
+            let warm = TemporaryDirectory()
+            _ = warm.makeFile("warm", count: 100)
+            #expect(xfer(["send", warm.file("warm"), receiver.address]).status == 0)
             let senderA = XferProcess(["send", source.file("x"), receiver.address])
             // Ready when x/y/z exists: A is inside its delayed mkdirat, x is not synced.
             try #require(waitUntil { FileManager.default.fileExists(atPath: target + "/x/y/z") })
@@ -82,13 +87,18 @@ extension Integration {
             let second = try #require(
                 TracedReceiver(strace: strace, log: work.file("trace2"), options: [], target: target, extra: ["--once"])
             )
-            let result = xfer(["send", sourceB.file("x"), second.address])
+            // A first commit (warm) makes the target's own state durable (the journal's
+            // place syncs the target once per process): after it, only the rule under test
+            // can sync the target for x.
+            _ = bytesB
+            let steps = shell("python3 '\(scriptPath("xfer-steps.py"))' 127.0.0.1 \(second.port) warm:100 x/b:7000")
             let trace = second.stop()
-            #expect(result.status == 0, "\(result.stderr)")
-            #expect(FileManager.default.contents(atPath: target + "/x/b").map { [UInt8]($0) } == bytesB)
+            #expect(steps.status == 0, "\(steps.stdout) \(steps.stderr)")
+            #expect(FileManager.default.fileExists(atPath: target + "/x/b"))
+            let warm = try #require(trace.ackCarrier(afterRenameOf: "warm"), "no rename of warm and write after it")
             let ack = try #require(trace.ackCarrier(afterRenameOf: "b"), "no rename of b and socket write after it")
             #expect(
-                trace.successfulSync(of: target, between: -1, and: ack),
+                trace.successfulSync(of: target, between: warm, and: ack),
                 "x (left by a killed receiver) has no synced entry in the target before the ACK (line \(trace[ack].line))"
             )
         }
@@ -100,26 +110,32 @@ extension Integration {
             let strace = try #require(commitStrace, "strace is required")
             let work = TemporaryDirectory()
             let target = try makeTarget(in: work)
-            // One connection, one commit per file: fsync 1 is x/a's data, 2 the target's for
-            // the new x (made to fail), 3 x's.
+            // One connection, one commit per file. warm: fsync 1 its data, 2 the target (its
+            // parent), 3-5 the journal's place (target, .xfer, commits); x/a: 6 its data,
+            // 7 the target's for the new x (made to fail), 8 x's; the test checks that the
+            // failure hit the target after x was made.
             let receiver = try #require(
                 TracedReceiver(
                     strace: strace,
                     log: work.file("trace"),
-                    options: ["-e", "inject=fsync:error=EIO:when=2"],
+                    options: ["-e", "inject=fsync:error=EIO:when=7"],
                     target: target,
                     extra: ["--once"]
                 )
             )
-            let steps = shell("python3 '\(scriptPath("xfer-steps.py"))' 127.0.0.1 \(receiver.port) x/a:1000 x/b:2000")
+            let steps = shell(
+                "python3 '\(scriptPath("xfer-steps.py"))' 127.0.0.1 \(receiver.port) warm:100 x/a:1000 x/b:2000"
+            )
             let trace = receiver.stop()
             let lines = steps.stdout.split(separator: "\n").map(String.init)
-            #expect(lines.count == 2 && lines[0].hasPrefix("error x/a "), "\(steps.stdout) \(steps.stderr)")
+            #expect(lines.count == 3 && lines[1].hasPrefix("error x/a "), "\(steps.stdout) \(steps.stderr)")
             #expect(lines.last == "ack x/b 2000", "\(steps.stdout) \(steps.stderr)")
+            let made = try #require(trace.firstIndex { $0.name == "mkdirat" && $0.string(1) == "x" }, "no mkdirat of x")
             let failed = try #require(
                 trace.firstIndex { $0.name == "fsync" && $0.injected && $0.path(0) == target },
                 "the injected failure did not hit the target's fsync"
             )
+            try #require(failed > made, "the injected failure hit the target's fsync before x was made")
             let ack = try #require(trace.ackCarrier(afterRenameOf: "b"), "no rename of b and socket write after it")
             #expect(
                 trace.successfulSync(of: target, between: failed, and: ack),
