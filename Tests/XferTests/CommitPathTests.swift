@@ -36,8 +36,8 @@ extension Integration {
             let bytesA = source.makeFile("x/y/z/a", count: 5000)
             let sourceB = TemporaryDirectory()
             let bytesB = sourceB.makeFile("x/b", count: 7000)
-            // A first commit makes the target's own state durable (the journal's place syncs
-            // the target once per process): after it, only the rule under test can.
+            // A first connection (which syncs the target for its file and the journal's place
+            // at its end): after it, only the rule under test can sync the target for x.
             let warm = TemporaryDirectory()
             _ = warm.makeFile("warm", count: 100)
             #expect(xfer(["send", warm.file("warm"), receiver.address]).status == 0)
@@ -87,9 +87,8 @@ extension Integration {
             let second = try #require(
                 TracedReceiver(strace: strace, log: work.file("trace2"), options: [], target: target, extra: ["--once"])
             )
-            // A first commit (warm) makes the target's own state durable (the journal's
-            // place syncs the target once per process): after it, only the rule under test
-            // can sync the target for x.
+            // A first commit (warm) syncs the target: after it, only the rule under test can
+            // sync the target for x.
             _ = bytesB
             let steps = shell("python3 '\(scriptPath("xfer-steps.py"))' 127.0.0.1 \(second.port) warm:100 x/b:7000")
             let trace = second.stop()
@@ -111,14 +110,13 @@ extension Integration {
             let work = TemporaryDirectory()
             let target = try makeTarget(in: work)
             // One connection, one commit per file. warm: fsync 1 its data, 2 the target (its
-            // parent), 3-5 the journal's place (target, .xfer, commits); x/a: 6 its data,
-            // 7 the target's for the new x (made to fail), 8 x's; the test checks that the
-            // failure hit the target after x was made.
+            // parent); x/a: 3 its data, 4 the target's for the new x (made to fail), 5 x's;
+            // the test checks that the failure hit the target after x was made.
             let receiver = try #require(
                 TracedReceiver(
                     strace: strace,
                     log: work.file("trace"),
-                    options: ["-e", "inject=fsync:error=EIO:when=7"],
+                    options: ["-e", "inject=fsync:error=EIO:when=4"],
                     target: target,
                     extra: ["--once"]
                 )
@@ -300,7 +298,7 @@ extension Integration.CommitPath {
     }
 
     @Test(
-        "Already-committed survives a power loss: the journal line, its bucket's name and .xfer are synced before the ACK"
+        "Already-committed survives a power loss: the journal line, its bucket's name and .xfer are synced before GOODBYE"
     )
     func journalSynced() throws {
         let strace = try #require(commitStrace, "strace is required")
@@ -314,7 +312,8 @@ extension Integration.CommitPath {
         let result = xfer(["send", source.file("j.bin"), receiver.address])
         let trace = receiver.stop()
         #expect(result.status == 0, "\(result.stderr)")
-        let ack = try #require(trace.ackCarrier(afterRenameOf: "j.bin"))
+        // The receiver's last socket write is its GOODBYE.
+        let goodbye = try #require(trace.calls.lastIndex { ["sendto", "sendmsg"].contains($0.name) })
         let bucket = try #require(
             trace.firstIndex {
                 $0.name == "openat" && $0.ok && $0.text.contains("O_CREAT") && $0.text.contains(".log\"")
@@ -325,8 +324,8 @@ extension Integration.CommitPath {
         let rename = try #require(trace.firstIndex { $0.name.hasPrefix("renameat") && $0.string(3) == "j.bin" })
         for path in [target + "/.xfer/commits/" + bucketName, target + "/.xfer/commits", target + "/.xfer", target] {
             #expect(
-                trace.successfulSync(of: path, between: rename, and: ack),
-                "\(path) is not synced between the commit and its ACK"
+                trace.successfulSync(of: path, between: rename, and: goodbye),
+                "\(path) is not synced between the commit and the receiver's GOODBYE"
             )
         }
     }
