@@ -69,12 +69,25 @@ struct Committer {
         var needs: [[DurableDirectories.Key]] = Array(repeating: [], count: batch.count)
         var parents: [DurableDirectories.Key?] = Array(repeating: nil, count: batch.count)
         var identities = [Result<FileIdentity, SystemError>?](repeating: nil, count: batch.count)
+        // The previous file's directory and the syncs its path owed: files of one directory
+        // usually come one after another, and need no walk of their own (one descriptor
+        // kept, not one per directory of the batch).
+        var previous: (place: String, parent: TargetDirectory.CommitParent, needs: [DurableDirectories.Key])?
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
             do throws(TransferError) {
-                let parent = try directory.walkForCommit(stream.name) { directory, place, child in
-                    if !durable.contains(child) {
-                        needs[index].append(syncs.need(directory, place: place, vouchingFor: child))
+                let place = stream.name.directories.joined(separator: "/")
+                let parent: TargetDirectory.CommitParent
+                if let previous, previous.place == place {
+                    parent = previous.parent
+                    needs[index] = previous.needs
+                } else {
+                    previous = nil
+                    parent = try directory.walkForCommit(stream.name) { directory, place, child in
+                        if !durable.contains(child) {
+                            needs[index].append(syncs.need(directory, place: place, vouchingFor: child))
+                        }
                     }
+                    previous = (place, parent, needs[index])
                 }
                 // The committed file must be the stream, whole: the ACK states its length.
                 // (A tool may truncate `.xfer/<id>.part` under us; the partial is written
@@ -102,8 +115,7 @@ struct Committer {
                         message: "cannot rename '\(stream.name.text)' into place: \(error.reason)"
                     )
                 }
-                let place = stream.name.directories.joined(separator: "/")
-                needs[index].append(syncs.need(parent.handle, place: place, vouchingFor: nil))
+                needs[index].append(syncs.need(parent.handle, key: parent.key, place: place, vouchingFor: nil))
                 parents[index] = parent.key
                 // The renamed file is the same inode: its identity as it now stands (the
                 // rename changed its ctime). Its data is synced: the descriptor can go.
@@ -257,21 +269,26 @@ struct DirectorySyncs {
 
     init(durable: DurableDirectories) { self.durable = durable }
 
-    /// Owes a sync of `directory` (at `place`, components joined by "/"), which makes the
-    /// entry of `child` durable if given. Returns the directory's key, for the caller to
+    /// Owes a sync of `directory` (at `place`, components joined by "/"; `key` its identity
+    /// when the caller knows it), which makes the entry of `child` durable if given. Returns the directory's key, for the caller to
     /// look up in ``failed`` after ``flush()``.
     mutating func need(
         _ directory: FileDescriptor,
+        key known: DurableDirectories.Key? = nil,
         place: String,
         vouchingFor child: DurableDirectories.Key?
     ) -> DurableDirectories.Key {
-        guard let info = try? directory.status() else {
+        let key: DurableDirectories.Key
+        if let known {
+            key = known
+        } else if let info = try? directory.status() {
+            key = DurableDirectories.Key(info)
+        } else {
             // Cannot even be told apart: a key no sync will clear, recorded as failed.
             let key = DurableDirectories.Key(stat())
             failed[key] = (place, SystemError("fstat", place))
             return key
         }
-        let key = DurableDirectories.Key(info)
         if owed[key] == nil {
             if owed.count >= DirectorySyncs.limit { flush() }
             owed[key] = (directory, place, [])
