@@ -7,6 +7,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #endif
 
 int xfer_start_writeback(int fd, int64_t offset, int64_t length) {
@@ -47,6 +48,19 @@ int xfer_mount_id(int fd, uint64_t *mount_id) {
     return 0;
 #else
     (void)fd; (void)mount_id;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int xfer_filesystem_type(int fd, uint64_t *type) {
+#ifdef __linux__
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return -1;
+    *type = (uint64_t)(uint32_t)info.f_type;
+    return 0;
+#else
+    (void)fd; (void)type;
     errno = ENOSYS;
     return -1;
 #endif

@@ -28,18 +28,23 @@ enum CommitOutcome {
 /// for one stream and for a batch alike. In order, every error checked:
 ///
 /// 1. data: a stream, or a batch of fewer than ``smallBatch`` (or any batch while another
-///    `syncfs` ran in the last 50 ms), is `fsync`ed file by file; a larger batch is synced
+///    `syncfs` ran in the last 50 ms, or on a file system where `syncfs` is no data
+///    barrier: ``FileSystemType``), is `fsync`ed file by file; a larger batch is synced
 ///    with one `syncfs` through this connection's own descriptor, then each file's
 ///    write-back error state is read (`sync_file_range` wait), since `syncfs` reports
 ///    errors for the file system, not per file;
-/// 2. missing parent directories are created;
-/// 3. each file is renamed from `.xfer/<id>.part` to its name;
-/// 4. every directory that got a new entry (the files' parents, and the parents of
-///    directories made in step 2) is `fsync`ed;
-/// 5. only then does the caller record the commit and ACK.
+/// 2. the path is walked one component at a time, missing directories created;
+/// 3. the file's size is compared with the length the ACK will state, then it is renamed
+///    from `.xfer/<id>.part` to its name;
+/// 4. every directory that got a new entry (the files' parents), and the parent of every
+///    directory on the path whose entry is not known durable (``DurableDirectories``), is
+///    `fsync`ed;
+/// 5. each file's directory is walked to again from the target: it must still be the one
+///    the file was renamed into;
+/// 6. only then does the caller record the commit and ACK.
 ///
-/// A failure in steps 1 or 4 fails the streams it concerns; in 2 or 3 the verified bytes
-/// are kept for a retry.
+/// A failure in steps 1, 3 (size), 4 or 5 fails the streams it concerns; in 2 or 3 (rename)
+/// the verified bytes are kept for a retry.
 struct Committer {
     let directory: TargetDirectory
     /// This connection's own descriptor of the target, for `syncfs` (whose error state is
@@ -48,44 +53,72 @@ struct Committer {
     /// Permission bits never given to a committed file.
     let umask: mode_t
 
+    /// Directories whose entries the process knows durable (shared by all connections).
+    var durable: DurableDirectories = .shared
+
     /// Commits `batch`; the outcomes are in the batch's order.
     func commit(_ batch: [VerifiedStream]) -> [CommitOutcome] {
         var outcomes = [CommitOutcome?](repeating: nil, count: batch.count)
         for stream in batch { stream.partial.applyMetadata(of: stream.offer, umask: umask) }
         syncData(batch, into: &outcomes)
 
-        // Rename each file into place, remembering which directories need a sync for it.
-        // Each file's descriptor closes at its rename, as a directory's may open: a batch
-        // of files in as many new directories holds one descriptor per file, not two.
-        var directories: [String: FileDescriptor] = [:]
-        var needs: [[String]] = Array(repeating: [], count: batch.count)
+        // Rename each file into place, noting which directories must be synced for it: its
+        // parent (a new entry), and the parent of every directory on its path whose own
+        // entry is not known durable, whoever made it (SPEC.md §7.3). The walk opens one
+        // component at a time and the syncs owed hold at most `DirectorySyncs.limit`
+        // descriptors, whatever the depth; each file's descriptor closes at its rename.
+        var syncs = DirectorySyncs(durable: durable)
+        var needs: [[DurableDirectories.Key]] = Array(repeating: [], count: batch.count)
+        var parents: [DurableDirectories.Key?] = Array(repeating: nil, count: batch.count)
         var identities = [Result<FileIdentity, SystemError>?](repeating: nil, count: batch.count)
+        // The previous file's directory and the syncs its path owed: files of one directory
+        // usually come one after another, and need no walk of their own (one descriptor
+        // kept, not one per directory of the batch).
+        var previous: (place: String, parent: TargetDirectory.CommitParent, needs: [DurableDirectories.Key])?
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
-            let key = stream.name.directories.joined(separator: "/")
             do throws(TransferError) {
-                let parent: FileDescriptor
-                if let known = directories[key] {
-                    parent = known
+                let place = stream.name.directories.joined(separator: "/")
+                let parent: TargetDirectory.CommitParent
+                if let previous, previous.place == place {
+                    parent = previous.parent
+                    needs[index] = previous.needs
                 } else {
-                    let walk = try directory.parent(of: stream.name, create: true)
-                    parent = walk.directory!
-                    for (createdKey, created) in walk.created where directories[createdKey] == nil {
-                        directories[createdKey] = created
+                    previous = nil
+                    parent = try directory.walkForCommit(stream.name) { directory, place, child in
+                        if !durable.contains(child) {
+                            needs[index].append(syncs.need(directory, place: place, vouchingFor: child))
+                        }
                     }
-                    directories[key] = parent
+                    previous = (place, parent, needs[index])
+                }
+                // The committed file must be the stream, whole: the ACK states its length.
+                // (A tool may truncate `.xfer/<id>.part` under us; the partial is written
+                // with O_APPEND, so a truncation mid-stream leaves the file short.)
+                let size: UInt64
+                do {
+                    size = UInt64(try stream.partial.file.status().st_size)
+                } catch {
+                    throw .refused(code: .ioError, message: "cannot stat '\(stream.name.text)': \(error.reason)")
+                }
+                guard size == stream.partial.length else {
+                    outcomes[index] = .failed(
+                        .ioError,
+                        "'\(stream.name.text)': its partial file holds \(size) bytes, not the \(stream.partial.length) "
+                            + "received (changed by another process?); not committed",
+                        keptPartial: false
+                    )
+                    continue
                 }
                 let name = TargetDirectory.partialName(stream.offer.transferID)
-                guard renameat(directory.state.rawValue, name, parent.rawValue, stream.name.leaf) == 0 else {
+                guard renameat(directory.state.rawValue, name, parent.handle.rawValue, stream.name.leaf) == 0 else {
                     let error = SystemError("rename", stream.name.text)
                     throw .refused(
                         code: error.isNoSpace ? .noSpace : .ioError,
                         message: "cannot rename '\(stream.name.text)' into place: \(error.reason)"
                     )
                 }
-                // Every directory from the target down to the parent may hold a new entry.
-                needs[index] = (0...stream.name.directories.count).map {
-                    stream.name.components[..<$0].joined(separator: "/")
-                }
+                needs[index].append(syncs.need(parent.handle, key: parent.key, place: place, vouchingFor: nil))
+                parents[index] = parent.key
                 // The renamed file is the same inode: its identity as it now stands (the
                 // rename changed its ctime). Its data is synced: the descriptor can go.
                 identities[index] = Result { () throws(SystemError) in FileIdentity(try stream.partial.file.status()) }
@@ -100,22 +133,34 @@ struct Committer {
         }
 
         // The new directory entries must be durable too before any ACK.
-        var failedDirectories: [String: SystemError] = [:]
-        for (key, handle) in directories.sorted(by: { $0.key < $1.key }) {
-            do {
-                try handle.sync()
-            } catch {
-                failedDirectories[key] = error
-            }
-        }
+        syncs.flush()
+        // A directory moved away during the batch (out of the target, say) holds files that
+        // are not under their names in the target: they are not ACKed. Checked after the
+        // syncs, walking from the target again, once per directory of the batch.
+        var stillThere: [String: Bool] = [:]
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
-            if let (key, error) = needs[index].lazy.compactMap({ key in failedDirectories[key].map { (key, $0) } })
-                .first
-            {
-                let place = key.isEmpty ? "the target directory" : "directory '\(key)'"
+            if let failure = needs[index].lazy.compactMap({ syncs.failed[$0] }).first {
+                let place = failure.place.isEmpty ? "the target directory" : "directory '\(failure.place)'"
                 outcomes[index] = .failed(
-                    error.isNoSpace ? .noSpace : .ioError,
-                    "cannot sync \(place) after renaming '\(stream.name.text)' into it: \(error.reason)",
+                    failure.error.isNoSpace ? .noSpace : .ioError,
+                    "cannot sync \(place) for '\(stream.name.text)': \(failure.error.reason)",
+                    keptPartial: false
+                )
+                continue
+            }
+            let place = stream.name.directories.joined(separator: "/")
+            let unmoved =
+                stillThere[place]
+                ?? {
+                    let found = directory.directoryKey(of: stream.name) == parents[index]
+                    stillThere[place] = found
+                    return found
+                }()
+            guard unmoved else {
+                outcomes[index] = .failed(
+                    .ioError,
+                    "directory '\(place)' of '\(stream.name.text)' was moved or replaced during the commit; "
+                        + "the file is not under that name in the target",
                     keptPartial: false
                 )
                 continue
@@ -154,7 +199,8 @@ struct Committer {
         // syncfs flushes the whole file system, other users' data too: worth it for a large
         // batch, not for a few files, and never more often than every 50 ms in the process,
         // however many peers pause after a file or two (an fsync storm).
-        if batch.count < Committer.smallBatch || !Committer.syncfsAllowed() {
+        // Nor where syncfs is no data barrier (FUSE, network file systems: FileSystemType).
+        if batch.count < Committer.smallBatch || !directory.syncfsIsBarrier || !Committer.syncfsAllowed() {
             for (index, stream) in batch.enumerated() {
                 do {
                     try stream.partial.file.sync()
@@ -205,5 +251,66 @@ extension TransferError {
         case .refused(_, let message): return message
         default: return description
         }
+    }
+}
+
+/// The directory syncs one commit batch owes, each directory synced once, holding at most
+/// ``limit`` descriptors: past that, what is owed so far is synced at once (the entries
+/// exist already, so an early sync is as good), which bounds a walk of any depth.
+struct DirectorySyncs {
+    /// Most directories held open for a later sync: with the walk's own two, within the 8
+    /// descriptors per connection that ``DescriptorBudget`` sets aside for a walk.
+    static let limit = 6
+
+    private let durable: DurableDirectories
+    private var owed:
+        [DurableDirectories.Key: (handle: FileDescriptor, place: String, vouches: [DurableDirectories.Key])] =
+            [:]
+    /// Directories whose sync failed, with where they are (for messages) and the error.
+    private(set) var failed: [DurableDirectories.Key: (place: String, error: SystemError)] = [:]
+
+    init(durable: DurableDirectories) { self.durable = durable }
+
+    /// Owes a sync of `directory` (at `place`, components joined by "/"; `key` its identity
+    /// when the caller knows it), which makes the entry of `child` durable if given. Returns the directory's key, for the caller to
+    /// look up in ``failed`` after ``flush()``.
+    mutating func need(
+        _ directory: FileDescriptor,
+        key known: DurableDirectories.Key? = nil,
+        place: String,
+        vouchingFor child: DurableDirectories.Key?
+    ) -> DurableDirectories.Key {
+        let key: DurableDirectories.Key
+        if let known {
+            key = known
+        } else if let info = try? directory.status() {
+            key = DurableDirectories.Key(info)
+        } else {
+            // Cannot even be told apart: a key no sync will clear, recorded as failed.
+            let key = DurableDirectories.Key(stat())
+            failed[key] = (place, SystemError("fstat", place))
+            return key
+        }
+        if owed[key] == nil {
+            if owed.count >= DirectorySyncs.limit { flush() }
+            owed[key] = (directory, place, [])
+        }
+        if let child { owed[key]!.vouches.append(child) }
+        return key
+    }
+
+    /// Syncs every directory owed, shallowest first; a success makes the entries it vouches
+    /// for known durable, a failure forgets them and is recorded in ``failed``.
+    mutating func flush() {
+        for (key, entry) in owed.sorted(by: { $0.value.place.count < $1.value.place.count }) {
+            do {
+                try entry.handle.sync()
+                durable.insert(entry.vouches)
+            } catch {
+                durable.remove(entry.vouches)
+                failed[key] = (entry.place, error)
+            }
+        }
+        owed = [:]
     }
 }

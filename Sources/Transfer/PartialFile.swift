@@ -8,9 +8,11 @@ import Framing
 /// holds an exclusive lock on the file for as long as it is open, writes, starts and waits
 /// for write-back with every error checked, and keeps the whole-stream digest.
 ///
-/// The lock is what stops a second process (another receiver on the same directory, or a
-/// tool) from truncating or rewriting the file under us: the digest covers the bytes that
-/// arrived, not the bytes on disk, so nobody else may write them.
+/// The lock is advisory: it stops a second receiver process (which takes it too) from
+/// writing the same partial file, not a tool that ignores it. Against a tool that truncates
+/// the file, the file is written with `O_APPEND` (a truncation mid-stream leaves it short)
+/// and the commit compares the file's size with the length it will ACK (SPEC.md §7.3);
+/// the digest covers the bytes that arrived, not the bytes on disk.
 final class PartialFile {
     /// Write-back starts for every this many bytes and is waited for one window later, so
     /// the final sync has little left to do and write-back errors surface early.
@@ -52,7 +54,14 @@ final class PartialFile {
         keeping offset: UInt64,
         window: UInt64
     ) throws(SystemError) -> Opening {
-        let file = try FileDescriptor.open(name, in: directory, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+        // O_APPEND: every write goes to the end of the file as it is, so a truncation by
+        // anyone else shows in the size the commit checks instead of leaving a hole.
+        let file = try FileDescriptor.open(
+            name,
+            in: directory,
+            flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW,
+            mode: 0o600
+        )
         guard try file.tryLockExclusive() else { return .locked }
         try retryingInterrupts("truncate", name) { ftruncate(file.rawValue, off_t(offset)) }
         try retryingInterrupts("seek", name) { lseek(file.rawValue, off_t(offset), SEEK_SET) }

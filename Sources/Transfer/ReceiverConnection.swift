@@ -120,6 +120,7 @@ final class ReceiverConnection {
         do {
             try converse(committer)
             try commitPending(committer)
+            syncJournal()
             writer.enqueue(.goodbye)
             try flush()
             admission.release()
@@ -597,6 +598,17 @@ final class ReceiverConnection {
         }
     }
 
+    /// Makes this connection's journal lines durable (SPEC.md §7.3): at its end, where an
+    /// ACK may have been lost with it and the sender will ask again.
+    private func syncJournal() {
+        if let error = journal.syncRecorded() {
+            note(
+                .notice,
+                detail: "cannot sync .xfer/commits (after a power loss, a retry may send files again): \(error)"
+            )
+        }
+    }
+
     /// The durable ACK of `offer`; on a sealed connection bound to the offer (SPEC.md §13.5),
     /// so the sender can check that what was committed is what it offered.
     private func ack(for offer: Offer, length: UInt64, digest: UInt64) -> Ack {
@@ -619,6 +631,7 @@ final class ReceiverConnection {
         // anything now may fail for want of descriptors, and would strand the streams'
         // claims and descriptors.)
         if let committer { try? commitPending(committer) }
+        syncJournal()
         if let incoming = current {
             current = nil
             keepPartial(incoming)
@@ -682,7 +695,9 @@ final class ReceiverConnection {
         defer { release(id) }
         // Nothing received: nothing worth keeping.
         let keep = resumable && incoming.offer.size != nil && incoming.partial.length > 0
-        let synced = keep && (try? incoming.partial.file.sync()) != nil
+        // Its bytes and its name in `.xfer` (and `.xfer` in the target) must survive a power
+        // loss, or the resume this keeps it for cannot happen (SPEC.md §7.3).
+        let synced = keep && (try? incoming.partial.file.sync()) != nil && (try? directory.syncStateDirectory()) != nil
         incoming.partial.file.close()
         if !synced {
             directory.removePartial(id)

@@ -28,6 +28,9 @@ final class TargetDirectory: Sendable {
     /// on another of either cannot be renamed into.
     private let device: UInt64
     private let mount: UInt64?
+    /// Whether one `syncfs` makes the target's files durable (``FileSystemType``): when
+    /// not, batches are synced file by file.
+    let syncfsIsBarrier: Bool
 
     /// Opens `path`, creates `.xfer` in it and takes the directory's lock.
     /// - Throws: ``TransferError/localIO(_:)`` when the directory cannot be used, or when
@@ -50,6 +53,7 @@ final class TargetDirectory: Sendable {
             lock = try FileDescriptor.open("lock", in: state, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
             device = UInt64(try state.status().st_dev)
             mount = TargetDirectory.mountID(of: state)
+            syncfsIsBarrier = FileSystemType.of(state)?.syncfsIsBarrier ?? false
         } catch {
             throw failure(error)
         }
@@ -70,6 +74,24 @@ final class TargetDirectory: Sendable {
                 "another receiver (\(TargetDirectory.holder(of: lock))) is serving '\(path)'; one directory has one receiver"
             )
         }
+    }
+
+    /// Makes the entries in `.xfer` durable (a kept partial's name, SPEC.md §7.3), and
+    /// `.xfer`'s own entry in the target unless this process already made it durable: a
+    /// resume after a power loss needs both.
+    /// - Throws: ``SystemError`` from the `fsync` of either directory.
+    func syncStateDirectory(durable: DurableDirectories = .shared) throws(SystemError) {
+        let key = DurableDirectories.Key(try state.status())
+        if !durable.contains(key) {
+            do {
+                try root.sync()
+            } catch {
+                durable.remove([key])
+                throw error
+            }
+            durable.insert([key])
+        }
+        try state.sync()
     }
 
     /// "process ID N" from a lock file whose holder wrote its ID, or a vaguer phrase.
@@ -96,13 +118,11 @@ final class TargetDirectory: Sendable {
         var directory: FileDescriptor?
         /// The deepest directory that exists on the way (the parent itself when it exists).
         var deepestExisting: FileDescriptor
-        /// Directories in which the walk created an entry (a new subdirectory), with their
-        /// key (components joined by "/"); each must be synced before anything in the new
-        /// subdirectory is confirmed.
-        var created: [(key: String, directory: FileDescriptor)] = []
     }
 
-    /// Walks to the parent of `name.leaf`; with `create`, makes missing directories (0o755).
+    /// Walks to the parent of `name.leaf`, one component open at a time; with `create`,
+    /// makes missing directories (0o755). A commit walks with ``walkForCommit(_:visit:)``,
+    /// which also says which directories must be synced.
     /// - Throws: ``TransferError/refused(code:message:)``: `badName` when a component is a
     ///   link or not a directory, `ioError` (or `noSpace`) when a directory cannot be made.
     func parent(of name: WireName, create: Bool) throws(TransferError) -> Parent {
@@ -112,41 +132,101 @@ final class TargetDirectory: Sendable {
         } catch {
             throw .refused(code: .ioError, message: "cannot open the target directory: \(error.reason)")
         }
-        var created: [(key: String, directory: FileDescriptor)] = []
-        for (depth, component) in name.directories.enumerated() {
-            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-            var next = try? FileDescriptor.open(component, in: current, flags: flags)
-            var failure = errno
-            if next == nil && failure == ENOENT {
-                guard create else { return Parent(directory: nil, deepestExisting: current) }
-                if mkdirat(current.rawValue, component, 0o755) != 0 && errno != EEXIST {
-                    let error = SystemError("mkdir", component)
-                    throw .refused(
-                        code: error.isNoSpace ? .noSpace : .ioError,
-                        message: "cannot create directory '\(component)' for '\(name.text)': \(error.reason)"
-                    )
-                }
-                created.append((name.components[..<depth].joined(separator: "/"), current))
-                next = try? FileDescriptor.open(component, in: current, flags: flags)
-                failure = errno
-            }
-            guard let next else {
-                if failure == ELOOP || failure == ENOTDIR {
-                    throw .refused(
-                        code: .badName,
-                        message:
-                            "'\(component)' in '\(name.text)' is not a directory inside the target (a link or a file)"
-                    )
-                }
-                throw .refused(
-                    code: .ioError,
-                    message:
-                        "cannot open directory '\(component)' for '\(name.text)': \(SystemError("open", errno: failure).reason)"
-                )
+        for component in name.directories {
+            guard let next = try step(into: component, of: name, from: current, create: create) else {
+                return Parent(directory: nil, deepestExisting: current)
             }
             current = next
         }
-        return Parent(directory: current, deepestExisting: current, created: created)
+        return Parent(directory: current, deepestExisting: current)
+    }
+
+    /// The directory a commit renames a file into.
+    struct CommitParent {
+        /// The directory, open.
+        var handle: FileDescriptor
+        /// Its identity, to check after the commit that the name still leads to it.
+        var key: DurableDirectories.Key
+    }
+
+    /// Walks to the parent of `name.leaf` for a commit, making missing directories (0o755).
+    /// One component is open at a time (plus what `visit` keeps), so any depth can be
+    /// walked with a few descriptors.
+    /// - Parameter visit: Called for each directory on the way with its parent (open), the
+    ///   parent's place (components joined by "/", "" for the target) and the directory's
+    ///   identity: the caller decides whether the parent must be synced for it.
+    /// - Throws: As ``parent(of:create:)``.
+    func walkForCommit(
+        _ name: WireName,
+        visit: (FileDescriptor, String, DurableDirectories.Key) -> Void
+    ) throws(TransferError) -> CommitParent {
+        var current: FileDescriptor
+        var info: stat
+        do {
+            current = try FileDescriptor.open(".", in: root, flags: O_RDONLY | O_DIRECTORY)
+            info = try current.status()
+        } catch {
+            throw .refused(code: .ioError, message: "cannot open the target directory: \(error.reason)")
+        }
+        for (depth, component) in name.directories.enumerated() {
+            let next = try step(into: component, of: name, from: current, create: true)!
+            do {
+                info = try next.status()
+            } catch {
+                throw .refused(code: .ioError, message: "cannot stat directory '\(component)': \(error.reason)")
+            }
+            visit(current, name.components[..<depth].joined(separator: "/"), DurableDirectories.Key(info))
+            current = next
+        }
+        return CommitParent(handle: current, key: DurableDirectories.Key(info))
+    }
+
+    /// The identity of the directory that holds `name.leaf` now, walked from the target
+    /// without following links; `nil` when the walk does not get there.
+    func directoryKey(of name: WireName) -> DurableDirectories.Key? {
+        guard let parent = try? parent(of: name, create: false), let directory = parent.directory,
+            let info = try? directory.status()
+        else { return nil }
+        return DurableDirectories.Key(info)
+    }
+
+    /// Opens `component` in `current` without following links; with `create`, makes it
+    /// first when missing. `nil` when it is missing and not to be made.
+    private func step(
+        into component: String,
+        of name: WireName,
+        from current: FileDescriptor,
+        create: Bool
+    ) throws(TransferError) -> FileDescriptor? {
+        let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+        var next = try? FileDescriptor.open(component, in: current, flags: flags)
+        var failure = errno
+        if next == nil && failure == ENOENT {
+            guard create else { return nil }
+            if mkdirat(current.rawValue, component, 0o755) != 0 && errno != EEXIST {
+                let error = SystemError("mkdir", component)
+                throw .refused(
+                    code: error.isNoSpace ? .noSpace : .ioError,
+                    message: "cannot create directory '\(component)' for '\(name.text)': \(error.reason)"
+                )
+            }
+            next = try? FileDescriptor.open(component, in: current, flags: flags)
+            failure = errno
+        }
+        guard let next else {
+            if failure == ELOOP || failure == ENOTDIR {
+                throw .refused(
+                    code: .badName,
+                    message: "'\(component)' in '\(name.text)' is not a directory inside the target (a link or a file)"
+                )
+            }
+            throw .refused(
+                code: .ioError,
+                message:
+                    "cannot open directory '\(component)' for '\(name.text)': \(SystemError("open", errno: failure).reason)"
+            )
+        }
+        return next
     }
 
     /// Refuses, before any data arrives, a destination directory the commit could not use:

@@ -29,4 +29,9 @@ int xfer_mount_id(int fd, uint64_t *mount_id);
 /// released.
 int xfer_release_free_memory(void);
 
+/// The type of the file system holding `fd` (`fstatfs`'s f_type, as an unsigned 32-bit
+/// magic number): whether `syncfs` is a data barrier there depends on it.
+/// Returns 0 or -1 with errno.
+int xfer_filesystem_type(int fd, uint64_t *type);
+
 #endif
