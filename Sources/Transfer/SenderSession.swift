@@ -346,7 +346,7 @@ final class SenderSession: @unchecked Sendable {
         key: AuthenticationKey,
         _ reader: inout RecordReader
     ) throws(ReadFailure) {
-        func refused(_ text: String) -> ReadFailure { .idle(.refused(code: .unauthenticated, message: text)) }
+        func refused(_ text: String) -> ReadFailure { .idle(.authenticationFailed(text)) }
         guard let serverNonce = welcome.parameters.nonce else {
             throw refused("the receiver does not authenticate (it has no key): nothing was sent")
         }
