@@ -43,7 +43,9 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             host = host[host.index(after: host.startIndex)..<close]
             bracketed = true
             if !rest.isEmpty {
-                guard rest.hasPrefix(":"), let parsed = UInt16(rest.dropFirst()) else { throw EndpointError(text: text) }
+                guard rest.hasPrefix(":"), let parsed = UInt16(rest.dropFirst()) else {
+                    throw EndpointError(text: text)
+                }
                 port = parsed
             }
         } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {

@@ -398,7 +398,8 @@ final class ReceiverConnection {
                 TargetDirectory.partialName(id),
                 in: directory.state,
                 keeping: offer.offset,
-                window: options.writeBackWindow
+                window: options.writeBackWindow,
+                destination: name.text
             )
             guard case .opened(let opened) = opening else {
                 return refuse(

@@ -193,8 +193,14 @@ func isoTimestamp(_ time: Double) -> String {
     var parts = tm()
     gmtime_r(&seconds, &parts)
     return String(
-        format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-        Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), milliseconds
+        format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+        Int(parts.tm_year) + 1900,
+        Int(parts.tm_mon) + 1,
+        Int(parts.tm_mday),
+        Int(parts.tm_hour),
+        Int(parts.tm_min),
+        Int(parts.tm_sec),
+        milliseconds
     )
 }
 

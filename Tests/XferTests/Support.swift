@@ -175,7 +175,8 @@ final class ReceiverProcess {
             "receiver did not start: \(xfer.stderr.text)"
         )
         let line = xfer.stderr.text.split(separator: "\n").first(where: isReady)!
-        if line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] {
+        if line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        {
             port = UInt16(object["port"] as! Int)
         } else {
             port = UInt16(line.split(separator: ":").last!)!

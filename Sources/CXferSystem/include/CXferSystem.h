@@ -1,6 +1,7 @@
 #ifndef CXFER_SYSTEM_H
 #define CXFER_SYSTEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "xfer_tcp.h"
@@ -28,5 +29,11 @@ int xfer_mount_id(int fd, uint64_t *mount_id);
 /// no-op. A thread's arena keeps what a burst freed until then. Returns 1 if memory was
 /// released.
 int xfer_release_free_memory(void);
+
+/// Extended attributes of an open file (Linux `fsetxattr`, `fgetxattr`, `fremovexattr`;
+/// elsewhere -1 with ENOTSUP). Return as those do: 0, or the value's length, or -1 with errno.
+int xfer_set_attribute(int fd, const char *name, const void *value, size_t size);
+long xfer_get_attribute(int fd, const char *name, void *value, size_t size);
+int xfer_remove_attribute(int fd, const char *name);
 
 #endif
