@@ -12,6 +12,8 @@ import Testing
 
 /// The xfer executable built next to this test bundle.
 let xferBinary: String = {
+    // Another build's binary (e.g. the code a fix started from, to see a new test fail).
+    if let path = ProcessInfo.processInfo.environment["XFER_TEST_BINARY"] { return path }
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [
         beside.appendingPathComponent("xfer"), beside.deletingLastPathComponent().appendingPathComponent("xfer"),
