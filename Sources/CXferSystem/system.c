@@ -65,3 +65,37 @@ int xfer_filesystem_type(int fd, uint64_t *type) {
     return -1;
 #endif
 }
+
+#ifdef __linux__
+#include <sys/xattr.h>
+#endif
+
+int xfer_set_attribute(int fd, const char *name, const void *value, size_t size) {
+#ifdef __linux__
+    return fsetxattr(fd, name, value, size, 0);
+#else
+    (void)fd; (void)name; (void)value; (void)size;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+long xfer_get_attribute(int fd, const char *name, void *value, size_t size) {
+#ifdef __linux__
+    return (long)fgetxattr(fd, name, value, size);
+#else
+    (void)fd; (void)name; (void)value; (void)size;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+int xfer_remove_attribute(int fd, const char *name) {
+#ifdef __linux__
+    return fremovexattr(fd, name);
+#else
+    (void)fd; (void)name;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}

@@ -1,3 +1,4 @@
+import CXferSystem
 import Framing
 
 #if canImport(Glibc)
@@ -45,14 +46,37 @@ final class PartialFile {
         case locked
     }
 
+    /// The extended attribute holding the validated name a partial file will be committed
+    /// under, for `xfer state`: on the file itself, so it comes and goes with it (expiry,
+    /// the cap, `--clean`, a rename) and no second file has to be kept in step.
+    static let nameAttribute = "user.xfer.name"
+
+    /// The name `file` will be committed under, as recorded when it was opened; `nil` when
+    /// it has none (a file system without user attributes, an older receiver).
+    static func recordedName(of file: FileDescriptor) -> String? {
+        var buffer = [UInt8](repeating: 0, count: ProtocolLimits.maxNameBytes + 1)
+        let got = buffer.withUnsafeMutableBytes {
+            xfer_get_attribute(file.rawValue, nameAttribute, $0.baseAddress, $0.count)
+        }
+        guard got > 0 else { return nil }
+        let count = Int(got)
+        // Checked again as a name from the wire would be: the file may have been tampered with.
+        guard let text = String(validating: buffer[..<count], as: UTF8.self), (try? WireName(validating: text)) != nil
+        else { return nil }
+        return text
+    }
+
     /// Opens (creating it if needed) the partial file `name` in `directory`, locks it, and
     /// keeps exactly its first `offset` bytes (the caller made sure it has that many). The
     /// lock is taken before the file is touched, so a locked file is never truncated.
+    /// - Parameter destination: The validated name the stream is committed under, recorded
+    ///   on the file (``nameAttribute``, best effort) for `xfer state`.
     static func open(
         _ name: String,
         in directory: FileDescriptor,
         keeping offset: UInt64,
-        window: UInt64
+        window: UInt64,
+        destination: String? = nil
     ) throws(SystemError) -> Opening {
         // O_APPEND: every write goes to the end of the file as it is, so a truncation by
         // anyone else shows in the size the commit checks instead of leaving a hole.
@@ -63,6 +87,11 @@ final class PartialFile {
             mode: 0o600
         )
         guard try file.tryLockExclusive() else { return .locked }
+        if let destination {
+            _ = Array(destination.utf8).withUnsafeBytes {
+                xfer_set_attribute(file.rawValue, nameAttribute, $0.baseAddress, $0.count)
+            }
+        }
         try retryingInterrupts("truncate", name) { ftruncate(file.rawValue, off_t(offset)) }
         try retryingInterrupts("seek", name) { lseek(file.rawValue, off_t(offset), SEEK_SET) }
         return .opened(PartialFile(file: file, length: offset, window: window))
@@ -105,6 +134,8 @@ final class PartialFile {
     /// modification time. Best effort: a file system that keeps neither still holds the
     /// right bytes.
     func applyMetadata(of offer: Offer, umask: mode_t) {
+        // The committed file is the user's: it carries no xfer bookkeeping.
+        _ = xfer_remove_attribute(file.rawValue, PartialFile.nameAttribute)
         _ = fchmod(file.rawValue, mode_t(offer.mode & 0o777) & ~umask)
         let mtime = offer.modificationTime
         var times = [

@@ -382,12 +382,16 @@ extension ConnectionSummary {
 public enum ReceiverState {
     /// The partial files in `<directory>/.xfer`, oldest first.
     public static func partials(in directory: String) throws(TransferError) -> [KeptPartial] {
-        try TargetDirectory(path: directory, locking: false).partials()
+        try TargetDirectory(path: directory, locking: false).partials(withNames: true)
     }
 
     /// Removes every partial file no receiver is writing right now.
     /// - Returns: The partials removed.
     public static func removePartials(in directory: String) throws(TransferError) -> [KeptPartial] {
-        try TargetDirectory(path: directory, locking: false).expirePartials(maximumAge: -1, maximumBytes: 0)
+        try TargetDirectory(path: directory, locking: false).expirePartials(
+            maximumAge: -1,
+            maximumBytes: 0,
+            withNames: true
+        )
     }
 }

@@ -201,6 +201,13 @@ final class ReceiverConnection {
                 }
             case .peerError(let error):
                 note(.notice, detail: "sender reported \(error.code): \(error.message)")
+            case .peerFailed(let error) where error.code == .unauthenticated && !established:
+                // In the handshake the sender's complaint is about our proof: say so in the
+                // receiver's own words (the sender's text speaks from its side).
+                throw Stop.peerFailed(
+                    "authentication failed: the sender refused this receiver's proof of the key (its key differs "
+                        + "from this receiver's --key)"
+                )
             case .peerFailed(let error):
                 throw Stop.peerFailed("sender reported \(error.code): \(error.message)")
             case .goodbye:
@@ -392,7 +399,8 @@ final class ReceiverConnection {
                 TargetDirectory.partialName(id),
                 in: directory.state,
                 keeping: offer.offset,
-                window: options.writeBackWindow
+                window: options.writeBackWindow,
+                destination: name.text
             )
             guard case .opened(let opened) = opening else {
                 return refuse(

@@ -114,7 +114,7 @@ private struct SenderWriter: ~Copyable {
                 try output.append(bytes: hello, flushingTo: socket)
                 try flush()
                 guard let (proof, sealer) = session.waitForClientProof() else {
-                    if !session.receiverEnded, case .refused(.unauthenticated, let message)? = session.connectionError {
+                    if !session.receiverEnded, case .authenticationFailed(let message)? = session.connectionError {
                         // Tell the receiver why we leave: its log then says so.
                         try? output.append(
                             .error(ErrorRecord(code: .unauthenticated, fatal: true, message: message)),

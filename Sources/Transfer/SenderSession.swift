@@ -31,6 +31,11 @@ final class SenderSession: @unchecked Sendable {
     private var handshakeDeadline: Double?
     private var progress: SendProgress
     private var lastProgressEvent = 0.0
+    /// Pipelined first offers whose `started` waits for the receiver's answer, in offer
+    /// order (answers come in that order, SPEC.md §7.2): one the receiver asks to resume
+    /// gets its one `started`, with `resumed_from`, when it is offered again.
+    private var unannounced: [Int] = []
+    private var unannouncedHead = 0
     /// With a key: the handshake's transcript, our nonce and suites, and once the receiver
     /// proved the key, our proof and the sealer for the writer (SPEC.md §13.3).
     private var transcript = AuthenticationTranscript()
@@ -101,7 +106,11 @@ final class SenderSession: @unchecked Sendable {
             if offset > 0 { progress.kept &+= offset }
             progress.current = ledger.streams[index].name
             progress.phase = .sending
-            onEvent(.started(name: ledger.streams[index].name, size: size, resumedFrom: offset > 0 ? offset : nil))
+            if offset == 0 && !offer.awaitAnswer {
+                unannounced.append(index)
+            } else {
+                onEvent(.started(name: ledger.streams[index].name, size: size, resumedFrom: offset > 0 ? offset : nil))
+            }
         }
     }
 
@@ -178,7 +187,11 @@ final class SenderSession: @unchecked Sendable {
     }
 
     func localFailure(index: Int, _ error: TransferError) {
-        locked { report(ledger.fail(index, error)) }
+        locked {
+            let effect = ledger.fail(index, error)
+            announceAnswered()
+            report(effect)
+        }
     }
 
     func writeFailed(_ error: SystemError) {
@@ -355,7 +368,7 @@ final class SenderSession: @unchecked Sendable {
         key: AuthenticationKey,
         _ reader: inout RecordReader
     ) throws(ReadFailure) {
-        func refused(_ text: String) -> ReadFailure { .idle(.refused(code: .unauthenticated, message: text)) }
+        func refused(_ text: String) -> ReadFailure { .idle(.authenticationFailed(text)) }
         guard let serverNonce = welcome.parameters.nonce else {
             throw refused("the receiver does not authenticate (it has no key): nothing was sent")
         }
@@ -445,6 +458,7 @@ final class SenderSession: @unchecked Sendable {
             } catch {
                 throw .idle(error)
             }
+            announceAnswered()
             switch effect {
             case .goodbye:
                 goodbyeReceived = true
@@ -460,6 +474,22 @@ final class SenderSession: @unchecked Sendable {
     }
 
     // MARK: Helpers, lock held
+
+    /// `started` for each pipelined offer now answered (or decided) other than by a resume.
+    private func announceAnswered() {
+        while unannouncedHead < unannounced.count {
+            let stream = ledger.streams[unannounced[unannouncedHead]]
+            guard stream.answer != nil || stream.outcome != nil else { break }
+            unannouncedHead += 1
+            if stream.answer?.decision != .resume {
+                onEvent(.started(name: stream.name, size: stream.size, resumedFrom: nil))
+            }
+        }
+        if unannouncedHead == unannounced.count {
+            unannounced.removeAll(keepingCapacity: true)
+            unannouncedHead = 0
+        }
+    }
 
     /// Turns a ledger effect into events.
     private func report(_ effect: SenderLedger.Effect) {

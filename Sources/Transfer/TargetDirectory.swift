@@ -305,7 +305,9 @@ final class TargetDirectory: Sendable {
     }
 
     /// The partial files in `.xfer`, oldest first.
-    func partials() -> [KeptPartial] {
+    /// - Parameter withNames: Whether to read the name each is to be committed under (an
+    ///   open per file: for `xfer state`, not for the receiver's frequent checks).
+    func partials(withNames: Bool = false) -> [KeptPartial] {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var result: [KeptPartial] = []
@@ -314,7 +316,11 @@ final class TargetDirectory: Sendable {
                 let info = try? state.status(of: name), info.st_mode & S_IFMT == S_IFREG
             else { continue }
             let age = Double(now.tv_sec - info.st_mtim.tv_sec) + Double(now.tv_nsec - info.st_mtim.tv_nsec) / 1e9
-            result.append(KeptPartial(name: name, size: UInt64(info.st_size), age: age))
+            var destination: String?
+            if withNames, let file = try? FileDescriptor.open(name, in: state, flags: O_RDONLY | O_NOFOLLOW) {
+                destination = PartialFile.recordedName(of: file)
+            }
+            result.append(KeptPartial(name: name, size: UInt64(info.st_size), age: age, destination: destination))
         }
         return result.sorted { $0.age > $1.age }
     }
@@ -323,8 +329,8 @@ final class TargetDirectory: Sendable {
     /// hold at most `maximumBytes`. A partial being written (its lock held) is never removed.
     /// - Returns: The partials removed.
     @discardableResult
-    func expirePartials(maximumAge: Double, maximumBytes: UInt64) -> [KeptPartial] {
-        var kept = partials()
+    func expirePartials(maximumAge: Double, maximumBytes: UInt64, withNames: Bool = false) -> [KeptPartial] {
+        var kept = partials(withNames: withNames)
         var total = kept.reduce(UInt64(0)) { $0 &+ $1.size }
         var removed: [KeptPartial] = []
         var index = 0
@@ -373,6 +379,9 @@ public struct KeptPartial: Sendable, Equatable {
     public var size: UInt64
     /// Seconds since it was last written.
     public var age: Double
+    /// The name the file is to be committed under (validated when the partial was made;
+    /// recorded on the partial itself), when known.
+    public var destination: String?
 }
 
 /// What identifies the file a commit produced: if any of it changed, the file is no longer

@@ -16,6 +16,9 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
     case timeout(String)
     /// The receiver refused or failed the transfer, with its code and message.
     case refused(code: ErrorCode, message: String)
+    /// This side refused the peer's authentication: the peer did not prove the key, or
+    /// proved another one (the receiver's refusal of ours comes as `refused(.unauthenticated)`).
+    case authenticationFailed(String)
     /// Bytes or lengths did not match: a checksum, digest or length check failed.
     case integrity(String)
     /// A local file could not be read or written.
@@ -42,6 +45,7 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
         case .localIO: return .ioError
         case .protocolViolation: return .protocolViolation
         case .refused(let code, _): return code
+        case .authenticationFailed: return .unauthenticated
         case .cannotConnect, .connectionLost, .connectionLostAfterConfirming: return .internalError
         }
     }
@@ -56,6 +60,7 @@ public enum TransferError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(confirmed) of \(total) file(s) confirmed; the connection was lost \(rest): \(reason)"
         case .timeout(let text): return "timed out: \(text)"
         case .refused(let code, let message): return "receiver refused (\(code), code \(code.rawValue)): \(message)"
+        case .authenticationFailed(let text): return "authentication failed, refused by this sender: \(text)"
         case .integrity(let text): return "integrity check failed: \(text)"
         case .localIO(let text): return "local I/O error: \(text)"
         case .protocolViolation(let text): return "protocol error: \(text)"

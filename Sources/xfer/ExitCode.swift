@@ -26,7 +26,7 @@ enum ExitCode: Int32, CaseIterable {
         case .cannotConnect: self = .cannotConnect
         case .connectionLost, .connectionLostAfterConfirming: self = .connectionLost
         case .timeout: self = .timeout
-        case .refused(code: .unauthenticated, _): self = .unauthenticated
+        case .refused(code: .unauthenticated, _), .authenticationFailed: self = .unauthenticated
         case .refused: self = .refused
         case .integrity: self = .integrity
         case .localIO: self = .localIO

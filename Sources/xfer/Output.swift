@@ -12,8 +12,12 @@ func printError(_ text: String) {
 /// Writes one line that may carry text from the wire or the file system (a receiver's
 /// message, a name, a path) to standard error, every control and bidi character escaped:
 /// nothing received can draw on the terminal or forge a line.
-func printReport(_ line: String) {
-    printError(TerminalText.escaped(line))
+func printReport(_ line: String, toStandardOutput: Bool = false) {
+    if toStandardOutput {
+        printLine(TerminalText.escaped(line))
+    } else {
+        printError(TerminalText.escaped(line))
+    }
 }
 
 /// Writes all of `text` to a file descriptor, unbuffered.

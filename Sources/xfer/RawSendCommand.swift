@@ -124,8 +124,11 @@ struct RawSendCommand {
             }
         }
         let destination = parsed.positional[1]
-        guard let endpoint = Endpoint(parsing: destination, defaultPort: 0) else {
-            throw UsageError(message: "'\(destination)' is not HOST:PORT")
+        let endpoint: Endpoint
+        do throws(EndpointError) {
+            endpoint = try Endpoint(validating: destination, defaultPort: 0)
+        } catch {
+            throw UsageError(message: error.description)
         }
         guard endpoint.port != 0 else {
             throw UsageError(message: "'\(destination)' needs a port: raw peers have no default port")

@@ -67,10 +67,11 @@ struct ReceiveCommand {
             Endpoint(host: "::", port: Endpoint.defaultPort), Endpoint(host: "0.0.0.0", port: Endpoint.defaultPort),
         ]
         if let address = parsed.value("listen") {
-            guard let endpoint = Endpoint(parsing: address) else {
-                throw UsageError(message: "'\(address)' is not HOST:PORT")
+            do throws(EndpointError) {
+                listen = [try Endpoint(validating: address)]
+            } catch {
+                throw UsageError(message: "--listen: \(error)")
             }
-            listen = [endpoint]
         }
         let key = try KeyFile.key(option: parsed.value("key"))
         if key == nil, !parsed.flag("no-auth"), let open = listen.first(where: { !$0.isLoopback }) {
@@ -134,14 +135,15 @@ struct ReceiveCommand {
             }
             if bound == nil, let lastError { throw lastError }
         } catch {
-            printError("xfer: \(error)")
+            let event = ReceiverEvent(peer: nil, kind: .failed, detail: error.description)
+            printError(logJSON ? event.json : "\(isoTimestamp(event.time)) xfer: \(error)")
             return ExitCode(error)
         }
         let quiet = self.quiet
         let json = logJSON
         let log: @Sendable (ReceiverEvent) -> Void = { event in
             guard !quiet || event.kind == .failed else { return }
-            printError(json ? event.json : "xfer: \(event.text)")
+            printError(json ? event.json : "\(isoTimestamp(event.time)) xfer: \(event.text)")
         }
         Interruption.watch {
             receiver.stop()
@@ -158,7 +160,19 @@ struct ReceiveCommand {
         }
         // Only now, with SIGINT and SIGTERM handled, is the receiver ready: a signal that
         // arrives the moment a script reads this line stops it cleanly.
-        printError("xfer: listening on \(bound!)")
+        let ready = ReceiverEvent(peer: nil, kind: .notice, detail: "listening on \(bound!)")
+        if json {
+            // The same object as every other line, with the address in fields of its own.
+            printError(
+                jsonObject([
+                    ("time", String(format: "%.3f", ready.time)), ("event", jsonString("listening")),
+                    ("host", jsonString(bound!.host)), ("port", "\(bound!.port)"),
+                    ("detail", jsonString(ready.detail)),
+                ])
+            )
+        } else {
+            printError("\(isoTimestamp(ready.time)) xfer: listening on \(bound!)")
+        }
         let summary = receiver.serve(once: once, log: log)
         guard let summary else {
             // Stopped by a signal: its handler finishes the connections and exits.
@@ -168,6 +182,26 @@ struct ReceiveCommand {
         if let failure = summary.failure { return ExitCode(failure) }
         return summary.failedFiles > 0 ? .refused : .confirmed
     }
+}
+
+/// `2026-12-05T11:02:03.456Z`: ISO 8601 in UTC with milliseconds, the start of every line
+/// of the receiver's text log.
+func isoTimestamp(_ time: Double) -> String {
+    var seconds = time_t(time.rounded(.down))
+    var milliseconds = Int(((time - Double(seconds)) * 1000).rounded(.down))
+    if milliseconds > 999 { milliseconds = 999 }
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    return String(
+        format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+        Int(parts.tm_year) + 1900,
+        Int(parts.tm_mon) + 1,
+        Int(parts.tm_mday),
+        Int(parts.tm_hour),
+        Int(parts.tm_min),
+        Int(parts.tm_sec),
+        milliseconds
+    )
 }
 
 extension ReceiverEvent {

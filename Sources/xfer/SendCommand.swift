@@ -67,8 +67,11 @@ struct SendCommand {
             )
         }
         let destination = parsed.positional.last!
-        guard let endpoint = Endpoint(parsing: destination) else {
-            throw UsageError(message: "'\(destination)' is not HOST or HOST:PORT")
+        let endpoint: Endpoint
+        do throws(EndpointError) {
+            endpoint = try Endpoint(validating: destination)
+        } catch {
+            throw UsageError(message: error.description)
         }
         let paths = Array(parsed.positional.dropLast())
         if paths.filter({ $0 == "-" }).count > 1 {

@@ -24,6 +24,11 @@ final class SendReporter: Sendable {
         var currentResumable = true
         var last = SendProgress()
         var started: [String: UInt64?] = [:]
+        /// Confirmed streams so far (for the `done` event of an interrupted run).
+        var confirmed = 0
+        var confirmedBytes: UInt64 = 0
+        var resumed = 0
+        var alreadyCommitted = 0
     }
 
     private let style: Style
@@ -98,6 +103,13 @@ final class SendReporter: Sendable {
                     drawProgress(progress, &state)
                 }
             case .confirmed(let name, let delivery):
+                state.confirmed += 1
+                state.confirmedBytes += delivery.bytes
+                if delivery.alreadyCommitted {
+                    state.alreadyCommitted += 1
+                } else if delivery.resumedFrom != nil {
+                    state.resumed += 1
+                }
                 if style == .json {
                     var pairs = [
                         ("event", jsonString("confirmed")), ("name", jsonString(name)), ("bytes", "\(delivery.bytes)"),
@@ -168,6 +180,14 @@ final class SendReporter: Sendable {
                 )
             }
             if !report.failures.isEmpty { printReport("xfer: \(report.failures.count) file(s) not confirmed") }
+            if exitCode == .partial {
+                // The last line must not read like success: something meant to go did not.
+                let unread = report.failures.filter { if case .localIO = $0.error { true } else { false } }.count
+                printReport(
+                    "xfer: PARTIAL: \(state.lost + unread) source(s) could not be read or named and were not "
+                        + "delivered (see above); exit \(exitCode.rawValue)"
+                )
+            }
         }
     }
 
@@ -177,11 +197,16 @@ final class SendReporter: Sendable {
             state.line.clear()
             let seconds = monotonic() - begun
             if style == .json {
+                // The same fields as any other `done`, counted from the events so far.
+                let fresh = state.confirmed - state.resumed - state.alreadyCommitted
                 printLine(
                     jsonObject([
                         ("event", jsonString("done")), ("exit", "\(ExitCode.interrupted.rawValue)"),
-                        ("interrupted", "true"), ("sent", "\(state.last.sent)"),
-                        ("seconds", String(format: "%.3f", seconds)),
+                        ("confirmed", "\(state.confirmed)"), ("failed", "\(state.reportedFailures.count)"),
+                        ("skipped", "\(state.skipped)"), ("sent_files", "\(fresh)"), ("resumed", "\(state.resumed)"),
+                        ("already_committed", "\(state.alreadyCommitted)"), ("bytes", "\(state.confirmedBytes)"),
+                        ("sent", "\(state.last.sent)"), ("seconds", String(format: "%.3f", seconds)),
+                        ("interrupted", "true"),
                     ])
                 )
             }

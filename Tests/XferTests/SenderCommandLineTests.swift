@@ -479,7 +479,7 @@ extension Integration {
 private let hasScript = commandExists("script") && commandExists("stty")
 
 /// `--json` output read strictly: every line must be a JSON object with a string "event".
-private struct EventLog {
+struct EventLog {
     struct Event {
         let line: String
         let fields: [String: Any]
@@ -595,7 +595,7 @@ private func writeRawFile(_ path: [UInt8], _ contents: [UInt8]) {
 
 /// A large file of random bytes, written by the kernel's generator without passing
 /// through the test's memory.
-private func makeRandomFile(_ path: String, mebibytes: Int) {
+func makeRandomFile(_ path: String, mebibytes: Int) {
     try! FileManager.default.createDirectory(
         atPath: (path as NSString).deletingLastPathComponent,
         withIntermediateDirectories: true
@@ -607,7 +607,7 @@ private func makeRandomFile(_ path: String, mebibytes: Int) {
 /// Waits for a sender to exit, at most `seconds`: its stdout closes when it does (then
 /// waiting for the exit itself is short). One still running at the deadline is killed and
 /// recorded as an issue.
-private func finish(_ process: XferProcess, within seconds: Double) -> Finished {
+func finish(_ process: XferProcess, within seconds: Double) -> Finished {
     let deadline = Date(timeIntervalSinceNow: seconds)
     _ = process.stdout.waitForEnd(seconds: seconds)
     if Date() >= deadline && process.process.isRunning {
@@ -620,7 +620,7 @@ private func finish(_ process: XferProcess, within seconds: Double) -> Finished 
 /// `xfer` started with posix_spawn, every signal unblocked and SIGINT and SIGPIPE at their
 /// defaults, as a shell would start it (Foundation's Process passes on the spawning
 /// thread's mask, and test threads block SIGINT).
-private final class UnmaskedProcess {
+final class UnmaskedProcess {
     struct Result: CustomStringConvertible {
         /// The exit status, or nil when a signal ended the process.
         var exit: Int32?

@@ -12,6 +12,8 @@ import Testing
 
 /// The xfer executable built next to this test bundle.
 let xferBinary: String = {
+    // Another build's binary (e.g. the code a fix started from, to see a new test fail).
+    if let path = ProcessInfo.processInfo.environment["XFER_TEST_BINARY"] { return path }
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [
         beside.appendingPathComponent("xfer"), beside.deletingLastPathComponent().appendingPathComponent("xfer"),
@@ -167,10 +169,20 @@ final class ReceiverProcess {
 
     init(directory: String, extra: [String] = []) {
         xfer = XferProcess(["receive", "--listen", "127.0.0.1:0", "--dir", directory] + extra)
-        // The "listening on" line is the readiness signal (no sleeping).
-        precondition(xfer.stderr.wait(for: "listening on"), "receiver did not start: \(xfer.stderr.text)")
-        let line = xfer.stderr.text.split(separator: "\n").first { $0.contains("listening on") }!
-        port = UInt16(line.split(separator: ":").last!)!
+        // The "listening on" line is the readiness signal (no sleeping); with --log-json it
+        // is the `listening` event, whose port is a field of its own.
+        func isReady(_ line: Substring) -> Bool { line.contains("listening on") || line.contains("\"listening\"") }
+        precondition(
+            xfer.stderr.wait { $0.split(separator: "\n").contains(where: isReady) },
+            "receiver did not start: \(xfer.stderr.text)"
+        )
+        let line = xfer.stderr.text.split(separator: "\n").first(where: isReady)!
+        if line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        {
+            port = UInt16(object["port"] as! Int)
+        } else {
+            port = UInt16(line.split(separator: ":").last!)!
+        }
     }
 
     var address: String { "127.0.0.1:\(port)" }

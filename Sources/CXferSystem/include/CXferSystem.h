@@ -1,6 +1,7 @@
 #ifndef CXFER_SYSTEM_H
 #define CXFER_SYSTEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "xfer_tcp.h"
@@ -33,5 +34,11 @@ int xfer_release_free_memory(void);
 /// magic number): whether `syncfs` is a data barrier there depends on it.
 /// Returns 0 or -1 with errno.
 int xfer_filesystem_type(int fd, uint64_t *type);
+
+/// Extended attributes of an open file (Linux `fsetxattr`, `fgetxattr`, `fremovexattr`;
+/// elsewhere -1 with ENOTSUP). Return as those do: 0, or the value's length, or -1 with errno.
+int xfer_set_attribute(int fd, const char *name, const void *value, size_t size);
+long xfer_get_attribute(int fd, const char *name, void *value, size_t size);
+int xfer_remove_attribute(int fd, const char *name);
 
 #endif
