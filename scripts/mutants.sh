@@ -89,7 +89,7 @@ MUTANTS = [
      "            answer(offer, .alreadyCommitted",
      "ReceiverPromises"),
     ("idle-clock-counts-records", "Sources/Transfer/RecordReader.swift",
-     [("                lastInput = monotonicSeconds()\n                try onIdle(0)", "                try onIdle(0)"),
+     [("                lastInput = now\n                try onIdle(wait(now))", "                try onIdle(wait(now))"),
       ("if let message = try buffered() { return message }",
        "if let message = try buffered() {\n                lastInput = monotonicSeconds()\n                return message\n            }")],
      None,
