@@ -66,6 +66,11 @@ final class ReceiverConnection {
     /// Verified streams waiting for the next commit, in offer order.
     private var pending: [VerifiedStream] = []
     private var pendingBytes: UInt64 = 0
+    /// Bytes of the names in `pending`: each is held several times until the commit (the
+    /// offer, its path components, the journal line), so long names close a batch sooner.
+    private var pendingNameBytes = 0
+    /// The most name bytes a batch holds: 256 files of 4 KiB names, a few MiB in all.
+    private static let batchNameBytes = 1 << 20
     /// Descriptors of `pending` taken from the receiver's budget.
     private var pendingDescriptors = 0
     /// Transfer IDs this connection holds claims on (the journal's claims are shared by
@@ -541,9 +546,12 @@ final class ReceiverConnection {
         }
         pending.append(VerifiedStream(offer: incoming.offer, name: incoming.name, partial: partial, digest: digest))
         pendingBytes += partial.length
+        pendingNameBytes += incoming.offer.name.utf8.count
         let budgeted = descriptors.take()
         if budgeted { pendingDescriptors += 1 }
-        if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes || !budgeted {
+        if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes
+            || pendingNameBytes >= ReceiverConnection.batchNameBytes || !budgeted
+        {
             try commitPending(committer)
         }
     }
@@ -556,6 +564,7 @@ final class ReceiverConnection {
         let batch = pending
         pending = []
         pendingBytes = 0
+        pendingNameBytes = 0
         defer {
             descriptors.give(pendingDescriptors)
             pendingDescriptors = 0
