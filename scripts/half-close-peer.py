@@ -23,7 +23,7 @@ arguments = parser.parse_args()
 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 listener.bind(("127.0.0.1", 0))
 listener.listen(8)
-print("listening", listener.getsockname()[1], flush=True)
+print(f"listening {listener.getsockname()[1]}", flush=True)  # one write: readers wait for the line
 for _ in range(arguments.connections):
     connection, _ = listener.accept()
     connection.shutdown(socket.SHUT_WR)

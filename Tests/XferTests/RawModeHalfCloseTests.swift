@@ -23,7 +23,15 @@ extension Integration.RawMode {
             process.standardOutput = pipe
             output = PipeCollector(pipe)
             try process.run()
-            try #require(output.wait(for: "listening "), "the peer did not start: \(output.text)")
+            // The whole line: the port may arrive in a later read than "listening ".
+            try #require(
+                output.wait { text in
+                    text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains {
+                        $0.hasPrefix("listening ")
+                    }
+                },
+                "the peer did not start: \(output.text)"
+            )
             let line = output.text.split(separator: "\n").first { $0.hasPrefix("listening ") }!
             port = try #require(UInt16(line.split(separator: " ").last!))
         }
