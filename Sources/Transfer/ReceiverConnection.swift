@@ -388,15 +388,16 @@ final class ReceiverConnection {
             for removed in removed {
                 note(.notice, detail: "removed partial \(removed.name) (\(removed.size) bytes) to make room")
             }
-        }
-        if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
-            return refuse(
-                offer,
-                .refused(
-                    code: .noSpace,
-                    message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free"
+            // Asked again only here: one `statvfs` per offer when there is room.
+            if let free = directory.freeBytes(), size - offer.offset > free {
+                return refuse(
+                    offer,
+                    .refused(
+                        code: .noSpace,
+                        message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free"
+                    )
                 )
-            )
+            }
         }
         let partial: PartialFile
         do {
@@ -712,6 +713,7 @@ final class ReceiverConnection {
         defer { release(id) }
         // Nothing received: nothing worth keeping.
         let keep = resumable && incoming.offer.size != nil && incoming.partial.length > 0
+        if keep { incoming.partial.recordDestination() }
         // Its bytes and its name in `.xfer` (and `.xfer` in the target) must survive a power
         // loss, or the resume this keeps it for cannot happen (SPEC.md §7.3).
         let synced = keep && (try? incoming.partial.file.sync()) != nil && (try? directory.syncStateDirectory()) != nil
