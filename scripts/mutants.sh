@@ -272,6 +272,16 @@ MUTANTS = [
      "try replace(deeper, with: bytes + CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] })",
      "try replace(deeper, with: CommitJournal.lines(try contents(of: deeper)).flatMap { $0 + [0x0A] } + bytes)",
      "ReceiverStateTests"),
+    # xfer send --run (issue 19): a producer's failure is never committed as a whole stream.
+    ("run-exit-status-ignored", R + "Sender.swift",
+     "guard status.succeeded else {", "guard status.succeeded || true else {",
+     "ProducerCommand"),
+    ("producer-signals-inherited", R + "ProducerCommand.swift",
+     "posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))", "",
+     "ProducerCommand"),
+    ("producer-left-running", R + "Sender.swift",
+     "if let producer { producer.stop() }", "if let producer { close(producer.output) }",
+     "ProducerCommand"),
 ]
 
 names = [m[0] for m in MUTANTS]

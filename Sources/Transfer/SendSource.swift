@@ -10,11 +10,14 @@ public enum SendSource: Sendable, Hashable {
     case file(path: String, name: String)
     /// Standard input, read until end of file, named `name` on the receiver.
     case standardInput(name: String)
+    /// The standard output of `command` (run by `/bin/sh -c`), named `name` on the
+    /// receiver: ended (END) only if the command exits 0, cancelled otherwise.
+    case command(String, name: String)
 
     /// The name on the receiver.
     public var name: String {
         switch self {
-        case .file(_, let name), .standardInput(let name): return name
+        case .file(_, let name), .standardInput(let name), .command(_, let name): return name
         }
     }
 

@@ -188,9 +188,19 @@ private struct SenderWriter: ~Copyable {
         var mode: UInt32 = 0o644
         var mtime = Timestamp(seconds: Int64(time(nil)))
         var before = stat()
+        var producer: ProducerCommand?
         switch source {
         case .standardInput:
             fd = STDIN_FILENO
+            id = TransferID.random()
+        case .command(let command, _):
+            do {
+                producer = try ProducerCommand(command)
+            } catch {
+                session.localFailure(index: index, .localIO("cannot run '\(command)': \(error.reason)"))
+                return
+            }
+            fd = producer!.output
             id = TransferID.random()
         case .file(let path, let name):
             fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -206,7 +216,11 @@ private struct SenderWriter: ~Copyable {
             id = options.resume ? transferID(name: name, info: before) : TransferID.random()
             _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         }
-        defer { if fd != STDIN_FILENO { close(fd) } }
+        defer {
+            // A producer still running when the stream ends early is stopped, never left
+            // writing to nobody; its output is closed by the reaping.
+            if let producer { producer.stop() } else if fd != STDIN_FILENO { close(fd) }
+        }
         var digest = StreamDigest()
         // The digest covers the whole stream, so a resumed file's kept prefix is hashed
         // locally, not sent; before the OFFER, so a failure here leaves nothing half-said.
@@ -316,6 +330,18 @@ private struct SenderWriter: ~Copyable {
                 .localIO("'\(source.name)' changed while being read (\(change)); it was not sent: send it again")
             )
             return
+        }
+        if let producer, case .command(let command, let name) = source {
+            // Its output ended; only its exit status says whether that was the whole of it.
+            let status = producer.finish()
+            guard status.succeeded else {
+                try cancel(index, .sourceUnreadable, "the command producing it \(status)")
+                session.localFailure(
+                    index: index,
+                    .localIO("'\(command)' \(status): its output was not committed as '\(name)'")
+                )
+                return
+            }
         }
         // Known before END is written, so an ACK can never arrive ahead of it.
         session.expect(index, length: position, digest: digest.value)

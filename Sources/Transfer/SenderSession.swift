@@ -49,7 +49,7 @@ final class SenderSession: @unchecked Sendable {
         var total: UInt64? = 0
         for source in sources {
             switch source {
-            case .standardInput: total = nil
+            case .standardInput, .command: total = nil
             case .file(let path, _):
                 var info = stat()
                 if stat(path, &info) == 0, let sum = total { total = sum &+ UInt64(info.st_size) }

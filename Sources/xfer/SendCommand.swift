@@ -12,6 +12,7 @@ struct SendCommand {
 
         USAGE: xfer send [--key FILE] [--name NAME] [--json] [--quiet] [--timeout SECONDS]
                          [--no-resume] [--allow-nondurable] PATH... HOST[:PORT]
+               xfer send --run COMMAND --name NAME [options] [PATH...] HOST[:PORT]
 
         ARGUMENTS:
           PATH        A file; a directory (sent recursively, relative paths kept; symbolic
@@ -22,7 +23,13 @@ struct SendCommand {
           HOST[:PORT] The receiver (default port \(Endpoint.defaultPort)); IPv6 as [ADDR]:PORT.
 
         OPTIONS:
-          --name NAME            Name of the standard-input stream on the receiver (default: stdin).
+          --name NAME            Name of the standard-input stream (or of --run's output) on the
+                                 receiver (default: stdin).
+          --run COMMAND          Run COMMAND (/bin/sh -c) and send its standard output as NAME,
+                                 ended only if it exits 0: a failing producer (a dump that dies
+                                 half-way) is cancelled, nothing is committed, and xfer exits 74
+                                 naming its status. With -, exit 0 means the bytes that came
+                                 arrived, not that whatever wrote them succeeded: use --run.
           --json                 One JSON object per event on stdout (connected, started,
                                  progress, confirmed, failed, skipped, warning, done).
           --quiet                Print nothing but errors.
@@ -58,10 +65,11 @@ struct SendCommand {
     init(_ arguments: [String]) throws(UsageError) {
         let parsed = try Arguments(
             arguments,
-            valueOptions: ["name", "timeout", "connect-timeout", "keepalive", "key"],
+            valueOptions: ["name", "run", "timeout", "connect-timeout", "keepalive", "key"],
             flagOptions: ["json", "quiet", "no-resume", "allow-nondurable"]
         )
-        guard parsed.positional.count >= 2 else {
+        let command = parsed.value("run")
+        guard parsed.positional.count >= (command == nil ? 2 : 1) else {
             throw UsageError(
                 message: parsed.positional.isEmpty ? "missing PATH and HOST" : "missing HOST after the paths"
             )
@@ -78,7 +86,15 @@ struct SendCommand {
             throw UsageError(message: "standard input (-) can be sent only once")
         }
         let name = parsed.value("name") ?? "stdin"
-        if parsed.value("name") != nil && !paths.contains("-") {
+        if let command {
+            if command.isEmpty { throw UsageError(message: "--run needs a command") }
+            if paths.contains("-") {
+                throw UsageError(message: "--run and - are both a stream named by --name: send one of them")
+            }
+            if parsed.value("name") == nil {
+                throw UsageError(message: "--run needs --name: the name its output is committed under")
+            }
+        } else if parsed.value("name") != nil && !paths.contains("-") {
             throw UsageError(message: "--name names standard input (-), which is not sent")
         }
         if let problem = SendSource.nameProblem(name) {
@@ -98,7 +114,8 @@ struct SendCommand {
         let reporter = SendReporter(json: json, quiet: quiet)
         self.reporter = reporter
         // Sources are expanded here, so what cannot be sent is known before connecting.
-        let sources = SendSource.expand(paths, standardInputName: name) { reporter.skipped($0) }
+        var sources = SendSource.expand(paths, standardInputName: name) { reporter.skipped($0) }
+        if let command { sources.append(.command(command, name: name)) }
         try SendCommand.checkDuplicates(sources)
         self.sources = sources
     }
