@@ -86,6 +86,18 @@ final class ProducerCommand {
     func stop() {
         guard status == nil else { return }
         kill(pid, SIGTERM)
+        // A program that ignores or blocks SIGTERM gets 2 s, then SIGKILL: stopping must
+        // never hang the sender.
+        for _ in 0..<200 {
+            var raw: CInt = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                close(output)
+                status = ProducerStatus(waitStatus: raw)
+                return
+            }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
         _ = finish()
     }
 }
