@@ -116,7 +116,7 @@ MUTANTS = [
      "if answer.decision == .accept && stream.expected == nil {", "if false {",
      "SenderTrust|SenderLedgerTests"),
     # Authentication and admission (issue 8).
-    ("receiver-accepts-any-proof", R + "ReceiverConnection.swift",
+    ("receiver-accepts-any-proof", R + "ReceiverHandshake.swift",
      "guard transcript.verify(proof, .client, key: key) else {", "guard true else {",
      "Authentication"),
     ("sender-trusts-any-server-proof", R + "SenderSession.swift",

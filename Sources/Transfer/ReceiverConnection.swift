@@ -57,11 +57,7 @@ final class ReceiverConnection {
     private var reader: RecordReader
     private var machine: ReceiverStateMachine
     /// The handshake so far, when a key is required (SPEC.md §13).
-    private var transcript = AuthenticationTranscript()
-    private var clientNonce: [UInt8] = []
-    private var serverNonce: [UInt8] = []
-    /// The AEAD suite chosen for the sealed record layer (SPEC.md §13.4).
-    private var suite = CipherSuite.aes256GCM
+    private var handshake: ReceiverHandshake
     private var current: Incoming?
     /// Verified streams waiting for the next commit, in offer order.
     private var pending: [VerifiedStream] = []
@@ -102,6 +98,7 @@ final class ReceiverConnection {
         // Nobody has been verified yet: a few KiB per peer, not a megabyte (SPEC.md §9).
         reader.limitPayload(to: ProtocolLimits.maxHandshakePayload)
         machine = ReceiverStateMachine(requiresAuthentication: options.key != nil)
+        handshake = ReceiverHandshake(key: options.key)
         summary = ConnectionSummary(peer: peer)
     }
 
@@ -165,7 +162,7 @@ final class ReceiverConnection {
             switch machine.receive(message) {
             case .greet:
                 // The transcript holds the exact bytes sent, reserved field included.
-                if options.key != nil { transcript.append(reader.decoder.lastMessageBytes) }
+                handshake.receivedPreamble(reader.decoder.lastMessageBytes)
                 writer.enqueue(bytes: Preamble().bytes)
             case .greetAndRefuse(let version):
                 writer.enqueue(bytes: Preamble().bytes)
@@ -233,44 +230,23 @@ final class ReceiverConnection {
     /// Answers HELLO; with a key, adds our nonce and suite and proves the key (SPEC.md
     /// §13.3), and the connection stays in its handshake until the client's proof holds.
     private func welcome(_ hello: Hello) throws {
-        guard let key = options.key else {
+        guard options.key != nil else {
             try establish()
             writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
             return
         }
-        // The transcript's order is fixed (SPEC.md §13.3): client preamble, HELLO, server
-        // preamble, WELCOME, then each side's AUTH, each as the exact bytes sent.
-        transcript.append(reader.decoder.lastMessageBytes)
-        guard let offered = hello.parameters.suites else {
-            throw Stop.fatal(
-                .unauthenticated,
-                "this receiver requires the sealed record layer of SPEC 1.2 (the HELLO lists no cipher suites)"
-            )
-        }
-        guard let chosen = CipherSuite.choice(from: offered) else {
-            throw Stop.fatal(
-                .unauthenticated,
-                "no cipher suite in common (this receiver has AES-256-GCM, ChaCha20-Poly1305)"
-            )
-        }
-        suite = chosen
-        clientNonce = hello.parameters.nonce ?? []
-        serverNonce = randomBytes(AuthProof.byteCount)
-        var welcome: [UInt8] = []
-        var auth: [UInt8] = []
         do {
-            try RecordEncoder.append(
-                .welcome(Welcome(parameters: [.agent(agentName), .nonce(serverNonce), .suites([chosen])])),
-                to: &welcome
+            writer.enqueue(
+                bytes: try handshake.welcome(
+                    hello,
+                    helloBytes: reader.decoder.lastMessageBytes,
+                    serverNonce: randomBytes(AuthProof.byteCount),
+                    agent: agentName
+                )
             )
-            transcript.append(Preamble().bytes)
-            transcript.append(welcome)
-            try RecordEncoder.append(.auth(transcript.proof(.server, key: key)), to: &auth)
         } catch {
-            preconditionFailure("xfer built an invalid record: \(error)")
+            throw Stop.fatal(error.code, error.message)
         }
-        transcript.append(auth)
-        writer.enqueue(bytes: welcome + auth)
     }
 
     /// Checks the client's proof (`bytes`: its AUTH record as it arrived). A wrong one is
@@ -280,20 +256,19 @@ final class ReceiverConnection {
     /// time, so answering at once teaches nothing). A right one turns the sealed record
     /// layer on in both directions.
     private func authenticate(_ proof: AuthProof, bytes: [UInt8]) throws {
-        guard let key = options.key else { return }
-        guard transcript.verify(proof, .client, key: key) else {
-            note(.notice, detail: "authentication failed: the client's proof does not match this receiver's key")
-            handshakeFailure = .authentication
-            throw Stop.fatal(.unauthenticated, "authentication failed: wrong key")
-        }
-        transcript.append(bytes)
-        let secrets = transcript.trafficSecrets(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
+        let session: ReceiverHandshake.Session
         do {
-            reader.startOpening(try RecordOpener(suite: suite, secret: secrets.client))
-            writer.startSealing(try RecordSealer(suite: suite, secret: secrets.server))
+            guard let verified = try handshake.verify(proof, bytes: bytes) else { return }
+            session = verified
         } catch {
-            throw Stop.fatal(.internalError, "cannot seal records: \(error)")
+            if error.code == .unauthenticated {
+                note(.notice, detail: "authentication failed: the client's proof does not match this receiver's key")
+                handshakeFailure = .authentication
+            }
+            throw Stop.fatal(error.code, error.message)
         }
+        reader.startOpening(session.opener)
+        writer.startSealing(session.sealer)
         machine.authenticated()
         try establish()
     }
