@@ -60,15 +60,7 @@ final class ReceiverConnection {
     private var handshake: ReceiverHandshake
     private var current: Incoming?
     /// Verified streams waiting for the next commit, in offer order.
-    private var pending: [VerifiedStream] = []
-    private var pendingBytes: UInt64 = 0
-    /// Bytes of the names in `pending`: each is held several times until the commit (the
-    /// offer, its path components, the journal line), so long names close a batch sooner.
-    private var pendingNameBytes = 0
-    /// The most name bytes a batch holds: 256 files of 4 KiB names, a few MiB in all.
-    private static let batchNameBytes = 1 << 20
-    /// Descriptors of `pending` taken from the receiver's budget.
-    private var pendingDescriptors = 0
+    private var pending: CommitBatch<VerifiedStream>
     /// Transfer IDs this connection holds claims on (the journal's claims are shared by
     /// every connection): an offer of one of these is a second offer on this connection.
     private var claims: Set<TransferID> = []
@@ -100,6 +92,7 @@ final class ReceiverConnection {
         machine = ReceiverStateMachine(requiresAuthentication: options.key != nil)
         handshake = ReceiverHandshake(key: options.key)
         summary = ConnectionSummary(peer: peer)
+        pending = CommitBatch(files: options.commitBatchFiles, bytes: options.commitBatchBytes)
     }
 
     /// Serves the connection to its end and closes the socket.
@@ -520,16 +513,13 @@ final class ReceiverConnection {
                 "'\(incoming.name.text)': \(partial.length) bytes written of the \(length) received"
             )
         }
-        pending.append(VerifiedStream(offer: incoming.offer, name: incoming.name, partial: partial, digest: digest))
-        pendingBytes += partial.length
-        pendingNameBytes += incoming.offer.name.utf8.count
-        let budgeted = descriptors.take()
-        if budgeted { pendingDescriptors += 1 }
-        if pending.count >= options.commitBatchFiles || pendingBytes >= options.commitBatchBytes
-            || pendingNameBytes >= ReceiverConnection.batchNameBytes || !budgeted
-        {
-            try commitPending(committer)
-        }
+        let full = pending.add(
+            VerifiedStream(offer: incoming.offer, name: incoming.name, partial: partial, digest: digest),
+            length: partial.length,
+            nameBytes: incoming.offer.name.utf8.count,
+            budgeted: descriptors.take()
+        )
+        if full { try commitPending(committer) }
     }
 
     // MARK: Commit
@@ -537,14 +527,8 @@ final class ReceiverConnection {
     /// Makes every verified stream durable under its final name, then ACKs each, in order.
     private func commitPending(_ committer: Committer) throws {
         guard !pending.isEmpty else { return }
-        let batch = pending
-        pending = []
-        pendingBytes = 0
-        pendingNameBytes = 0
-        defer {
-            descriptors.give(pendingDescriptors)
-            pendingDescriptors = 0
-        }
+        let (batch, taken) = pending.take()
+        defer { descriptors.give(taken) }
         let writer = self.writer
         let last = batch[batch.count - 1].offer.transferID
         let lastLength = batch[batch.count - 1].partial.length
