@@ -60,7 +60,7 @@ MUTANTS = [
      "if let size = declaredSize, UInt64(bytes.count) > size - received {",
      "if let size = declaredSize, false {",
      "ReceiverStateMachine|Failures|HostilePeers|ReceiverPromises|ReceiverIntegrity"),
-    ("already-committed-identity-skipped", R + "ReceiverConnection.swift",
+    ("already-committed-identity-skipped", R + "OfferDecision.swift",
      "offer.size == nil || offer.size == entry.length, existing == entry.identity",
      "offer.size == nil || offer.size == entry.length, existing.size == entry.length",
      "ReceiverPromises|Transfers"),

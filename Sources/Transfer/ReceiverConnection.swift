@@ -313,58 +313,46 @@ final class ReceiverConnection {
             name = try WireName(validating: offer.name)
             try checkDestination(name)
         } catch {
-            return refuse(offer, error)
+            return refuse(offer, ReceiverFailure(error))
         }
         // The journal is read only when a file is there to be the committed one: a new
         // file (the common case) costs one stat in the directory just checked.
-        if let existing = existingIdentity(of: name), let entry = journal.entry(for: id), entry.name == offer.name,
-            offer.size == nil || offer.size == entry.length, existing == entry.identity
-        {
+        let existing = existingIdentity(of: name)
+        switch OfferDecision.beforeClaim(
+            offer,
+            existing: existing,
+            committed: existing == nil ? nil : journal.entry(for: id),
+            openOnThisConnection: claims.contains(id)
+        ) {
+        case .alreadyCommitted(let entry):
             // ACKs go in offer order (SPEC.md §7.3): earlier streams commit first.
             try commitPending(committer)
             answer(offer, .alreadyCommitted, offset: entry.length)
             writer.enqueue(.ack(ack(for: offer, length: entry.length, digest: entry.digest)))
             note(.alreadyCommitted, offer.name, bytes: entry.length)
             return
-        }
-        if claims.contains(id) {
-            // SPEC.md §7.2: one transfer ID is open at most once on a connection.
-            return refuse(
-                offer,
-                .refused(
-                    code: .busy,
-                    message:
-                        "'\(offer.name)' (transfer ID \(id)) is offered twice on this connection; its earlier offer is not finished"
-                )
-            )
+        case .refuse(let failure):
+            return refuse(offer, failure)
+        case .accept, .resume, nil:
+            break
         }
         guard claim(id) else {
-            return refuse(
-                offer,
-                .refused(code: .busy, message: "'\(offer.name)' is being received on another connection")
-            )
+            return decline(offer, OfferDecision.claimedElsewhere(offer))
         }
         var claimed = true
         defer { if claimed { release(id) } }
-        let held = offer.size == nil ? 0 : directory.partialSize(id) ?? 0
-        if (offer.offset == 0 && held > 0 && offer.size.map { held <= $0 } == true) || offer.offset > held {
-            return answer(offer, .resume, offset: held)
+        if let resume = OfferDecision.resuming(offer, held: offer.size == nil ? 0 : directory.partialSize(id) ?? 0) {
+            return decline(offer, resume)
         }
-        if let size = offer.size, let free = directory.freeBytes(), size - offer.offset > free {
+        if let needed = OfferDecision.shortfall(offer, free: directory.freeBytes()) {
             // Partials kept for resumes are a cache: they give way to a new transfer.
-            let removed = partials.makeRoom(for: size - offer.offset, except: TargetDirectory.partialName(id))
+            let removed = partials.makeRoom(for: needed, except: TargetDirectory.partialName(id))
             for removed in removed {
                 note(.notice, detail: "removed partial \(removed.name) (\(removed.size) bytes) to make room")
             }
             // Asked again only here: one `statvfs` per offer when there is room.
-            if let free = directory.freeBytes(), size - offer.offset > free {
-                return refuse(
-                    offer,
-                    .refused(
-                        code: .noSpace,
-                        message: "'\(offer.name)' needs \(size - offer.offset) bytes; \(free) are free"
-                    )
-                )
+            if case .refuse(let failure) = OfferDecision.space(offer, free: directory.freeBytes()) {
+                return refuse(offer, failure)
             }
         }
         let partial: PartialFile
@@ -377,18 +365,15 @@ final class ReceiverConnection {
                 destination: name.text
             )
             guard case .opened(let opened) = opening else {
-                return refuse(
-                    offer,
-                    .refused(code: .busy, message: "'\(offer.name)' is being written by another process")
-                )
+                return refuse(offer, ReceiverFailure(.busy, "'\(offer.name)' is being written by another process"))
             }
             partial = opened
         } catch {
             return refuse(
                 offer,
-                .refused(
-                    code: error.isNoSpace ? .noSpace : .ioError,
-                    message: "cannot create a file for '\(offer.name)': \(error.reason)"
+                ReceiverFailure(
+                    error.isNoSpace ? .noSpace : .ioError,
+                    "cannot create a file for '\(offer.name)': \(error.reason)"
                 )
             )
         }
@@ -405,7 +390,7 @@ final class ReceiverConnection {
                 // Hashing a long prefix in silence would time the sender out: refuse now,
                 // keeping the partial for a later resume.
                 partial.file.close()
-                return refuse(offer, .refused(code: .busy, message: "'\(offer.name)': \(error); try again later"))
+                return refuse(offer, ReceiverFailure(.busy, "'\(offer.name)': \(error); try again later"))
             }
             defer { heartbeat.stop() }
             do {
@@ -414,10 +399,7 @@ final class ReceiverConnection {
                 directory.removePartial(id)
                 return refuse(
                     offer,
-                    .refused(
-                        code: .ioError,
-                        message: "cannot read back the kept part of '\(offer.name)': \(error.reason)"
-                    )
+                    ReceiverFailure(.ioError, "cannot read back the kept part of '\(offer.name)': \(error.reason)")
                 )
             }
         }
@@ -429,11 +411,11 @@ final class ReceiverConnection {
     /// Seconds between keep-alive records while the receiver is busy without input.
     private static let heartbeatInterval = 1.0
 
-    private func answer(_ offer: Offer, _ decision: Answer.Decision, offset: UInt64, error: TransferError? = nil) {
+    private func answer(_ offer: Offer, _ decision: Answer.Decision, offset: UInt64, failure: ReceiverFailure? = nil) {
         var record = Answer(transferID: offer.transferID, decision: decision, offset: offset)
-        if case .refused(let code, let message) = error {
-            record.code = code
-            record.message = message
+        if let failure {
+            record.code = failure.code
+            record.message = failure.message
         }
         writer.enqueue(.answer(record))
         if decision != .accept {
@@ -443,10 +425,19 @@ final class ReceiverConnection {
         }
     }
 
-    private func refuse(_ offer: Offer, _ error: TransferError) {
+    /// Answers an offer that is neither accepted nor already committed.
+    private func decline(_ offer: Offer, _ decision: OfferDecision) {
+        switch decision {
+        case .resume(let offset): answer(offer, .resume, offset: offset)
+        case .refuse(let failure): refuse(offer, failure)
+        case .accept, .alreadyCommitted: preconditionFailure("\(decision) is not a decline")
+        }
+    }
+
+    private func refuse(_ offer: Offer, _ failure: ReceiverFailure) {
         summary.failedFiles += 1
-        note(.refused, ReceiverConnection.shown(offer.name), detail: "\(error)")
-        answer(offer, .refuse, offset: 0, error: error)
+        note(.refused, ReceiverConnection.shown(offer.name), detail: failure.logText)
+        answer(offer, .refuse, offset: 0, failure: failure)
     }
 
     // MARK: Data
