@@ -63,7 +63,7 @@ MUTANTS = [
     ("already-committed-identity-skipped", R + "OfferDecision.swift",
      "offer.size == nil || offer.size == entry.length, existing == entry.identity",
      "offer.size == nil || offer.size == entry.length, existing.size == entry.length",
-     "ReceiverPromises|Transfers"),
+     "OfferDecision|ReceiverPromises|Transfers"),
     ("ack-before-commit", R + "ReceiverConnection+Commit.swift",
      "let outcomes = committer.commit(batch)",
      "for early in batch { writer.enqueue(.ack(Ack(transferID: early.offer.transferID, "
