@@ -45,7 +45,7 @@ extension ReceiverConnection {
                 summary.committedBytes += entry.length
                 let offset = stream.offer.offset
                 note(.committed, stream.name.text, bytes: entry.length, resumedFrom: offset > 0 ? offset : nil)
-                writer.enqueue(.ack(ack(for: stream.offer, length: entry.length, digest: entry.digest)))
+                writer.enqueue(.ack(ack(for: stream.offer, committed: entry)))
             case .failed(let code, let message, let keptPartial):
                 if !keptPartial { directory.removePartial(id) }
                 reportFailure(id, name: stream.name.text, code, message)
@@ -64,15 +64,19 @@ extension ReceiverConnection {
         }
     }
 
-    /// The durable ACK of `offer`; on a sealed connection bound to the offer (SPEC.md §13.5),
+    /// The ACK of `offer`, saying what `entry` says: the ``Committer``'s record of what it
+    /// made durable and checked (now, or at an earlier commit and read from the journal), the
+    /// only source of an ACK's length and digest. Durable, since an entry exists only after
+    /// the commit's syncs. On a sealed connection it is bound to the offer (SPEC.md §13.5),
     /// so the sender can check that what was committed is what it offered.
-    func ack(for offer: Offer, length: UInt64, digest: UInt64) -> Ack {
+    func ack(for offer: Offer, committed entry: CommitJournal.Entry) -> Ack {
         Ack(
             transferID: offer.transferID,
-            committedLength: length,
-            digest: digest,
+            committedLength: entry.length,
+            digest: entry.digest,
             durable: true,
-            binding: options.key == nil ? nil : AckBinding(offer: offer, committedLength: length, digest: digest)
+            binding: options.key == nil
+                ? nil : AckBinding(offer: offer, committedLength: entry.length, digest: entry.digest)
         )
     }
 }

@@ -2,16 +2,19 @@ import Framing
 
 /// Claims, and reading records with the receiver's deadlines.
 extension ReceiverConnection {
-    /// Claims `id` in the shared journal for this connection.
+    /// Claims `id` among the receiver's transfers for this connection.
+    ///
+    /// - Returns: false when another connection receives it.
     func claim(_ id: TransferID) -> Bool {
-        guard journal.claim(id) else { return false }
+        guard transfers.claim(id) else { return false }
         claims.insert(id)
         return true
     }
 
+    /// Ends this connection's claim on `id`.
     func release(_ id: TransferID) {
         claims.remove(id)
-        journal.release(id)
+        transfers.release(id)
     }
 
     /// A name for the log: a name over the protocol's limit (refused for it) is cut.

@@ -52,7 +52,7 @@ extension ReceiverConnection {
             // ACKs go in offer order (SPEC.md §7.3): earlier streams commit first.
             try commitPending(committer)
             answer(offer, .alreadyCommitted, offset: entry.length)
-            writer.enqueue(.ack(ack(for: offer, length: entry.length, digest: entry.digest)))
+            writer.enqueue(.ack(ack(for: offer, committed: entry)))
             note(.alreadyCommitted, offer.name, bytes: entry.length)
             return
         case .refuse(let failure):

@@ -42,6 +42,8 @@ final class ReceiverConnection {
     let socket: TCPSocket
     let directory: TargetDirectory
     let journal: CommitJournal
+    /// The receiver's claims on transfer IDs being received, shared by every connection.
+    let transfers: TransferClaims
     let descriptors: DescriptorBudget
     let partials: PartialsCap
     let options: ReceiverOptions
@@ -61,8 +63,7 @@ final class ReceiverConnection {
     var current: Incoming?
     /// Verified streams waiting for the next commit, in offer order.
     var pending: CommitBatch<VerifiedStream>
-    /// Transfer IDs this connection holds claims on (the journal's claims are shared by
-    /// every connection): an offer of one of these is a second offer on this connection.
+    /// Transfer IDs this connection holds claims on (``transfers`` holds every connection's): an offer of one of these is a second offer on this connection.
     var claims: Set<TransferID> = []
     var summary: ConnectionSummary
 
@@ -76,6 +77,7 @@ final class ReceiverConnection {
         peer: String,
         directory: TargetDirectory,
         journal: CommitJournal,
+        transfers: TransferClaims,
         descriptors: DescriptorBudget,
         partials: PartialsCap,
         options: ReceiverOptions,
@@ -85,6 +87,7 @@ final class ReceiverConnection {
         self.socket = socket
         self.directory = directory
         self.journal = journal
+        self.transfers = transfers
         self.descriptors = descriptors
         self.partials = partials
         self.options = options
