@@ -20,8 +20,14 @@ public struct ConnectionSummary: Sendable {
 
 /// The receiving side of one connection (SPEC.md §7.3), on its own thread: reads records,
 /// lets ``ReceiverStateMachine`` say what each means, and carries that out on the target
-/// directory: offers are decided here, bytes go to a ``PartialFile``, verified streams
-/// wait in a batch for the ``Committer``, and ACKs leave in offer order.
+/// directory: bytes go to a ``PartialFile``, verified streams wait in a ``CommitBatch`` for
+/// the ``Committer``, and ACKs leave in offer order.
+///
+/// This is the I/O shell; the decisions are values of their own, testable without a
+/// socket: ``ReceiverHandshake`` (transcript, proofs, sealer), ``OfferDecision`` (the answer
+/// to an OFFER), ``CommitBatch`` (when to commit). The shell is in one file per concern:
+/// this one (state, `run` and the dispatch loop), `+Handshake`, `+Offers`, `+Data`,
+/// `+Commit`, `+Ending` and `+Input`.
 final class ReceiverConnection {
     /// Ends the conversation: `fatal` is reported to the peer in an ERROR first.
     enum Stop: Error {
