@@ -67,7 +67,7 @@ MUTANTS = [
     ("ack-before-commit", R + "ReceiverConnection+Commit.swift",
      "let outcomes = committer.commit(batch)",
      "for early in batch { writer.enqueue(.ack(Ack(transferID: early.offer.transferID, "
-     "committedLength: early.partial.length, digest: early.partial.digest.value, durable: true))) }\n"
+     "committedLength: early.partial.length, digest: early.digest, durable: true))) }\n"
      "        try? writer.flush()\n        let outcomes = committer.commit(batch)",
      "Durability"),
     ("names-split-by-character", R + "WireName.swift",
