@@ -57,8 +57,6 @@ final class CommitJournal: Sendable {
 
     /// What the lock guards.
     private struct State {
-        /// Transfers being received right now, by any connection.
-        var active: Set<TransferID> = []
         /// Prefixes whose bucket was split: their IDs live one digit deeper.
         var split: Set<String> = []
         /// Split prefixes whose bucket file is still there (a split that a crash or an
@@ -123,17 +121,6 @@ final class CommitJournal: Sendable {
                 try? finishSplit(prefix, &state, now: Int(time(nil)))
             }
         }
-    }
-
-    /// Marks `id` as being received; false when another connection already is, so two
-    /// senders of the same transfer never write one partial file at once.
-    func claim(_ id: TransferID) -> Bool {
-        state.withLock { $0.active.insert(id).inserted }
-    }
-
-    /// Ends a ``claim(_:)``.
-    func release(_ id: TransferID) {
-        _ = state.withLock { $0.active.remove(id) }
     }
 
     /// The newest commit remembered for `id`, if any.

@@ -17,7 +17,9 @@ struct VerifiedStream {
 
 /// How one stream of a commit batch ended.
 enum CommitOutcome {
-    /// Durable under its final name: the ACK may be sent.
+    /// Durable under its final name: the ACK may be sent, and says what the entry says (its
+    /// length is the committed file's size as checked before the rename, its digest the
+    /// one verified against END). Nothing else is a source for an ACK.
     case committed(CommitJournal.Entry)
     /// Not committed: a non-fatal ERROR with this code and message. `keptPartial` says
     /// whether the verified bytes stay in `.xfer` for a retry to resume from.
@@ -71,12 +73,14 @@ struct Committer {
         var needs: [[DurableDirectories.Key]] = Array(repeating: [], count: batch.count)
         var parents: [DurableDirectories.Key?] = Array(repeating: nil, count: batch.count)
         var identities = [Result<FileIdentity, SystemError>?](repeating: nil, count: batch.count)
+        // The size of each file as checked before its rename: the length its ACK states.
+        var sizes = [UInt64](repeating: 0, count: batch.count)
         // The previous file's directory and the syncs its path owed: files of one directory
         // usually come one after another, and need no walk of their own (one descriptor
         // kept, not one per directory of the batch).
         var previous: (place: String, parent: TargetDirectory.CommitParent, needs: [DurableDirectories.Key])?
         for (index, stream) in batch.enumerated() where outcomes[index] == nil {
-            do throws(TransferError) {
+            do throws(ReceiverFailure) {
                 let place = stream.name.directories.joined(separator: "/")
                 let parent: TargetDirectory.CommitParent
                 if let previous, previous.place == place {
@@ -84,10 +88,14 @@ struct Committer {
                     needs[index] = previous.needs
                 } else {
                     previous = nil
-                    parent = try directory.walkForCommit(stream.name) { directory, place, child in
-                        if !durable.contains(child) {
-                            needs[index].append(syncs.need(directory, place: place, vouchingFor: child))
+                    do throws(TransferError) {
+                        parent = try directory.walkForCommit(stream.name) { directory, place, child in
+                            if !durable.contains(child) {
+                                needs[index].append(syncs.need(directory, place: place, vouchingFor: child))
+                            }
                         }
+                    } catch {
+                        throw ReceiverFailure(error)
                     }
                     previous = (place, parent, needs[index])
                 }
@@ -98,7 +106,7 @@ struct Committer {
                 do {
                     size = UInt64(try stream.partial.file.status().st_size)
                 } catch {
-                    throw .refused(code: .ioError, message: "cannot stat '\(stream.name.text)': \(error.reason)")
+                    throw ReceiverFailure(.ioError, "cannot stat '\(stream.name.text)': \(error.reason)")
                 }
                 guard size == stream.partial.length else {
                     outcomes[index] = .failed(
@@ -109,12 +117,13 @@ struct Committer {
                     )
                     continue
                 }
+                sizes[index] = size
                 let name = TargetDirectory.partialName(stream.offer.transferID)
                 guard renameat(directory.state.rawValue, name, parent.handle.rawValue, stream.name.leaf) == 0 else {
                     let error = SystemError("rename", stream.name.text)
-                    throw .refused(
-                        code: error.isNoSpace ? .noSpace : .ioError,
-                        message: "cannot rename '\(stream.name.text)' into place: \(error.reason)"
+                    throw ReceiverFailure(
+                        error.isNoSpace ? .noSpace : .ioError,
+                        "cannot rename '\(stream.name.text)' into place: \(error.reason)"
                     )
                 }
                 needs[index].append(syncs.need(parent.handle, key: parent.key, place: place, vouchingFor: nil))
@@ -124,11 +133,7 @@ struct Committer {
                 identities[index] = Result { () throws(SystemError) in FileIdentity(try stream.partial.file.status()) }
                 stream.partial.file.close()
             } catch {
-                outcomes[index] = .failed(
-                    error.wireCode,
-                    "'\(stream.name.text)': \(error.plainMessage)",
-                    keptPartial: true
-                )
+                outcomes[index] = .failed(error.code, "'\(stream.name.text)': \(error.message)", keptPartial: true)
             }
         }
 
@@ -169,7 +174,7 @@ struct Committer {
                 let identity = try identities[index]!.get()
                 outcomes[index] = .committed(
                     CommitJournal.Entry(
-                        length: stream.partial.length,
+                        length: sizes[index],
                         digest: stream.digest,
                         name: stream.offer.name,
                         identity: identity
@@ -240,16 +245,6 @@ extension Committer {
             guard now - last >= 0.05 else { return false }
             last = now
             return true
-        }
-    }
-}
-
-extension TransferError {
-    /// The message alone, without the class of failure in front (for ERROR records).
-    var plainMessage: String {
-        switch self {
-        case .refused(_, let message): return message
-        default: return description
         }
     }
 }

@@ -77,6 +77,9 @@ public final class Receiver: Sendable {
     public let options: ReceiverOptions
     private let directory: TargetDirectory
     private let journal: CommitJournal
+    /// Transfers being received right now, by any connection (apart from the journal: a
+    /// claim never waits behind its disk work).
+    private let transfers = TransferClaims()
     /// What waiting commit batches may hold open, shared by every connection.
     private let descriptors: DescriptorBudget
     private struct State {
@@ -279,6 +282,7 @@ public final class Receiver: Sendable {
             peer: peer,
             directory: directory,
             journal: journal,
+            transfers: transfers,
             descriptors: descriptors,
             partials: partials,
             options: options,
