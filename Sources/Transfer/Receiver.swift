@@ -1,5 +1,4 @@
 import CXferSystem
-import Foundation
 import Framing
 import Synchronization
 
