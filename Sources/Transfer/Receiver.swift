@@ -1,5 +1,4 @@
 import CXferSystem
-import Foundation
 import Framing
 import Synchronization
 
@@ -88,6 +87,9 @@ public final class Receiver: Sendable {
         /// The connections in the table, to evict them.
         var admissions: [AdmissionTable.Ticket: Admission] = [:]
         var listener: TCPSocket?
+        /// The listener came from the service manager (``listen(adopting:)``), which keeps
+        /// listening on it after this process ends.
+        var adopted = false
         var stopping = false
     }
 
@@ -165,6 +167,16 @@ public final class Receiver: Sendable {
         return socket.localAddress.endpoint
     }
 
+    /// Serves on a listening socket the service manager passed (``SocketActivation``);
+    /// returns the address it is bound to.
+    public func listen(adopting listener: SocketActivation.Listener) -> Endpoint {
+        state.withLock {
+            $0.listener = TCPSocket(fd: listener.descriptor)
+            $0.adopted = true
+        }
+        return listener.endpoint
+    }
+
     /// Serves connections until ``stop()``; with `once`, serves one and returns its summary.
     ///
     /// The accepting thread turns a connection away itself, without a thread for it, when
@@ -181,6 +193,8 @@ public final class Receiver: Sendable {
         let unlimitedLog = log
         while true {
             logLimiter.flush(to: unlimitedLog)
+            // An adopted listener is not shut down by stop() (see there): the loop ends here.
+            if state.withLock({ $0.stopping }) { return nil }
             // Wake at least every second, so that suppressed log lines are summed up even
             // when nothing else happens (a flood that stopped).
             var ready = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
@@ -257,7 +271,10 @@ public final class Receiver: Sendable {
     public func stop() {
         state.withLock {
             $0.stopping = true
-            if let listener = $0.listener { shutdown(listener.fd, CInt(SHUT_RDWR)) }
+            // The service manager's socket is the same socket: shutting it down would stop
+            // it listening for good. Left alone, connections arriving now wait in its queue
+            // for the next receiver the manager starts.
+            if let listener = $0.listener, !$0.adopted { shutdown(listener.fd, CInt(SHUT_RDWR)) }
         }
     }
 

@@ -1,4 +1,3 @@
-import Foundation
 import Framing
 import Synchronization
 
@@ -82,7 +81,7 @@ final class RecordWriter: Sendable {
 /// Runs `action` every `interval` seconds on its own thread until stopped: the receiver's
 /// PROGRESS keep-alive while it syncs, so the sender never waits in silence (SPEC.md §7.3).
 final class Heartbeat: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var stopped = false
     private var finished = false
 
@@ -93,7 +92,7 @@ final class Heartbeat: @unchecked Sendable {
         try DetachedThread.start("keep-alives") { [self] in
             condition.lock()
             while !stopped {
-                if !condition.wait(until: Date(timeIntervalSinceNow: interval)) && !stopped {
+                if !condition.wait(seconds: interval) && !stopped {
                     condition.unlock()
                     action()
                     condition.lock()

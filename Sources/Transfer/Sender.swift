@@ -1,4 +1,3 @@
-import Foundation
 import Framing
 
 #if canImport(Glibc)

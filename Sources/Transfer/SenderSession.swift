@@ -1,4 +1,3 @@
-import Foundation
 import Framing
 
 #if canImport(Glibc)
@@ -11,7 +10,7 @@ import Framing
 /// `@unchecked Sendable` because the writer blocks on a condition (an answer, the reader's
 /// end) that `Synchronization.Mutex` cannot wait on: every access holds `condition`'s lock.
 final class SenderSession: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private let options: SenderOptions
     private let onEvent: @Sendable (SenderEvent) -> Void
     private var ledger: SenderLedger

@@ -47,6 +47,8 @@ struct ReceiveCommand {
         """
 
     let listen: [Endpoint]
+    /// The listening socket systemd passed (socket activation), or why it cannot be used.
+    let activation: Result<SocketActivation.Listener?, TransferError>
     let directory: String
     let once: Bool
     let quiet: Bool
@@ -73,8 +75,16 @@ struct ReceiveCommand {
                 throw UsageError(message: "--listen: \(error)")
             }
         }
+        let activation = Result { () throws(TransferError) in try SocketActivation.takeListener() }
+        var exposed = listen.first(where: { !$0.isLoopback })
+        if case .success(let listener?) = activation {
+            if parsed.value("listen") != nil {
+                throw UsageError(message: "--listen: the service manager passed a listening socket (LISTEN_FDS)")
+            }
+            exposed = listener.isLoopback ? nil : listener.endpoint
+        }
         let key = try KeyFile.key(option: parsed.value("key"))
-        if key == nil, !parsed.flag("no-auth"), let open = listen.first(where: { !$0.isLoopback }) {
+        if key == nil, !parsed.flag("no-auth"), let open = exposed {
             throw UsageError(
                 message: "refusing to listen on \(open) without authentication: anyone who can reach it could "
                     + "write into the directory. Listen on loopback (--listen 127.0.0.1:PORT, e.g. behind an "
@@ -112,6 +122,7 @@ struct ReceiveCommand {
             options.umask = .init(mask)
         }
         self.listen = listen
+        self.activation = activation
         directory = parsed.value("dir") ?? "."
         once = parsed.flag("once")
         quiet = parsed.flag("quiet")
@@ -122,8 +133,12 @@ struct ReceiveCommand {
     func run() -> ExitCode {
         let receiver: Receiver
         var bound: Endpoint?
+        // Under systemd: READY=1 and STOPPING=1 for Type=notify, priorities for the journal.
+        let notifier = ServiceNotifier.fromEnvironment()
+        let journal = JournalStream.isConnected(STDERR_FILENO)
         do throws(TransferError) {
             receiver = try Receiver(directory: directory, options: options)
+            if let listener = try activation.get() { bound = receiver.listen(adopting: listener) }
             var lastError: TransferError?
             // The default tries IPv6 and IPv4 on one socket first, then IPv4 alone.
             for endpoint in listen where bound == nil {
@@ -136,16 +151,24 @@ struct ReceiveCommand {
             if bound == nil, let lastError { throw lastError }
         } catch {
             let event = ReceiverEvent(peer: nil, kind: .failed, detail: error.description)
-            printError(logJSON ? event.json : "\(isoTimestamp(event.time)) xfer: \(error)")
+            printError(Self.line(event, text: "\(error)", json: logJSON, journal: journal))
             return ExitCode(error)
         }
         let quiet = self.quiet
         let json = logJSON
         let log: @Sendable (ReceiverEvent) -> Void = { event in
             guard !quiet || event.kind == .failed else { return }
-            printError(json ? event.json : "\(isoTimestamp(event.time)) xfer: \(event.text)")
+            printError(Self.line(event, text: event.text, json: json, journal: journal))
+        }
+        let notify: @Sendable (String) -> Void = { state in
+            do throws(SystemError) {
+                try notifier?.notify(state)
+            } catch {
+                log(ReceiverEvent(peer: nil, kind: .notice, detail: "cannot notify the service manager: \(error)"))
+            }
         }
         Interruption.watch {
+            notify("STOPPING=1")
             receiver.stop()
             let left = receiver.waitForConnections(seconds: 10)
             log(
@@ -164,23 +187,35 @@ struct ReceiveCommand {
         if json {
             // The same object as every other line, with the address in fields of its own.
             printError(
-                jsonObject([
-                    ("time", String(format: "%.3f", ready.time)), ("event", jsonString("listening")),
-                    ("host", jsonString(bound!.host)), ("port", "\(bound!.port)"),
-                    ("detail", jsonString(ready.detail)),
-                ])
+                (journal ? ready.priority.prefix : "")
+                    + jsonObject([
+                        ("time", String(format: "%.3f", ready.time)), ("event", jsonString("listening")),
+                        ("host", jsonString(bound!.host)), ("port", "\(bound!.port)"),
+                        ("detail", jsonString(ready.detail)),
+                    ])
             )
         } else {
-            printError("\(isoTimestamp(ready.time)) xfer: listening on \(bound!)")
+            printError(Self.line(ready, text: "listening on \(bound!)", json: false, journal: journal))
         }
+        notify("READY=1\nSTATUS=listening on \(bound!)")
         let summary = receiver.serve(once: once, log: log)
         guard let summary else {
             // Stopped by a signal: its handler finishes the connections and exits.
             while true { pause() }
         }
         log(ReceiverEvent(peer: summary.peer, kind: .connection, detail: summary.logLine))
+        notify("STOPPING=1")
         if let failure = summary.failure { return ExitCode(failure) }
         return summary.failedFiles > 0 ? .refused : .confirmed
+    }
+}
+
+extension ReceiveCommand {
+    /// One line of the log: JSON, or `TIME xfer: TEXT`; on the journal, which stamps its
+    /// own time, `<PRIORITY>xfer: TEXT` or `<PRIORITY>` and the JSON.
+    static func line(_ event: ReceiverEvent, text: String, json: Bool, journal: Bool) -> String {
+        let body = json ? event.json : journal ? "xfer: \(text)" : "\(isoTimestamp(event.time)) xfer: \(text)"
+        return journal ? event.priority.prefix + body : body
     }
 }
 
