@@ -2,37 +2,25 @@ import Foundation
 import Transfer
 
 /// `xfer demo`: a real transfer end to end on loopback, for a first look.
-struct DemoCommand {
-    static let help = """
-        OVERVIEW: Start a receiver (a child `xfer receive --once` process) in a temporary
-        directory on 127.0.0.1, send it a file of random bytes over TCP, and show the
-        receiver's confirmation and a byte-for-byte comparison.
+struct DemoCommand: Command {
+    static let name = CommandName.demo
+    /// What is sent without --size: large enough to show progress and a rate.
+    static let defaultSize = 64 << 20
+    /// What the naive sender writes without --size: the famous write-up's 1,000,000.
+    static let naiveSize = 1_000_000
 
-        With --naive: show the failure xfer exists for. A naive sender writes 1,000,000
-        bytes and closes without reading the receiver's greeting; Linux resets the
-        connection and the receiver loses data the sender believes it sent. Then the same
-        bytes with `xfer send --raw` and with `xfer send`, and what each can honestly claim.
+    private let arguments: Arguments
+    private let size: Int
+    private let naive: Bool
 
-        USAGE: xfer demo [--size BYTES] [--naive]
+    init(_ arguments: Arguments) {
+        self.arguments = arguments
+        naive = arguments.flag("naive")
+        size = arguments.integer("size") ?? (naive ? Self.naiveSize : Self.defaultSize)
+    }
 
-        OPTIONS:
-          --size BYTES           Size of the file to send (default 67108864, 64 MiB;
-                                 with --naive 1000000).
-          --naive                Show plain TCP losing data, next to --raw and xfer's protocol.
-          -h, --help             Show this help.
-        """
-
-    let size: Int
-    let naive: Bool
-
-    init(_ arguments: [String]) throws(UsageError) {
-        let parsed = try Arguments(arguments, valueOptions: ["size"], flagOptions: ["naive"])
-        if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
-        naive = parsed.flag("naive")
-        guard let size = Int(parsed.value("size") ?? (naive ? "1000000" : "67108864")), size >= 0 else {
-            throw UsageError(message: "'--size' takes a number of bytes")
-        }
-        self.size = size
+    func validate() throws(UsageError) {
+        if let extra = arguments.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
     }
 
     func run() -> ExitCode {
