@@ -1,5 +1,8 @@
-import Foundation
 import Transfer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `xfer demo`: a real transfer end to end on loopback, for a first look.
 struct DemoCommand: Command {
@@ -25,12 +28,18 @@ struct DemoCommand: Command {
 
     func run() -> ExitCode {
         if naive { return NaiveDemo(size: size).run() }
-        let files = FileManager.default
-        let root = files.temporaryDirectory.appendingPathComponent("xfer-demo-\(getpid())")
-        let inbox = root.appendingPathComponent("received")
-        defer { try? files.removeItem(at: root) }
-        do {
-            try files.createDirectory(at: inbox, withIntermediateDirectories: true)
+        let root: String
+        do throws(SystemError) {
+            root = try DemoFiles.scratchDirectory("xfer-demo")
+        } catch {
+            printError("xfer: demo cannot prepare a temporary directory: \(error)")
+            return .localIO
+        }
+        let inbox = root + "/received"
+        let original = root + "/demo.bin"
+        defer { DemoFiles.removeTree(root) }
+        do throws(SystemError) {
+            try DemoFiles.makeDirectory(inbox)
             var bytes = [UInt8](repeating: 0, count: size)
             var generator = SystemRandomNumberGenerator()
             bytes.withUnsafeMutableBytes { raw in
@@ -40,36 +49,30 @@ struct DemoCommand: Command {
                     index += 8
                 }
             }
-            try Data(bytes).write(to: root.appendingPathComponent("demo.bin"))
+            try DemoFiles.write(bytes, to: original)
         } catch {
-            printError("xfer: demo cannot prepare \(root.path): \(error)")
+            printError("xfer: demo cannot prepare \(root): \(error)")
             return .localIO
         }
         // The receiver is a separate process, as in real use: this same executable.
-        let child: ChildReceiver
+        let receiver: ChildReceiver
         do {
-            child = try ChildReceiver(inbox: inbox.path)
+            receiver = try ChildReceiver(inbox: inbox)
         } catch {
             printError("xfer: demo: \(error.message)")
             return .localIO
         }
-        let (receiver, log, endpoint) = (child.process, child.log, child.endpoint)
-        printError(
-            "xfer demo: receiver (pid \(receiver.processIdentifier)) listening on \(endpoint), writing to \(inbox.path)"
-        )
+        let endpoint = receiver.endpoint
+        printError("xfer demo: receiver (pid \(receiver.pid)) listening on \(endpoint), writing to \(inbox)")
         printError("xfer demo: sending demo.bin, \(formatBytes(UInt64(size))) of random bytes")
-        let source = SendSource.file(path: root.appendingPathComponent("demo.bin").path, name: "demo.bin")
+        let source = SendSource.file(path: original, name: "demo.bin")
         let reporter = SendReporter(json: false, quiet: false)
         let report = Sender(endpoint: endpoint).send([source]) { reporter.handle($0) }
         let code = ExitCode.verdict(report, lostSources: 0, allowNondurable: false)
         reporter.finish(report, exitCode: code)
-        receiver.waitUntilExit()
-        let receiverLog = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let receiverLog = receiver.finish()
         for line in receiverLog.split(separator: "\n") { printError("  receiver> \(line)") }
-        let same = files.contentsEqual(
-            atPath: root.appendingPathComponent("demo.bin").path,
-            andPath: inbox.appendingPathComponent("demo.bin").path
-        )
+        let same = DemoFiles.sameContents(original, inbox + "/demo.bin")
         printError(
             "xfer demo: received file is \(same ? "byte-for-byte identical" : "DIFFERENT"); send exit status \(code.rawValue)"
         )

@@ -1,5 +1,8 @@
-import Foundation
 import Transfer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `xfer receive [--listen HOST:PORT] [--dir DIR] [--once]`
 struct ReceiveCommand: Command {
@@ -94,7 +97,7 @@ struct ReceiveCommand: Command {
             // The same object as every other line, with the address in fields of its own.
             printError(
                 jsonObject([
-                    ("time", String(format: "%.3f", ready.time)), ("event", jsonString("listening")),
+                    ("time", fixed(ready.time, digits: 3)), ("event", jsonString("listening")),
                     ("host", jsonString(bound!.host)), ("port", "\(bound!.port)"),
                     ("detail", jsonString(ready.detail)),
                 ])
@@ -121,23 +124,17 @@ func isoTimestamp(_ time: Double) -> String {
     if milliseconds > 999 { milliseconds = 999 }
     var parts = tm()
     gmtime_r(&seconds, &parts)
-    return String(
-        format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-        Int(parts.tm_year) + 1900,
-        Int(parts.tm_mon) + 1,
-        Int(parts.tm_mday),
-        Int(parts.tm_hour),
-        Int(parts.tm_min),
-        Int(parts.tm_sec),
-        milliseconds
-    )
+    return zeroPadded(Int(parts.tm_year) + 1900, 4) + "-" + zeroPadded(Int(parts.tm_mon) + 1, 2) + "-"
+        + zeroPadded(Int(parts.tm_mday), 2) + "T" + zeroPadded(Int(parts.tm_hour), 2) + ":"
+        + zeroPadded(Int(parts.tm_min), 2) + ":" + zeroPadded(Int(parts.tm_sec), 2) + "."
+        + zeroPadded(milliseconds, 3) + "Z"
 }
 
 extension ReceiverEvent {
     /// The event as one JSON object.
     var json: String {
         var pairs: [(String, String)] = [
-            ("time", String(format: "%.3f", time)), ("event", jsonString(kind.rawValue)),
+            ("time", fixed(time, digits: 3)), ("event", jsonString(kind.rawValue)),
         ]
         if let peer { pairs.append(("peer", jsonString(peer))) }
         if let name { pairs.append(("name", jsonString(name))) }
