@@ -180,7 +180,7 @@ let commandTable: [CommandSpec] = [
     ),
     CommandSpec(
         name: .demo,
-        summary: "A real transfer on loopback, shown; demo --naive: plain TCP losing data a naive sender "
+        summary: "A real transfer on loopback, shown; demo --naive shows plain TCP losing data a naive sender "
             + "believes sent, next to what --raw and xfer's protocol can honestly claim.",
         overview: """
             Start a receiver (a child `xfer receive --once` process) in a temporary directory on 127.0.0.1, \

@@ -134,12 +134,14 @@ enum Completions {
                 return "'--\(option.name)=[\(help)]:\(zshQuoted(valueName, inBrackets: false)):\(action)'"
             }
             specs.append("'(- *)'{-h,--help}'[Show help]'")
-            for (index, argument) in spec.arguments.enumerated() {
+            // A list of paths takes every remaining word (the destination among them);
+            // otherwise each argument has its position.
+            let rest = spec.arguments.first { $0.name.hasSuffix("...") }
+            for (index, argument) in (rest.map { [$0] } ?? spec.arguments).enumerated() {
                 let action =
                     argument.choices.isEmpty
                     ? (argument.kind == .file ? "_files" : " ") : "(\(argument.choices.joined(separator: " ")))"
-                // A list of paths takes every remaining word; the others one each.
-                let position = argument.name.hasSuffix("...") ? "*" : "\(index + 1)"
+                let position = rest == nil ? "\(index + 1)" : "*"
                 specs.append("'\(position):\(zshQuoted(argument.name, inBrackets: false)):\(action)'")
             }
             out.append("    (\(spec.name.rawValue))")

@@ -41,7 +41,7 @@ enum ManPage {
 
     /// One command: its synopsis, overview, arguments, options and notes.
     private static func section(_ spec: CommandSpec) -> String {
-        var out = [".SS \"xfer \(spec.name.invocation)\"", ".PP", paragraphs(spec.overview)]
+        var out = [".SS \"xfer \(escape(spec.name.invocation))\"", ".PP", paragraphs(spec.overview)]
         for argument in spec.arguments {
             out.append(".TP\n\\fI\(escape(argument.name))\\fR\n\(text(argument.help))")
         }
