@@ -7,17 +7,23 @@ struct UsageError: Error {
     var exitCode: ExitCode = .usage
 }
 
-/// A small parser in the manner of swift-argument-parser: options (`--name VALUE`,
-/// `--name=VALUE`, flags) anywhere, `--` ends options, everything else is positional.
+/// A command line parsed against one command's rows of ``optionTable``, in the manner of
+/// swift-argument-parser: options (`--name VALUE`, `--name=VALUE`, flags) anywhere, `--`
+/// ends options, everything else is positional. Only options the table gives the command
+/// are accepted, and every value is checked against its ``ValueKind`` here, so a command
+/// reads values that are already known to be well formed.
 struct Arguments {
     private(set) var positional: [String] = []
-    private var options: [String: String] = [:]
+    private var values: [String: String] = [:]
     private var flags: Set<String> = []
+    /// Every option given, in order, without dashes.
+    private(set) var given: [String] = []
 
     /// - Parameters:
-    ///   - valueOptions: Options that take a value, without dashes.
-    ///   - flagOptions: Options that take none.
-    init(_ arguments: [String], valueOptions: Set<String>, flagOptions: Set<String>) throws(UsageError) {
+    ///   - options: The options to accept (a command's rows of ``optionTable``).
+    init(_ arguments: [String], options: [OptionSpec]) throws(UsageError) {
+        var byName: [String: OptionSpec] = [:]
+        for option in options where byName[option.name] == nil { byName[option.name] = option }
         var index = 0
         var onlyPositional = false
         while index < arguments.count {
@@ -41,50 +47,43 @@ struct Arguments {
                 value = String(name[name.index(after: equals)...])
                 name = String(name[..<equals])
             }
-            if flagOptions.contains(name) {
+            guard let option = byName[name] else { throw UsageError(message: "unknown option '--\(name)'") }
+            given.append(name)
+            guard option.valueName != nil else {
                 guard value == nil else { throw UsageError(message: "option '--\(name)' takes no value") }
                 flags.insert(name)
-            } else if valueOptions.contains(name) {
-                if value == nil {
-                    guard index < arguments.count else { throw UsageError(message: "option '--\(name)' needs a value") }
-                    value = arguments[index]
-                    index += 1
-                }
-                options[name] = value
-            } else {
-                throw UsageError(message: "unknown option '--\(name)'")
+                continue
             }
+            if value == nil {
+                guard index < arguments.count else { throw UsageError(message: "option '--\(name)' needs a value") }
+                value = arguments[index]
+                index += 1
+            }
+            if let problem = option.kind.problem(value!, option: name) { throw UsageError(message: problem) }
+            values[name] = value
         }
+    }
+
+    /// Parses against the rows of ``optionTable`` for `command`.
+    init(_ arguments: [String], command: CommandName) throws(UsageError) {
+        try self.init(arguments, options: command.options)
     }
 
     func flag(_ name: String) -> Bool { flags.contains(name) }
 
-    func value(_ name: String) -> String? { options[name] }
+    func value(_ name: String) -> String? { values[name] }
 
-    /// A number of seconds, from 1 ms to 10^6 s: every timeout and interval in xfer fits a
-    /// `timeval` and a millisecond `poll` count within that range, and below 1 ms a socket
-    /// timeout would round to 0, which means "no timeout".
-    func seconds(_ name: String, default fallback: Double) throws(UsageError) -> Double {
-        guard let text = options[name] else { return fallback }
-        guard let seconds = Double(text), seconds.isFinite, seconds >= 0.001, seconds <= 1_000_000 else {
-            throw UsageError(message: "'--\(name)' takes a number of seconds from 0.001 to 1000000, not '\(text)'")
-        }
-        return seconds
+    /// A ``ValueKind/seconds`` value (checked when parsed), or `fallback`.
+    func seconds(_ name: String, default fallback: Double) -> Double {
+        values[name].flatMap(Double.init) ?? fallback
     }
 
-    /// A duration: a number with an optional unit s, m, h or d (seconds by default), from 0
-    /// to 100 years.
-    static func duration(_ text: String) -> Double? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        var number = Substring(text)
-        var unit = 1.0
-        if let last = text.last, let factor = units[last] {
-            number = number.dropLast()
-            unit = factor
-        }
-        guard let value = Double(number), value.isFinite, value >= 0, value * unit <= 100 * 365 * 86400 else {
-            return nil
-        }
-        return value * unit
-    }
+    /// A ``ValueKind/count`` or ``ValueKind/bytes`` value (checked when parsed).
+    func integer(_ name: String) -> Int? { values[name].flatMap { Int($0) } }
+
+    /// A ``ValueKind/duration`` value in seconds (checked when parsed).
+    func duration(_ name: String) -> Double? { values[name].flatMap(ValueKind.seconds(ofDuration:)) }
+
+    /// A ``ValueKind/octalMask`` value (checked when parsed).
+    func octal(_ name: String) -> UInt16? { values[name].flatMap { UInt16($0, radix: 8) } }
 }

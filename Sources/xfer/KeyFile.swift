@@ -77,22 +77,17 @@ enum KeyFile {
 }
 
 /// `xfer keygen FILE`
-struct KeygenCommand {
-    static let help = """
-        OVERVIEW: Write a new pre-shared key (32 random bytes from getrandom, as text) to FILE,
-        mode 0600. Give the same file to both sides with --key (or XFER_KEY_FILE): the
-        receiver then serves only senders that prove the key, and the sender believes only a
-        receiver that proves it. Copy it over a secure channel (scp, a password manager).
+struct KeygenCommand: Command {
+    static let name = CommandName.keygen
 
-        USAGE: xfer keygen FILE
-        """
+    private let arguments: Arguments
+    private var path = ""
 
-    let path: String
+    init(_ arguments: Arguments) { self.arguments = arguments }
 
-    init(_ arguments: [String]) throws(UsageError) {
-        let parsed = try Arguments(arguments, valueOptions: [], flagOptions: [])
-        guard parsed.positional.count == 1 else { throw UsageError(message: "keygen takes one FILE") }
-        path = parsed.positional[0]
+    mutating func validate() throws(UsageError) {
+        guard arguments.positional.count == 1 else { throw UsageError(message: "keygen takes one FILE") }
+        path = arguments.positional[0]
     }
 
     func run() throws(UsageError) -> ExitCode {

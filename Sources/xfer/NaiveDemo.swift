@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import Transfer
 
 #if canImport(Glibc)
@@ -22,17 +22,22 @@ struct NaiveDemo {
     static let earlyQuitRead = 128 << 10
 
     func run() -> ExitCode {
-        let files = FileManager.default
-        let root = files.temporaryDirectory.appendingPathComponent("xfer-naive-\(getpid())")
-        let inbox = root.appendingPathComponent("received")
-        let payloadPath = root.appendingPathComponent("payload.bin").path
-        defer { try? files.removeItem(at: root) }
-        let payload = [UInt8]((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) })
-        do {
-            try files.createDirectory(at: inbox, withIntermediateDirectories: true)
-            try Data(payload).write(to: URL(fileURLWithPath: payloadPath))
+        let root: String
+        do throws(SystemError) {
+            root = try DemoFiles.scratchDirectory("xfer-naive")
         } catch {
-            printError("xfer: demo cannot prepare \(root.path): \(error)")
+            printError("xfer: demo cannot prepare a temporary directory: \(error)")
+            return .localIO
+        }
+        let inbox = root + "/received"
+        let payloadPath = root + "/payload.bin"
+        defer { DemoFiles.removeTree(root) }
+        let payload = [UInt8]((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) })
+        do throws(SystemError) {
+            try DemoFiles.makeDirectory(inbox)
+            try DemoFiles.write(payload, to: payloadPath)
+        } catch {
+            printError("xfer: demo cannot prepare \(root): \(error)")
             return .localIO
         }
         var honest = true
@@ -98,7 +103,7 @@ struct NaiveDemo {
 
         print("\n3. xfer send (xfer's protocol), the same bytes to `xfer receive`:")
         let framed = framedSend(payloadPath, inbox: inbox)
-        let same = files.contentsEqual(atPath: payloadPath, andPath: inbox.appendingPathComponent("payload.bin").path)
+        let same = DemoFiles.sameContents(payloadPath, inbox + "/payload.bin")
         print("   exit \(framed.code.rawValue): \(framed.summary)")
         print("   the file on the receiver is \(same ? "byte-for-byte identical" : "NOT identical")")
         if framed.code == .confirmed && !same {
@@ -154,18 +159,16 @@ struct NaiveDemo {
     }
 
     /// Sends with xfer's protocol to a child `xfer receive --once`, as in `xfer demo`.
-    private func framedSend(_ path: String, inbox: URL) -> (code: ExitCode, summary: String) {
-        let child: ChildReceiver
+    private func framedSend(_ path: String, inbox: String) -> (code: ExitCode, summary: String) {
+        let receiver: ChildReceiver
         do {
-            child = try ChildReceiver(inbox: inbox.path)
+            receiver = try ChildReceiver(inbox: inbox)
         } catch {
             return (.localIO, error.message)
         }
-        let (receiver, log, endpoint) = (child.process, child.log, child.endpoint)
-        let report = Sender(endpoint: endpoint).send([.file(path: path, name: "payload.bin")]) { _ in }
+        let report = Sender(endpoint: receiver.endpoint).send([.file(path: path, name: "payload.bin")]) { _ in }
         let code = ExitCode.verdict(report, lostSources: 0, allowNondurable: false)
-        receiver.waitUntilExit()
-        _ = log.fileHandleForReading.readDataToEndOfFile()
+        _ = receiver.finish()
         if let delivery = report.confirmed.first?.delivery, code == .confirmed {
             return (
                 code,

@@ -77,3 +77,31 @@ func formatBytes(_ bytes: UInt64) -> String {
     let tenths = Int((value * 10).rounded())
     return "\(tenths / 10).\(tenths % 10) \(units[unit])"
 }
+
+/// `value` with `digits` digits after the point (`%.3f` without Foundation's `String(format:)`).
+func fixed(_ value: Double, digits: Int) -> String {
+    guard value.isFinite else { return "\(value)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    guard scaled < 9e18 else { return "\(value)" }
+    let whole = UInt64(scaled)
+    let unit = UInt64(scale)
+    let sign = value < 0 && whole != 0 ? "-" : ""
+    guard digits > 0 else { return sign + "\(whole)" }
+    return sign + "\(whole / unit)." + zeroPadded(Int(whole % unit), digits)
+}
+
+/// `number` in decimal, at least `width` digits, zeros in front.
+func zeroPadded(_ number: Int, _ width: Int) -> String {
+    let digits = String(number)
+    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+}
+
+/// Seconds on the monotonic clock (`CLOCK_MONOTONIC`): durations and rates, immune to
+/// changes of the wall clock.
+func monotonic() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

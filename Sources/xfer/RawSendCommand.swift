@@ -6,71 +6,18 @@ import Transfer
 
 /// `xfer send --raw PATH|- HOST:PORT`: one unframed stream to a peer that speaks no
 /// protocol, with the strongest verdict TCP can support (``RawSender``).
-struct RawSendCommand {
-    static let usage =
-        "USAGE: xfer send --raw [--json] [--quiet] [--show-reply] [--timeout SECONDS] [--connect-timeout SECONDS] PATH|- HOST:PORT"
+struct RawSendCommand: Command {
+    static let name = CommandName.raw
 
-    static let help = """
-        OVERVIEW: Send one file or standard input, unframed, to a plain TCP peer (nc -l, a
-        printer on port 9100, a log collector) and report the strongest thing TCP can show:
-        whether the peer's kernel acknowledged every byte and the end of stream, and whether
-        the peer then closed without a reset. It cannot show that the peer *application* read
-        the bytes: only xfer's own protocol can (send to `xfer receive`, without --raw).
+    /// Its own options, then those of the framed sender: these parse, so that `validate()`
+    /// can say they mean nothing without framing instead of calling them unknown.
+    static var parsedOptions: [OptionSpec] { CommandName.raw.options + CommandName.send.options }
 
-        USAGE: xfer send --raw [--json] [--quiet] [--show-reply] [--timeout SECONDS]
-                         [--connect-timeout SECONDS] PATH|- HOST:PORT
-
-        ARGUMENTS:
-          PATH|-      A file (or a FIFO, a device) read to its end, or - for standard input.
-          HOST:PORT   The peer; the port is required (IPv6: [ADDR]:PORT).
-
-        OPTIONS:
-          --show-reply           Copy what the peer sends to stdout. It is read either way,
-                                 so that closing never leaves unread data (which makes the
-                                 kernel send a reset).
-          --json                 One JSON object per event on stdout (connected, progress, done).
-          --quiet                Print nothing but a verdict other than 0.
-          --timeout SECONDS      Decide once the peer made no progress for this long (no
-                                 byte taken, acknowledged or sent back, no end of stream).
-                                 A quiet standard input does not count. Default 30.
-          --connect-timeout SECONDS  Give up connecting after this long (default 10).
-          -h, --help             Show this help.
-          (SECONDS: from 0.001 to 1000000.)
-
-        HOW: the bytes are streamed; once the peer's TCP acknowledged them all, shutdown(SHUT_WR)
-        sends the FIN (after both FINs a later reset is never seen). Meanwhile whatever
-        the peer sends is read; the send queue is watched (SIOCOUTQ, Linux only: what the
-        peer's TCP has not acknowledged, the FIN counting as one byte); the peer's end of
-        stream is awaited; a reset (ECONNRESET, EPIPE) is noticed at any point. Progress
-        counts bytes the peer's TCP acknowledged, not bytes written. A peer whose end of
-        stream comes before ours was acknowledged only half-closed: the FIN waits up to 2 s
-        more for its reset, and it is never 0.
-
-        EXIT STATUS:
-          0   every byte and the end of stream were acknowledged by the peer's TCP, and then
-              the peer closed the connection without a reset
-          80  every byte was acknowledged, so it reached the peer's kernel, but the peer
-              neither closed nor reset the connection within --timeout, or only half-closed
-              (before ours was acknowledged) and did not reset within the wait
-          78  the peer reset the connection: the message says how many bytes its TCP had
-              acknowledged before (no more can be claimed); a reset discards what the
-              peer application had not read
-          79  not every byte (or not the end of stream) was acknowledged within --timeout;
-              where SIOCOUTQ does not exist (not Linux), also after the peer closed: it
-              cannot be told
-          64 usage error; 69 cannot connect; 70 the connection failed otherwise (the
-          kernel gave up retransmitting, no route); 74 the source could not be read;
-          130 interrupted. When the source was not fully written (79, 74, 130) the
-          connection is reset, so the peer cannot take the part for the whole.
-        """
-
-    /// Options of the framed sender that mean nothing without framing.
-    private static let framedOnly = ["name", "keepalive", "no-resume", "allow-nondurable"]
-
-    let source: RawSource
-    let endpoint: Endpoint
-    let options: RawSendOptions
-    let reporter: RawSendReporter
+    private let arguments: Arguments
+    private var source = RawSource.standardInput
+    private var endpoint = Endpoint(host: "", port: 0)
+    private var options = RawSendOptions()
+    private let reporter: RawSendReporter
 
     /// Whether the command line asks for raw mode (`--raw` before any `--`).
     static func isRequested(_ arguments: [String]) -> Bool {
@@ -82,14 +29,16 @@ struct RawSendCommand {
     static func main(_ arguments: [String]) -> ExitCode {
         let before = arguments.prefix { $0 != "--" }
         if before.contains("--help") || before.contains("-h") {
-            print(help)
+            print(HelpText.help(name))
             return .confirmed
         }
         do throws(UsageError) {
-            return try RawSendCommand(arguments).run()
+            var command = RawSendCommand(try Arguments(arguments, options: parsedOptions))
+            try command.validate()
+            return command.run()
         } catch {
             printError("xfer: error: \(error.message)")
-            printError(usage)
+            printError(HelpText.usage(name))
             if before.contains("--json") {
                 printLine(
                     jsonObject([
@@ -103,17 +52,25 @@ struct RawSendCommand {
         }
     }
 
-    init(_ arguments: [String]) throws(UsageError) {
-        let parsed = try Arguments(
-            arguments,
-            valueOptions: ["timeout", "connect-timeout", "name", "keepalive"],
-            flagOptions: ["raw", "json", "quiet", "show-reply", "no-resume", "allow-nondurable"]
+    init(_ arguments: Arguments) {
+        self.arguments = arguments
+        options.timeout = arguments.seconds("timeout", default: options.timeout)
+        options.connectTimeout = arguments.seconds("connect-timeout", default: options.connectTimeout)
+        reporter = RawSendReporter(
+            json: arguments.flag("json"),
+            quiet: arguments.flag("quiet"),
+            showReply: arguments.flag("show-reply")
         )
-        for option in Self.framedOnly where parsed.flag(option) || parsed.value(option) != nil {
-            throw UsageError(message: "'--\(option)' has no meaning with --raw (there is no framing to carry it)")
+    }
+
+    mutating func validate() throws(UsageError) {
+        let own = Set(CommandName.raw.options.map(\.name))
+        if let framed = arguments.given.first(where: { !own.contains($0) }) {
+            throw UsageError(message: "'--\(framed)' has no meaning with --raw (there is no framing to carry it)")
         }
-        guard parsed.positional.count == 2 else {
-            switch parsed.positional.count {
+        let positional = arguments.positional
+        guard positional.count == 2 else {
+            switch positional.count {
             case 0: throw UsageError(message: "missing PATH and HOST:PORT")
             case 1: throw UsageError(message: "missing HOST:PORT after the path")
             default:
@@ -123,8 +80,7 @@ struct RawSendCommand {
                 )
             }
         }
-        let destination = parsed.positional[1]
-        let endpoint: Endpoint
+        let destination = positional[1]
         do throws(EndpointError) {
             endpoint = try Endpoint(validating: destination, defaultPort: 0)
         } catch {
@@ -133,10 +89,10 @@ struct RawSendCommand {
         guard endpoint.port != 0 else {
             throw UsageError(message: "'\(destination)' needs a port: raw peers have no default port")
         }
-        if parsed.flag("json") && parsed.flag("show-reply") {
+        if arguments.flag("json") && arguments.flag("show-reply") {
             throw UsageError(message: "--show-reply writes the peer's bytes to stdout, where --json writes events")
         }
-        let path = parsed.positional[0]
+        let path = positional[0]
         if path == "-" {
             source = .standardInput
         } else {
@@ -152,16 +108,6 @@ struct RawSendCommand {
             }
             source = .file(path: path)
         }
-        var options = RawSendOptions()
-        options.timeout = try parsed.seconds("timeout", default: options.timeout)
-        options.connectTimeout = try parsed.seconds("connect-timeout", default: options.connectTimeout)
-        self.endpoint = endpoint
-        self.options = options
-        reporter = RawSendReporter(
-            json: parsed.flag("json"),
-            quiet: parsed.flag("quiet"),
-            showReply: parsed.flag("show-reply")
-        )
     }
 
     func run() -> ExitCode {

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 import Transfer
 
@@ -77,7 +76,7 @@ final class RawSendReporter: Sendable {
                     ("unsent", report.unsent.map { "\($0)" } ?? "null"),
                     ("peer_window_closed", report.peerWindowClosed.map { "\($0)" } ?? "null"),
                     ("retransmitted", report.retransmitted.map { "\($0)" } ?? "null"),
-                    ("seconds", String(format: "%.3f", report.seconds)), ("message", jsonString(sentence)),
+                    ("seconds", fixed(report.seconds, digits: 3)), ("message", jsonString(sentence)),
                 ]
                 printLine(jsonObject(pairs))
             }
@@ -99,7 +98,7 @@ final class RawSendReporter: Sendable {
                             ("event", jsonString("done")), ("exit", "\(ExitCode.interrupted.rawValue)"),
                             ("verdict", jsonString("interrupted")),
                         ]
-                            + Self.figures(last) + [("seconds", String(format: "%.3f", monotonic() - begun))]
+                            + Self.figures(last) + [("seconds", fixed(monotonic() - begun, digits: 3))]
                     )
                 )
             }

@@ -1,133 +1,65 @@
-import Foundation
 import Transfer
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `xfer receive [--listen HOST:PORT] [--dir DIR] [--once]`
-struct ReceiveCommand {
-    static let help = """
-        OVERVIEW: Receive files into a directory. Each file is written to a temporary name,
-        checked, synced, renamed into place and synced again before the sender is told it
-        arrived. Serves until interrupted, many senders at once.
+struct ReceiveCommand: Command {
+    static let name = CommandName.receive
 
-        USAGE: xfer receive [--listen HOST:PORT] [--dir DIR] [--key FILE | --no-auth] [--once]
-                            [--timeout SECONDS] [--max-connections N] [--max-per-address N]
-                            [--handshake-timeout SECONDS] [--keep-partials TIME] [--umask OCTAL]
-                            [--quiet] [--log-json]
-
-        Protected mode: without a key, xfer receive listens only on loopback addresses
-        (127.0.0.0/8, ::1) unless told --no-auth: anyone who can reach the port could write
-        into DIR.
-
-        OPTIONS:
-          --listen HOST:PORT     Address to listen on (default [::]:\(Endpoint.defaultPort), IPv6 and IPv4,
-                                 or 0.0.0.0:\(Endpoint.defaultPort) where there is no IPv6; port 0 picks a
-                                 free port). Prints "xfer: listening on HOST:PORT".
-          --key FILE             A pre-shared key (xfer keygen; default: the file $XFER_KEY_FILE
-                                 names): only senders that prove it are served.
-          --no-auth              Listen on a non-loopback address without authentication.
-          --dir DIR              Directory to write into (default: the current one). Its
-                                 .xfer/ subdirectory holds partial files and the commit log.
-          --once                 Serve one connection, then exit (0 if it ended cleanly).
-          --timeout SECONDS      Drop a peer silent this long (default 30).
-          --max-connections N    Serve at most N senders at once (default 64).
-          --max-per-address N    At most N connections from one address at once (default 16).
-          --handshake-timeout SECONDS
-                                 Drop a connection that has not completed its handshake this
-                                 long after it was accepted, however it trickles (default 10).
-          --keep-partials TIME   Keep the partial file of an interrupted transfer this long for a
-                                 resume (default 7d; s, m, h, d suffixes). Partials together hold
-                                 at most a quarter of the file system; the oldest go first.
-          --umask OCTAL          Permission bits never given to received files (default: the
-                                 process umask plus o+w: nothing received is world-writable).
-          --quiet                Log nothing but the listening line and errors.
-          --log-json             Log one JSON object per line on stderr (time, peer, event, name,
-                                 bytes, resumed_from, detail) instead of text.
-          SIGINT or SIGTERM stops accepting, lets running commits finish (at most 10 s), keeps
-          verified partial files for resumes, and exits 0.
-          -h, --help             Show this help.
-        """
-
-    let listen: [Endpoint]
+    private let arguments: Arguments
+    /// The default tries IPv6 and IPv4 on one socket first, then IPv4 alone.
+    private var listen: [Endpoint] = [
+        Endpoint(host: "::", port: Endpoint.defaultPort), Endpoint(host: "0.0.0.0", port: Endpoint.defaultPort),
+    ]
+    private let directory: String
+    private let once: Bool
+    private let quiet: Bool
+    private let logJSON: Bool
+    private var options = ReceiverOptions()
     /// The listening socket systemd passed (socket activation), or why it cannot be used.
-    let activation: Result<SocketActivation.Listener?, TransferError>
-    let directory: String
-    let once: Bool
-    let quiet: Bool
-    let logJSON: Bool
-    let options: ReceiverOptions
+    private var activation: Result<SocketActivation.Listener?, TransferError> = .success(nil)
 
-    init(_ arguments: [String]) throws(UsageError) {
-        let parsed = try Arguments(
-            arguments,
-            valueOptions: [
-                "listen", "dir", "timeout", "max-connections", "max-per-address", "handshake-timeout", "keep-partials",
-                "umask", "key",
-            ],
-            flagOptions: ["once", "quiet", "no-auth", "log-json"]
-        )
-        if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
-        var listen: [Endpoint] = [
-            Endpoint(host: "::", port: Endpoint.defaultPort), Endpoint(host: "0.0.0.0", port: Endpoint.defaultPort),
-        ]
-        if let address = parsed.value("listen") {
+    init(_ arguments: Arguments) {
+        self.arguments = arguments
+        options.idleTimeout = arguments.seconds("timeout", default: options.idleTimeout)
+        options.maxConnections = arguments.integer("max-connections") ?? options.maxConnections
+        options.maxPerAddress = arguments.integer("max-per-address") ?? options.maxPerAddress
+        options.handshakeTimeout = arguments.seconds("handshake-timeout", default: options.handshakeTimeout)
+        options.partialRetention = arguments.duration("keep-partials") ?? options.partialRetention
+        if let mask = arguments.octal("umask") { options.umask = .init(mask) }
+        directory = arguments.value("dir") ?? "."
+        once = arguments.flag("once")
+        quiet = arguments.flag("quiet")
+        logJSON = arguments.flag("log-json")
+    }
+
+    mutating func validate() throws(UsageError) {
+        if let extra = arguments.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
+        if let address = arguments.value("listen") {
             do throws(EndpointError) {
                 listen = [try Endpoint(validating: address)]
             } catch {
                 throw UsageError(message: "--listen: \(error)")
             }
         }
-        let activation = Result { () throws(TransferError) in try SocketActivation.takeListener() }
+        activation = Result { () throws(TransferError) in try SocketActivation.takeListener() }
         var exposed = listen.first(where: { !$0.isLoopback })
         if case .success(let listener?) = activation {
-            if parsed.value("listen") != nil {
+            if arguments.value("listen") != nil {
                 throw UsageError(message: "--listen: the service manager passed a listening socket (LISTEN_FDS)")
             }
             exposed = listener.isLoopback ? nil : listener.endpoint
         }
-        let key = try KeyFile.key(option: parsed.value("key"))
-        if key == nil, !parsed.flag("no-auth"), let open = exposed {
+        options.key = try KeyFile.key(option: arguments.value("key"))
+        if options.key == nil, !arguments.flag("no-auth"), let open = exposed {
             throw UsageError(
                 message: "refusing to listen on \(open) without authentication: anyone who can reach it could "
                     + "write into the directory. Listen on loopback (--listen 127.0.0.1:PORT, e.g. behind an "
                     + "ssh tunnel), or say --no-auth to accept that risk"
             )
         }
-        var options = ReceiverOptions()
-        options.key = key
-        options.idleTimeout = try parsed.seconds("timeout", default: options.idleTimeout)
-        if let text = parsed.value("max-connections") {
-            guard let count = Int(text), count > 0, count <= 1_000_000 else {
-                throw UsageError(message: "'--max-connections' takes a whole number from 1 to 1000000")
-            }
-            options.maxConnections = count
-        }
-        if let text = parsed.value("max-per-address") {
-            guard let count = Int(text), count > 0, count <= 1_000_000 else {
-                throw UsageError(message: "'--max-per-address' takes a whole number from 1 to 1000000")
-            }
-            options.maxPerAddress = count
-        }
-        options.handshakeTimeout = try parsed.seconds("handshake-timeout", default: options.handshakeTimeout)
-        if let text = parsed.value("keep-partials") {
-            guard let seconds = Arguments.duration(text) else {
-                throw UsageError(
-                    message: "'--keep-partials' takes a duration such as 90s, 30m, 12h or 7d, not '\(text)'"
-                )
-            }
-            options.partialRetention = seconds
-        }
-        if let text = parsed.value("umask") {
-            guard let mask = UInt16(text, radix: 8), mask <= 0o777 else {
-                throw UsageError(message: "'--umask' takes octal permission bits such as 022 or 077, not '\(text)'")
-            }
-            options.umask = .init(mask)
-        }
-        self.listen = listen
-        self.activation = activation
-        directory = parsed.value("dir") ?? "."
-        once = parsed.flag("once")
-        quiet = parsed.flag("quiet")
-        logJSON = parsed.flag("log-json")
-        self.options = options
     }
 
     func run() -> ExitCode {
@@ -140,7 +72,6 @@ struct ReceiveCommand {
             receiver = try Receiver(directory: directory, options: options)
             if let listener = try activation.get() { bound = receiver.listen(adopting: listener) }
             var lastError: TransferError?
-            // The default tries IPv6 and IPv4 on one socket first, then IPv4 alone.
             for endpoint in listen where bound == nil {
                 do {
                     bound = try receiver.listen(on: endpoint)
@@ -189,7 +120,7 @@ struct ReceiveCommand {
             printError(
                 (journal ? ready.priority.prefix : "")
                     + jsonObject([
-                        ("time", String(format: "%.3f", ready.time)), ("event", jsonString("listening")),
+                        ("time", fixed(ready.time, digits: 3)), ("event", jsonString("listening")),
                         ("host", jsonString(bound!.host)), ("port", "\(bound!.port)"),
                         ("detail", jsonString(ready.detail)),
                     ])
@@ -227,23 +158,17 @@ func isoTimestamp(_ time: Double) -> String {
     if milliseconds > 999 { milliseconds = 999 }
     var parts = tm()
     gmtime_r(&seconds, &parts)
-    return String(
-        format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-        Int(parts.tm_year) + 1900,
-        Int(parts.tm_mon) + 1,
-        Int(parts.tm_mday),
-        Int(parts.tm_hour),
-        Int(parts.tm_min),
-        Int(parts.tm_sec),
-        milliseconds
-    )
+    return zeroPadded(Int(parts.tm_year) + 1900, 4) + "-" + zeroPadded(Int(parts.tm_mon) + 1, 2) + "-"
+        + zeroPadded(Int(parts.tm_mday), 2) + "T" + zeroPadded(Int(parts.tm_hour), 2) + ":"
+        + zeroPadded(Int(parts.tm_min), 2) + ":" + zeroPadded(Int(parts.tm_sec), 2) + "."
+        + zeroPadded(milliseconds, 3) + "Z"
 }
 
 extension ReceiverEvent {
     /// The event as one JSON object.
     var json: String {
         var pairs: [(String, String)] = [
-            ("time", String(format: "%.3f", time)), ("event", jsonString(kind.rawValue)),
+            ("time", fixed(time, digits: 3)), ("event", jsonString(kind.rawValue)),
         ]
         if let peer { pairs.append(("peer", jsonString(peer))) }
         if let name { pairs.append(("name", jsonString(name))) }

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 import Transfer
 
@@ -146,7 +145,7 @@ final class SendReporter: Sendable {
                     ("confirmed", "\(report.confirmed.count)"), ("failed", "\(report.failures.count)"),
                     ("skipped", "\(state.skipped)"), ("sent_files", "\(fresh)"), ("resumed", "\(resumed.count)"),
                     ("already_committed", "\(already)"), ("bytes", "\(bytes)"), ("sent", "\(report.sentBytes)"),
-                    ("seconds", String(format: "%.3f", seconds)),
+                    ("seconds", fixed(seconds, digits: 3)),
                 ]
                 if let error = report.connectionError { pairs.append(("error", jsonString(error.description))) }
                 printLine(jsonObject(pairs))
@@ -176,7 +175,7 @@ final class SendReporter: Sendable {
                 if already > 0 { how.append("\(already) already there") }
                 printReport(
                     "xfer: confirmed \(report.confirmed.count) file(s), \(formatBytes(bytes)), \(durability), "
-                        + "in \(String(format: "%.2f", seconds)) s\(rate): \(how.joined(separator: ", "))"
+                        + "in \(fixed(seconds, digits: 2)) s\(rate): \(how.joined(separator: ", "))"
                 )
             }
             if !report.failures.isEmpty { printReport("xfer: \(report.failures.count) file(s) not confirmed") }
@@ -205,7 +204,7 @@ final class SendReporter: Sendable {
                         ("confirmed", "\(state.confirmed)"), ("failed", "\(state.reportedFailures.count)"),
                         ("skipped", "\(state.skipped)"), ("sent_files", "\(fresh)"), ("resumed", "\(state.resumed)"),
                         ("already_committed", "\(state.alreadyCommitted)"), ("bytes", "\(state.confirmedBytes)"),
-                        ("sent", "\(state.last.sent)"), ("seconds", String(format: "%.3f", seconds)),
+                        ("sent", "\(state.last.sent)"), ("seconds", fixed(seconds, digits: 3)),
                         ("interrupted", "true"),
                     ])
                 )
@@ -317,6 +316,3 @@ func shortened(_ name: String, columns: Int) -> String {
     out.append(contentsOf: scalars[(scalars.count - (keep - head))...])
     return String(out)
 }
-
-/// Seconds on a monotonic clock (Foundation's uptime reads CLOCK_MONOTONIC).
-func monotonic() -> Double { ProcessInfo.processInfo.systemUptime }

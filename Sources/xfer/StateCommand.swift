@@ -1,32 +1,23 @@
 import Transfer
 
 /// `xfer state [--dir DIR] [--clean] [--json]`: what a receiver keeps in `DIR/.xfer`.
-struct StateCommand {
-    static let help = """
-        OVERVIEW: List the partial files of interrupted transfers that a receiver keeps in
-        DIR/.xfer for resumes (name, bytes, age); with --clean, remove them. Safe while a
-        receiver runs: a partial being written is left alone.
+struct StateCommand: Command {
+    static let name = CommandName.state
 
-        USAGE: xfer state [--dir DIR] [--clean] [--json]
+    private let arguments: Arguments
+    private let directory: String
+    private let clean: Bool
+    private let json: Bool
 
-        OPTIONS:
-          --dir DIR              The receiver's directory (default: the current one).
-          --clean                Remove every partial file not being written.
-          --json                 One JSON object per partial file on stdout (name, file, bytes,
-                                 age_seconds, removed), then a summary object (event "done").
-          -h, --help             Show this help.
-        """
+    init(_ arguments: Arguments) {
+        self.arguments = arguments
+        directory = arguments.value("dir") ?? "."
+        clean = arguments.flag("clean")
+        json = arguments.flag("json")
+    }
 
-    let directory: String
-    let clean: Bool
-    let json: Bool
-
-    init(_ arguments: [String]) throws(UsageError) {
-        let parsed = try Arguments(arguments, valueOptions: ["dir"], flagOptions: ["clean", "json"])
-        if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
-        directory = parsed.value("dir") ?? "."
-        clean = parsed.flag("clean")
-        json = parsed.flag("json")
+    func validate() throws(UsageError) {
+        if let extra = arguments.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
     }
 
     func run() -> ExitCode {
