@@ -65,9 +65,10 @@ extension Integration {
             let target = TemporaryDirectory()
             let marker = "xfer-producer-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             let receiver = ReceiverProcess(directory: target.path, extra: ["--timeout", "30"])
-            // An endless producer: only the receiver going away ends the stream.
+            // An endless producer that ignores SIGPIPE: closing its pipe does not end it (a
+            // sender that only closed would leave it running); only being stopped does.
             let sender = XferProcess([
-                "send", "--json", "--run", "while :; do echo \(marker); done", "--name", "endless.txt",
+                "send", "--json", "--run", "trap '' PIPE; while :; do echo \(marker); done", "--name", "endless.txt",
                 receiver.address,
             ])
             #expect(sender.stdout.wait(for: "\"started\""), "\(sender.stderr.text)")
@@ -80,6 +81,7 @@ extension Integration {
                 in: .whitespacesAndNewlines
             )
             #expect(left.isEmpty, "the producer outlived the sender: pids \(left)")
+            if !left.isEmpty { _ = shell("pkill -KILL -f '[x]\(marker.dropFirst())'") }
         }
 
         @Test("The producer starts with no signal ignored or blocked (the sender ignores SIGPIPE and blocks others)")
