@@ -276,7 +276,7 @@ MUTANTS = [
     ("run-exit-status-ignored", R + "Sender.swift",
      "guard status.succeeded else {", "guard status.succeeded || true else {",
      "ProducerCommand"),
-    ("producer-signals-inherited", R + "ProducerCommand.swift",
+    ("producer-signals-inherited", R + "ChildProcess.swift",
      "posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))", "",
      "ProducerCommand"),
     ("producer-left-running", R + "Sender.swift",

@@ -6,11 +6,8 @@
 /// the sender itself so that its exit status decides whether the stream ends (END) or is
 /// cancelled (CANCEL): a dump that fails half-way is never committed under its name.
 ///
-/// The command runs as `/bin/sh -c COMMAND`, with the sender's standard input and error,
-/// its standard output a pipe the sender reads, and the signal state a fresh program
-/// expects: every signal at its default action and none blocked (the sender ignores
-/// SIGPIPE and its threads block the signals it waits for; a child would inherit both
-/// across `exec`, and a producer that ignores SIGPIPE behaves differently when cut off).
+/// The command runs as `/bin/sh -c COMMAND` (``ChildProcess``: default signals), with the
+/// sender's standard input and error, its standard output a pipe the sender reads.
 final class ProducerCommand {
     /// The command line, as given.
     let command: String
@@ -23,43 +20,8 @@ final class ProducerCommand {
     /// Starts `command`.
     /// - Throws: ``SystemError`` when the pipe or the process cannot be made.
     init(_ command: String) throws(SystemError) {
-        var ends: [CInt] = [0, 0]
-        guard pipe(&ends) == 0 else { throw SystemError("pipe", "for --run") }
-        // Neither end may leak into another child; dup2 below gives the program its copy.
-        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
-        }
-        // dup2 clears close-on-exec on the copy: only standard output reaches the program.
-        posix_spawn_file_actions_adddup2(&actions, ends[1], STDOUT_FILENO)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let arguments: [UnsafeMutablePointer<CChar>?] =
-            ["/bin/sh", "-c", command].map { (text: String) in strdup(text) } + [nil]
-        defer { for argument in arguments { free(argument) } }
-        var pid: pid_t = 0
-        let failed = posix_spawn(&pid, "/bin/sh", &actions, &attributes, arguments, environ)
-        close(ends[1])
-        guard failed == 0 else {
-            close(ends[0])
-            throw SystemError("posix_spawn", "/bin/sh", errno: failed)
-        }
+        (pid, output) = try ChildProcess.spawn("/bin/sh", ["/bin/sh", "-c", command], piping: STDOUT_FILENO)
         self.command = command
-        self.pid = pid
-        output = ends[0]
     }
 
     /// Waits for the program to end (after its output reached end of file) and returns

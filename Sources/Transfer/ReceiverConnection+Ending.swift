@@ -41,24 +41,18 @@ extension ReceiverConnection {
             note(.notice, detail: "dropped: \(message)")
             guard machine.greeted else {
                 // Not an xfer client (no valid preamble): say nothing, just close (SPEC.md §3).
-                socket.shutdownWrite()
-                socket.drain(seconds: 1)
-                socket.close()
+                socket.closeAfterDraining(seconds: 1)
                 return
             }
             writer.enqueue(.error(ErrorRecord(code: code, fatal: true, message: message)))
             try? writer.flush()
             // Read before closing so our ERROR is not destroyed by an RST (SPEC.md §7.5).
-            socket.shutdownWrite()
-            socket.drain(seconds: 2)
-            socket.close()
+            socket.closeAfterDraining(seconds: 2)
         case .peerFailed(let message):
             summary.failure = .connectionLost(message)
             note(.notice, detail: "connection ended: \(message)")
             // Send nothing more; read to the end so that closing sends no RST (SPEC.md §7.5).
-            socket.shutdownWrite()
-            socket.drain(seconds: 2)
-            socket.close()
+            socket.closeAfterDraining(seconds: 2)
         case .peerGone(let message):
             summary.failure = .connectionLost(message)
             note(.notice, detail: "connection ended: \(message)")

@@ -185,6 +185,14 @@ final class TCPSocket: Sendable {
         }
     }
 
+    /// Ends the connection from our side without an RST: FIN, then reads to the peer's end
+    /// of stream (at most `seconds`), then closes (SPEC.md §7.5).
+    func closeAfterDraining(seconds: Double) {
+        shutdownWrite()
+        drain(seconds: seconds)
+        close()
+    }
+
     /// Closes abortively (RST): only for dropping a misbehaving peer.
     func abort() {
         var value = linger(l_onoff: 1, l_linger: 0)

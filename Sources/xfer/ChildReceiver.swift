@@ -23,45 +23,20 @@ struct ChildReceiver {
     /// Starts it into `inbox` and waits for its first line, "xfer: listening on HOST:PORT"
     /// (the readiness signal: no sleeping).
     init(inbox: String) throws(Failure) {
-        var ends: [CInt] = [-1, -1]
-        // pipe2 is a GNU extension Glibc's module hides; nothing else is started meanwhile.
-        guard pipe(&ends) == 0 else { throw Failure(message: "cannot start the receiver: \(SystemError("pipe"))") }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto descriptor 2 clears close-on-exec there; the pipe's own ends close.
-        posix_spawn_file_actions_adddup2(&actions, ends[1], STDERR_FILENO)
-        // Signals the parent blocks or ignores (Ctrl-C is waited for on a thread) must not
-        // stay blocked in the child, which handles them itself.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        sigaddset(&defaults, SIGTERM)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let arguments = ["xfer", "receive", "--listen", "127.0.0.1:0", "--dir", inbox, "--once"]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid = pid_t()
-        let status = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &argv, environ)
-        close(ends[1])
-        guard status == 0 else {
-            close(ends[0])
-            throw Failure(message: "cannot start the receiver: \(SystemError("posix_spawn", errno: status))")
+        let ends: (pid: pid_t, output: CInt)
+        do throws(SystemError) {
+            // This same executable; default signals, so it handles Ctrl-C itself.
+            ends = try ChildProcess.spawn("/proc/self/exe", arguments, piping: STDERR_FILENO)
+        } catch {
+            throw Failure(message: "cannot start the receiver: \(error)")
         }
-        self.pid = pid
-        log = ends[0]
+        pid = ends.pid
+        log = ends.output
         var firstLine: [UInt8] = []
         var byte: UInt8 = 0
         // One byte at a time up to the newline: what follows stays in the pipe for `finish`.
-        while read(ends[0], &byte, 1) == 1 {
+        while read(log, &byte, 1) == 1 {
             if byte == UInt8(ascii: "\n") { break }
             firstLine.append(byte)
         }
@@ -70,7 +45,7 @@ struct ChildReceiver {
             let endpoint = Endpoint(parsing: String(text[range.upperBound...]))
         else {
             kill(pid, SIGTERM)
-            close(ends[0])
+            close(log)
             throw Failure(message: "the receiver did not start: \(text)")
         }
         self.endpoint = endpoint
