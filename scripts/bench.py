@@ -89,6 +89,24 @@ def xfer_ready(proc):
     proc.port = int(line.rsplit(b":", 1)[1])
 
 
+def make_inputs(work, size_mib, files):
+    """The inputs in `work`, made once and kept between runs: `big.bin` (`size_mib` MiB of
+    random bytes) and `small/dNN/fNNNNN` (`files` files of 4 KiB, 1,000 per directory).
+    Returns their paths."""
+    big = os.path.join(work, "big.bin")
+    if not os.path.exists(big) or os.path.getsize(big) != size_mib << 20:
+        subprocess.check_call("head -c %d /dev/urandom > %s" % (size_mib << 20, big), shell=True)
+    small = os.path.join(work, "small")
+    if not os.path.isdir(small) or sum(len(names) for _, _, names in os.walk(small)) != files:
+        shutil.rmtree(small, ignore_errors=True)
+        for i in range(files):
+            d = os.path.join(small, "d%02d" % (i // 1000))
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "f%05d" % i), "wb") as f:
+                f.write(os.urandom(4096))
+    return big, small
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -101,17 +119,7 @@ def main():
     xfer = os.path.join(ROOT, ".build", "release", "xfer")
     work = args.dir
     os.makedirs(work, exist_ok=True)
-    big = os.path.join(work, "big.bin")
-    if not os.path.exists(big) or os.path.getsize(big) != args.size_mib << 20:
-        subprocess.check_call("head -c %d /dev/urandom > %s" % (args.size_mib << 20, big), shell=True)
-    small = os.path.join(work, "small")
-    if not os.path.isdir(small) or len(os.listdir(small)) != (args.files + 999) // 1000:
-        shutil.rmtree(small, ignore_errors=True)
-        for i in range(args.files):
-            d = os.path.join(small, "d%02d" % (i // 1000))
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, "f%05d" % i), "wb") as f:
-                f.write(os.urandom(4096))
+    big, small = make_inputs(work, args.size_mib, args.files)
     target = os.path.join(work, "target")
     have_rsync = shutil.which("rsync") is not None
     rsync_port = free_port()

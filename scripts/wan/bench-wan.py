@@ -27,6 +27,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from bench import make_inputs  # noqa: E402  (the loopback benchmark's inputs, the same files)
 A, B = "xfer-wan-a", "xfer-wan-b"
 A_IP, B_IP = "10.77.0.1", "10.77.0.2"
 
@@ -64,17 +66,7 @@ def main():
 
     work = args.dir
     os.makedirs(work, exist_ok=True)
-    big = os.path.join(work, "big.bin")
-    if not os.path.exists(big) or os.path.getsize(big) != args.size_mib << 20:
-        subprocess.check_call("head -c %d /dev/urandom > %s" % (args.size_mib << 20, big), shell=True)
-    small = os.path.join(work, "small")
-    if not os.path.isdir(small) or sum(len(f) for _, _, f in os.walk(small)) != args.files:
-        shutil.rmtree(small, ignore_errors=True)
-        for i in range(args.files):
-            d = os.path.join(small, "d%02d" % (i // 1000))
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, "f%05d" % i), "wb") as f:
-                f.write(os.urandom(4096))
+    big, small = make_inputs(work, args.size_mib, args.files)
     target = os.path.join(work, "target")
     key = os.path.join(work, "wan.key")
     if not os.path.exists(key):
