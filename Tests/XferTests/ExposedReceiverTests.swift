@@ -106,7 +106,7 @@ extension Integration {
                     try FileManager.default.attributesOfItem(atPath: target.file(".xfer/\($0)"))[.size] as? Int ?? 0
                 }
             #expect(kept.reduce(0, +) <= 1 << 20, "kept partials: \(kept)")
-            #expect(receiver.log.contains("over the cap"), "\(receiver.log)")
+            #expect(receiver.xfer.stderr.wait(for: "over the cap"), "\(receiver.log)")
             let source = TemporaryDirectory()
             let bytes = source.makeFile("legit.bin", count: 5 << 19)
             let send = xfer(["send", source.file("legit.bin"), receiver.address])
