@@ -46,11 +46,18 @@ struct ReceiveCommand: Command {
         }
         activation = Result { () throws(TransferError) in try SocketActivation.takeListener() }
         var exposed = listen.first(where: { !$0.isLoopback })
-        if case .success(let listener?) = activation {
+        switch activation {
+        case .success(nil):
+            break
+        case .success(let listener?):
             if arguments.value("listen") != nil {
                 throw UsageError(message: "--listen: the service manager passed a listening socket (LISTEN_FDS)")
             }
             exposed = listener.isLoopback ? nil : listener.endpoint
+        case .failure:
+            // Passed but unusable: run() says why (74) rather than speak of an address the
+            // receiver will never listen on.
+            exposed = nil
         }
         options.key = try KeyFile.key(option: arguments.value("key"))
         if options.key == nil, !arguments.flag("no-auth"), let open = exposed {
