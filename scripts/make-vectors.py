@@ -149,6 +149,8 @@ add("ack-durable", ack(TID, 13, x.digest(content), True))
 add("ack-not-durable", ack(TID, 0, x.digest(b""), False))
 add("error-transfer", error(9, TID, False, "digest mismatch"))
 add("error-fatal", error(1, ZERO, True, "expected HELLO"))
+# §7.3: the receiver's program refused a committed stream (code 32, consumerFailed).
+add("error-consumer-failed", error(32, TID, False, "'db.sql' is committed, but the receiver's --exec program exited with status 3; not acknowledged"))
 add("goodbye", goodbye())
 add("keepalive", keepalive())
 

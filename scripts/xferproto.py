@@ -215,6 +215,7 @@ AUTH, SEALED = 0x0C, 0x0E  # record kinds; 0x0D (1.1's SEAL) is retired, an unkn
 AGENT_ID, NONCE_ID, SUITES_ID = 1, 2, 3  # HELLO/WELCOME parameter ids
 NONCE_LENGTH = 32
 UNAUTHENTICATED = 17  # error code
+CONSUMER_FAILED = 32  # error code (§7.3, §8)
 ACK_DURABLE, ACK_BOUND = 0x01, 0x02  # ACK flags; `bound` only on sealed connections
 BINDING_LENGTH = 32
 

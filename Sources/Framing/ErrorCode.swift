@@ -44,6 +44,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let internalError = ErrorCode(rawValue: 16)
     /// The peer did not prove knowledge of the pre-shared key (SPEC.md §13). Protocol 1.1.
     public static let unauthenticated = ErrorCode(rawValue: 17)
+    /// The receiver committed the stream but the program it hands each stream to
+    /// (`xfer receive --exec`) did not accept it (SPEC.md §7.3): no ACK. The message names
+    /// the program's status.
+    public static let consumerFailed = ErrorCode(rawValue: 32)
 
     /// The code's name, or "error N" for a code this version does not know.
     public var description: String {
@@ -66,6 +70,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .sourceUnreadable: return "source unreadable"
         case .internalError: return "internal error"
         case .unauthenticated: return "unauthenticated"
+        case .consumerFailed: return "consumer failed"
         default: return "error \(rawValue)"
         }
     }

@@ -2,9 +2,9 @@
     import Glibc
 #endif
 
-/// Starts a program with one of its standard descriptors on a pipe this process reads:
-/// `xfer send --run`'s producer (its standard output) and the demos' child receiver (its
-/// standard error).
+/// Starts programs: with one of their standard descriptors on a pipe this process reads
+/// (`xfer send --run`'s producer, its standard output; the demos' child receiver, its
+/// standard error), or with a file as standard input (`xfer receive --exec`'s consumer).
 ///
 /// The child starts with the signal state a fresh program expects: every signal at its
 /// default action and none blocked. xfer ignores SIGPIPE and its threads block the signals
@@ -27,6 +27,27 @@ public enum ChildProcess {
         // pipe2 is a GNU extension Glibc's module hides: close-on-exec is set right after.
         guard pipe(&ends) == 0 else { throw SystemError("pipe") }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        defer { close(ends[1]) }
+        do {
+            let pid = try spawn(path, arguments, descriptors: [(ends[1], piped)])
+            return (pid, ends[0])
+        } catch {
+            close(ends[0])
+            throw error
+        }
+    }
+
+    /// Starts `path` with `arguments`, each `descriptors` pair's source as its target
+    /// descriptor in the program (the source stays open here), and `environment` added to
+    /// this process's (a variable of the same name replaced).
+    /// - Returns: Its process ID (the caller reaps it: ``wait(_:)``).
+    /// - Throws: ``SystemError`` from `posix_spawn`.
+    public static func spawn(
+        _ path: String,
+        _ arguments: [String],
+        descriptors: [(source: CInt, target: CInt)],
+        environment: [(name: String, value: String)] = []
+    ) throws(SystemError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -35,8 +56,8 @@ public enum ChildProcess {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        // dup2 clears close-on-exec on the copy: only that descriptor reaches the program.
-        posix_spawn_file_actions_adddup2(&actions, ends[1], piped)
+        // dup2 clears close-on-exec on the copy: only those descriptors reach the program.
+        for (source, target) in descriptors { posix_spawn_file_actions_adddup2(&actions, source, target) }
         var defaults = sigset_t()
         sigfillset(&defaults)
         sigdelset(&defaults, SIGKILL)
@@ -48,13 +69,58 @@ public enum ChildProcess {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { (text: String) in strdup(text) } + [nil]
         defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let failed = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        close(ends[1])
-        guard failed == 0 else {
-            close(ends[0])
-            throw SystemError("posix_spawn", path, errno: failed)
+        // The inherited environment less the names given, then the names given.
+        var inherited: [UnsafeMutablePointer<CChar>?] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if !environment.contains(where: { text.hasPrefix($0.name + "=") }) { inherited.append(entry) }
+            cursor += 1
         }
-        return (pid, ends[0])
+        let added: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.name)=\($0.value)") }
+        defer { for entry in added { free(entry) } }
+        let envp = inherited + added + [nil]
+        var pid: pid_t = 0
+        let failed = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        guard failed == 0 else { throw SystemError("posix_spawn", path, errno: failed) }
+        return pid
+    }
+
+    /// Waits for `pid` to end and says how it ended. The C function is `waitpid`.
+    public static func wait(_ pid: pid_t) -> ChildStatus {
+        var raw: CInt = 0
+        while waitpid(pid, &raw, 0) < 0 {
+            guard errno == EINTR else { return .unknown(errno: errno) }
+        }
+        return ChildStatus(waitStatus: raw)
+    }
+}
+
+/// How a child process ended.
+public enum ChildStatus: Equatable, Sendable, CustomStringConvertible {
+    /// It exited with this status (0 is success).
+    case exited(CInt)
+    /// A signal ended it.
+    case killed(signal: CInt)
+    /// `waitpid` failed: its status cannot be known, so it is not success.
+    case unknown(errno: CInt)
+
+    /// Decodes `waitpid`'s status.
+    public init(waitStatus raw: CInt) {
+        // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import (macros).
+        let signal = raw & 0x7F
+        self = signal == 0 ? .exited((raw >> 8) & 0xFF) : .killed(signal: signal)
+    }
+
+    /// Whether the program succeeded.
+    public var succeeded: Bool { self == .exited(0) }
+
+    /// "exited with status 3", "was killed by signal 9 (Killed)".
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exited with status \(code)"
+        case .killed(let signal): return "was killed by signal \(signal) (\(String(cString: strsignal(signal))))"
+        case .unknown(let error): return "ended with an unknown status (waitpid: \(String(cString: strerror(error))))"
+        }
     }
 }

@@ -15,7 +15,7 @@ final class ProducerCommand {
     let pid: pid_t
     /// The read end of the pipe carrying its standard output.
     let output: CInt
-    private var status: ProducerStatus?
+    private var status: ChildStatus?
 
     /// Starts `command`.
     /// - Throws: ``SystemError`` when the pipe or the process cannot be made.
@@ -26,18 +26,10 @@ final class ProducerCommand {
 
     /// Waits for the program to end (after its output reached end of file) and returns
     /// how it ended. Blocks while it runs on with its output closed.
-    func finish() -> ProducerStatus {
+    func finish() -> ChildStatus {
         if let status { return status }
         close(output)
-        var raw: CInt = 0
-        while waitpid(pid, &raw, 0) < 0 {
-            guard errno == EINTR else {
-                let status = ProducerStatus.unknown(errno: errno)
-                self.status = status
-                return status
-            }
-        }
-        let status = ProducerStatus(waitStatus: raw)
+        let status = ChildProcess.wait(pid)
         self.status = status
         return status
     }
@@ -54,39 +46,12 @@ final class ProducerCommand {
             var raw: CInt = 0
             if waitpid(pid, &raw, WNOHANG) == pid {
                 close(output)
-                status = ProducerStatus(waitStatus: raw)
+                status = ChildStatus(waitStatus: raw)
                 return
             }
             usleep(10_000)
         }
         kill(pid, SIGKILL)
         _ = finish()
-    }
-}
-
-/// How a ``ProducerCommand`` ended.
-enum ProducerStatus: Equatable, CustomStringConvertible {
-    /// It exited with this status (0 is success).
-    case exited(CInt)
-    /// A signal ended it.
-    case killed(signal: CInt)
-    /// `waitpid` failed: its status cannot be known, so it is not success.
-    case unknown(errno: CInt)
-
-    init(waitStatus raw: CInt) {
-        // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import (macros).
-        let signal = raw & 0x7F
-        self = signal == 0 ? .exited((raw >> 8) & 0xFF) : .killed(signal: signal)
-    }
-
-    /// Whether the program succeeded: only then is its output a whole stream.
-    var succeeded: Bool { self == .exited(0) }
-
-    var description: String {
-        switch self {
-        case .exited(let code): return "exited with status \(code)"
-        case .killed(let signal): return "was killed by signal \(signal) (\(String(cString: strsignal(signal))))"
-        case .unknown(let error): return "ended with an unknown status (waitpid: \(String(cString: strerror(error))))"
-        }
     }
 }

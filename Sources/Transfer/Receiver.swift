@@ -54,6 +54,9 @@ public struct ReceiverOptions: Sendable {
     /// Permission bits never given to received files: the sender's mode is applied through
     /// this mask. `nil`: the process's umask, plus world-write (never world-writable).
     public var umask: mode_t?
+    /// The program each committed stream is handed to before its ACK (`--exec`); `nil`:
+    /// the ACK follows the commit.
+    public var consumer: StreamConsumer?
 
     /// The defaults: 30 s idle timeout, 64 connections, batches of 256 files or 64 MiB,
     /// partials kept 7 days (at most a quarter of the file system), commits remembered 30 days.

@@ -1,5 +1,9 @@
 import Framing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The commit of a batch and the ACKs that follow it, in offer order.
 extension ReceiverConnection {
     /// Makes every verified stream durable under its final name, then ACKs each, in order.
@@ -24,7 +28,14 @@ extension ReceiverConnection {
             note(.notice, detail: "\(error); committing without them")
             heartbeat = nil
         }
-        let outcomes = committer.commit(batch)
+        var outcomes = committer.commit(batch)
+        // The consumer's verdict is part of the ACK: its time is busy time (PROGRESS).
+        if let consumer = options.consumer {
+            for index in outcomes.indices {
+                guard case .committed(let entry) = outcomes[index] else { continue }
+                outcomes[index] = handOver(batch[index], committed: entry, to: consumer)
+            }
+        }
         heartbeat?.stop()
         // The commit may have made the directory remembered as missing: check it again.
         if checkedDirectory?.parent.directory == nil { checkedDirectory = nil }
@@ -51,6 +62,53 @@ extension ReceiverConnection {
                 reportFailure(id, name: stream.name.text, code, message)
             }
         }
+    }
+
+    /// Runs `consumer` on the file `stream` was committed as: committed again if it exits 0,
+    /// else failed with `consumerFailed` (the file stays, the commit is not recorded).
+    func handOver(_ stream: VerifiedStream, committed entry: CommitJournal.Entry, to consumer: StreamConsumer)
+        -> CommitOutcome
+    {
+        let name = stream.name.text
+        let status: ChildStatus
+        do throws(SystemError) {
+            // The file the commit made, not whatever holds its name now (a tool may have
+            // replaced it since): same device and inode, opened without following a link.
+            guard let parent = try? directory.parent(of: stream.name, create: false).directory else {
+                throw SystemError("open", name, errno: ENOENT)
+            }
+            let file = try FileDescriptor.open(stream.name.leaf, in: parent, flags: O_RDONLY | O_NOFOLLOW)
+            let found = FileIdentity(try file.status())
+            guard found.device == entry.identity.device, found.inode == entry.identity.inode else {
+                return .failed(
+                    .ioError,
+                    "'\(name)' was replaced after its commit, before the receiver's --exec program read it; not acknowledged",
+                    keptPartial: false
+                )
+            }
+            status = try consumer.run(
+                input: file,
+                environment: [
+                    ("XFER_NAME", name), ("XFER_PATH", directory.path + "/" + name),
+                    ("XFER_SIZE", "\(entry.length)"), ("XFER_PEER", summary.peer),
+                ]
+            )
+        } catch {
+            return .failed(
+                .consumerFailed,
+                "'\(name)' is committed, but the receiver's --exec program could not be started: \(error.reason); "
+                    + "not acknowledged",
+                keptPartial: false
+            )
+        }
+        guard status.succeeded else {
+            return .failed(
+                .consumerFailed,
+                "'\(name)' is committed, but the receiver's --exec program \(status); not acknowledged",
+                keptPartial: false
+            )
+        }
+        return .committed(entry)
     }
 
     /// Makes this connection's journal lines durable (SPEC.md §7.3): at its end, where an

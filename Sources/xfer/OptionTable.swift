@@ -300,6 +300,16 @@ let optionTable: [OptionSpec] = {
             default: "the process umask plus o+w: nothing received is world-writable",
             .receive
         ),
+        .value(
+            "exec",
+            "COMMAND",
+            .text,
+            "Hand each committed file to COMMAND (/bin/sh -c) on its standard input, with XFER_NAME, "
+                + "XFER_PATH, XFER_SIZE and XFER_PEER set, and acknowledge it only if COMMAND exits 0; "
+                + "otherwise the sender gets an error naming the status (it exits 71), the file stays, and "
+                + "a retry runs COMMAND again.",
+            .receive
+        ),
         .flag("quiet", "Log nothing but the listening line and errors.", .receive),
         .flag(
             "log-json",

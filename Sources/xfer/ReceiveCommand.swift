@@ -4,7 +4,7 @@ import Transfer
     import Glibc
 #endif
 
-/// `xfer receive [--listen HOST:PORT] [--dir DIR] [--once]`
+/// `xfer receive [--listen HOST:PORT] [--dir DIR] [--once] [--exec COMMAND]`
 struct ReceiveCommand: Command {
     static let name = CommandName.receive
 
@@ -29,6 +29,7 @@ struct ReceiveCommand: Command {
         options.handshakeTimeout = arguments.seconds("handshake-timeout", default: options.handshakeTimeout)
         options.partialRetention = arguments.duration("keep-partials") ?? options.partialRetention
         if let mask = arguments.octal("umask") { options.umask = .init(mask) }
+        options.consumer = arguments.value("exec").map(StreamConsumer.init(command:))
         directory = arguments.value("dir") ?? "."
         once = arguments.flag("once")
         quiet = arguments.flag("quiet")
