@@ -41,7 +41,7 @@ struct WireName: Equatable, Sendable {
         }
         if WireName.isReserved(parts[0]) {
             throw bad(
-                "must not start with '\(TargetDirectory.stateDirectoryName)' (in any case): it holds the receiver's state"
+                "must not start with '\(WireName.reservedFirstComponent)' (in any case): it holds the receiver's state"
             )
         }
         self.text = text
@@ -52,10 +52,13 @@ struct WireName: Equatable, Sendable {
 
     private static let slash = UInt8(ascii: "/")
 
+    /// The receiver's state directory in its target (SPEC.md §9): no name may start with it.
+    static let reservedFirstComponent = ".xfer"
+
     /// Whether a first component names the state directory, compared ASCII-case-insensitively
     /// so that a case-insensitive file system cannot be led into it either.
     private static func isReserved(_ component: ArraySlice<UInt8>) -> Bool {
-        let reserved = Array(TargetDirectory.stateDirectoryName.utf8)
+        let reserved = Array(WireName.reservedFirstComponent.utf8)
         return component.count == reserved.count
             && zip(component, reserved).allSatisfy { (a, b) in (a | (a >= 0x41 && a <= 0x5A ? 0x20 : 0)) == b }
     }

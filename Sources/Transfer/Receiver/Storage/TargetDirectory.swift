@@ -14,7 +14,7 @@ import Framing
 /// `.xfer/lock` is held (flock) by the one receiver process serving the directory.
 final class TargetDirectory: Sendable {
     /// The reserved top-level component for the receiver's own state.
-    static let stateDirectoryName = ".xfer"
+    static let stateDirectoryName = WireName.reservedFirstComponent
 
     /// The path it was opened with, for messages.
     let path: String

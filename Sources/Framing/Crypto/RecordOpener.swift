@@ -1,7 +1,7 @@
 /// Opens one direction's SEALED records (SPEC.md §13.4), in order: record `n` opens only
 /// with nonce `n`, so a record dropped, repeated, reordered, replayed from another
 /// connection or altered fails to open. ``RecordDecoder/startOpening(_:)`` uses it.
-public struct RecordOpener: Sendable {
+public struct RecordOpener: RecordOpening {
     private let aead: AEAD
     private let secret: TrafficSecret
     /// The sequence number the next record must have been sealed with.

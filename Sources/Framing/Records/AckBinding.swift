@@ -9,6 +9,9 @@
 /// computes from its own OFFER: a receiver cannot confirm a stream under another name, size,
 /// mode or time than the sender offered. It is a hash of values both sides know, not a
 /// secret, so it may be compared with `==`; xfer compares it in constant time all the same.
+///
+/// The value as records carry it; how it is computed and compared is cryptography
+/// (`AckBinding+Offer.swift`).
 public struct AckBinding: Hashable, Sendable {
     /// Bytes of a binding.
     public static let byteCount = 32
@@ -22,25 +25,6 @@ public struct AckBinding: Hashable, Sendable {
         self.bytes = bytes
     }
 
-    /// The binding of an ACK for `offer` that states `committedLength` and `digest`.
-    public init(offer: Offer, committedLength: UInt64, digest: UInt64) {
-        var payload: [UInt8] = []
-        Record.offer(offer).appendPayload(to: &payload)
-        // The offset is left out: a re-offer after `resume` and the first offer of a stream
-        // describe the same stream from different positions.
-        payload.removeSubrange(Offer.offsetField)
-        var hash = SHA256()
-        hash.update(Array("xfer-1.2 ack".utf8))
-        hash.update(payload)
-        var numbers: [UInt8] = []
-        numbers.appendBigEndian(committedLength)
-        numbers.appendBigEndian(digest)
-        hash.update(numbers)
-        bytes = hash.finalize()
-    }
-
-    /// Whether two bindings are the same, compared in constant time.
-    public func matches(_ other: AckBinding) -> Bool { constantTimeEqual(bytes, other.bytes) }
 }
 
 extension Offer {

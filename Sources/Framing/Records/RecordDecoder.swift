@@ -51,7 +51,7 @@ public struct RecordDecoder: Sendable {
 
     private var storage: [UInt8]
     /// After an authenticated handshake: opens every record (SPEC.md §13.4).
-    private var opener: RecordOpener?
+    private var opener: (any RecordOpening)?
     /// Where the last message returned lies in `storage` (for ``lastMessageBytes``).
     private var lastMessage = 0..<0
     private var readIndex = 0
@@ -71,7 +71,7 @@ public struct RecordDecoder: Sendable {
     /// proof (a fatal ERROR `unauthenticated`) in place of its first sealed record. Anything
     /// else — a record that does not open, an unsealed record, an outer length or checksum
     /// error — throws ``FramingError/sealBroken(_:)``, and the decoder stays failed.
-    public mutating func startOpening(_ opener: RecordOpener) { self.opener = opener }
+    public mutating func startOpening(_ opener: some RecordOpening) { self.opener = opener }
 
     /// Whether records are being opened (``startOpening(_:)`` was called).
     public var isOpening: Bool { opener != nil }
