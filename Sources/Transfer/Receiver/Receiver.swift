@@ -6,72 +6,6 @@ import Synchronization
     import Glibc
 #endif
 
-/// Settings of a ``Receiver``.
-public struct ReceiverOptions: Sendable {
-    /// The pre-shared key every client must prove before anything else (SPEC.md §13);
-    /// `nil`: no authentication.
-    public var key: AuthenticationKey?
-    /// Seconds a peer may stay silent before it is dropped.
-    public var idleTimeout: Double = 30
-    /// The slowest a record may arrive, in bytes per second: a record of `n` bytes whose
-    /// first byte has arrived must be complete within ``idleTimeout`` + `n` / this many
-    /// seconds of waiting for the peer, or the connection is dropped. Between records only
-    /// ``idleTimeout`` applies (a sender may pause, sending KEEPALIVEs).
-    public var minimumRecordRate: Double = 64 * 1024
-    /// Connections served at once past their handshake; the next gets a fatal ERROR `busy`.
-    public var maxConnections = 64
-    /// Connections still in their handshake (not yet sent a valid HELLO, or not yet
-    /// authenticated) at once; more are turned away on the accepting thread.
-    public var maxHandshakes = 128
-    /// Connections from one source at once (handshaking or not); a source is an address,
-    /// or for IPv6 a network block (``sourcePrefixBits``).
-    public var maxPerAddress = 16
-    /// How many leading bits of an address make one source for the per-source limits and
-    /// penalties: 32 (one address) for IPv4, 64 (one /64, what one host is routinely given)
-    /// for IPv6, as OpenSSH's `PerSourceNetBlockSize`.
-    public var sourcePrefixBits: (ipv4: Int, ipv6: Int) = (32, 64)
-    /// What a failed handshake costs its source: a source over the threshold is turned
-    /// away at once for a while (OpenSSH's `PerSourcePenalties`).
-    public var penalties = SourcePenaltyPolicy()
-    /// Seconds a connection may take from accept to the end of its handshake, however
-    /// it trickles its bytes.
-    public var handshakeTimeout: Double = 10
-    /// A commit batch closes at this many files (each holds a descriptor until the commit
-    /// has checked it; many connections at once share what the process may open, and
-    /// close their batches sooner)…
-    public var commitBatchFiles = 1000
-    /// …or this many bytes, or when the sender pauses.
-    public var commitBatchBytes: UInt64 = 64 << 20
-    /// Write-back of received data starts every this many bytes.
-    public var writeBackWindow: UInt64 = 8 << 20
-    /// Seconds a partial file of an interrupted transfer is kept for a resume.
-    public var partialRetention: Double = 7 * 86400
-    /// Bytes all kept partial files may hold together; the oldest go first. `nil`: a
-    /// quarter of the target's file system.
-    public var maxPartialBytes: UInt64?
-    /// Seconds a commit is remembered at least, for "already committed" answers.
-    public var commitRetention: Double = 30 * 86400
-    /// Permission bits never given to received files: the sender's mode is applied through
-    /// this mask. `nil`: the process's umask, plus world-write (never world-writable).
-    public var umask: mode_t?
-    /// The program each committed stream is handed to before its ACK (`--exec`); `nil`:
-    /// the ACK follows the commit.
-    public var consumer: StreamConsumer?
-
-    /// The defaults: 30 s idle timeout, 64 connections, batches of 256 files or 64 MiB,
-    /// partials kept 7 days (at most a quarter of the file system), commits remembered 30 days.
-    public init() {}
-}
-
-extension ReceiverOptions {
-    /// The mask applied to senders' modes: ``umask``, or the process's umask plus
-    /// world-write.
-    var effectiveUmask: mode_t {
-        if let umask { return umask & 0o777 }
-        return Receiver.processUmask | 0o002
-    }
-}
-
 /// The receiving server: accepts connections and serves each on its own thread
 /// (SPEC.md §7.3), writing only inside its target directory.
 public final class Receiver: Sendable {
@@ -84,7 +18,7 @@ public final class Receiver: Sendable {
     private let transfers = TransferClaims()
     /// What waiting commit batches may hold open, shared by every connection.
     private let descriptors: DescriptorBudget
-    private struct State {
+    struct State {
         /// Who is served, handshaking, evicted or penalised.
         var table: AdmissionTable
         /// The connections in the table, to evict them.
@@ -96,7 +30,7 @@ public final class Receiver: Sendable {
         var stopping = false
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
     /// Bounds the lines each source can put in the log.
     private let logLimiter = LogRateLimiter()
     /// The cap on kept partial files' total size, enforced at every kept partial.
@@ -311,67 +245,6 @@ public final class Receiver: Sendable {
         )
     }
 
-    /// A connection's place in the ``AdmissionTable``: handshaking until ``establish()``,
-    /// released at the end (or evicted, when another needs its slot more).
-    ///
-    /// Everything it changes is in the receiver's table, under the receiver's lock; the
-    /// activity clock is an atomic that the connection's thread alone writes.
-    final class Admission: Sendable {
-        private let receiver: Receiver
-        /// The connection's socket, shut down to evict it.
-        let socket: TCPSocket
-        let ticket: AdmissionTable.Ticket
-        /// When the connection last made progress (monotonic milliseconds): a served
-        /// connection that must give way is its source's least active one.
-        private let activity = Atomic<Int64>(0)
-
-        init(receiver: Receiver, socket: TCPSocket, ticket: AdmissionTable.Ticket) {
-            self.receiver = receiver
-            self.socket = socket
-            self.ticket = ticket
-            touch()
-        }
-
-        /// Notes progress (a complete record).
-        func touch() { activity.store(Int64(monotonicSeconds() * 1000), ordering: .relaxed) }
-
-        var lastActivity: Double { Double(activity.load(ordering: .relaxed)) / 1000 }
-
-        /// The handshake is done: take a served slot, or the reason there is none.
-        func establish() -> String? {
-            let (service, evicting): (AdmissionTable.Service, Admission?) = receiver.state.withLock { state in
-                let admissions = state.admissions
-                let service = state.table.establish(ticket, now: monotonicSeconds()) { other in
-                    admissions[other]?.lastActivity ?? 0
-                }
-                if case .served(let victim?) = service { return (service, admissions[victim]) }
-                return (service, nil)
-            }
-            evicting?.evict()
-            if case .refused(let reason) = service { return reason }
-            return nil
-        }
-
-        /// Whether this connection was told to give its slot up.
-        var isEvicted: Bool { receiver.state.withLock { $0.table.isEvicted(ticket) } }
-
-        /// Wakes the connection's thread: its reads and writes fail at once.
-        fileprivate func evict() { shutdown(socket.fd, CInt(SHUT_RDWR)) }
-
-        /// Whether the receiver is shutting down.
-        var stopping: Bool { receiver.state.withLock { $0.stopping } }
-
-        /// Frees the slot (once); before a connection drains its peer, so a slot is never
-        /// held for the seconds a close can take. `failure`: the handshake failed that
-        /// way, which costs its source (``SourcePenalties``).
-        func release(failure: HandshakeFailure? = nil) {
-            receiver.state.withLock { state in
-                guard state.admissions.removeValue(forKey: ticket) != nil else { return }
-                state.table.release(ticket, failure: failure, now: monotonicSeconds())
-            }
-        }
-    }
-
     /// Tells a connection it cannot be served now (SPEC.md §9), on the accepting thread:
     /// never blocks. What fits in the socket buffer is sent (the preamble, a fatal `busy`),
     /// what the peer already sent is read, so closing sends FIN rather than RST.
@@ -388,34 +261,5 @@ public final class Receiver: Sendable {
         while scratch.withUnsafeMutableBytes({ recv(socket.fd, $0.baseAddress, $0.count, 0) }) > 0 {}
         socket.close()
         log(ReceiverEvent(peer: peer, kind: .turnedAway, detail: reason))
-    }
-}
-
-extension ConnectionSummary {
-    /// One line for the receiver's log (without the peer, which the event carries).
-    public var logLine: String {
-        var line = "\(committedFiles) file(s), \(committedBytes) bytes committed"
-        if failedFiles > 0 { line += ", \(failedFiles) failed" }
-        if let failure { line += "; ended early: \(failure)" }
-        return line
-    }
-}
-
-/// The receiver's state in a target directory, for tools: partial files kept for resumes.
-/// Works while a receiver serves the directory: each partial is checked by its own lock.
-public enum ReceiverState {
-    /// The partial files in `<directory>/.xfer`, oldest first.
-    public static func partials(in directory: String) throws(TransferError) -> [KeptPartial] {
-        try TargetDirectory(path: directory, locking: false).partials(withNames: true)
-    }
-
-    /// Removes every partial file no receiver is writing right now.
-    /// - Returns: The partials removed.
-    public static func removePartials(in directory: String) throws(TransferError) -> [KeptPartial] {
-        try TargetDirectory(path: directory, locking: false).expirePartials(
-            maximumAge: -1,
-            maximumBytes: 0,
-            withNames: true
-        )
     }
 }

@@ -10,25 +10,25 @@ import Framing
 /// `@unchecked Sendable` because the writer blocks on a condition (an answer, the reader's
 /// end) that `Synchronization.Mutex` cannot wait on: every access holds `condition`'s lock.
 final class SenderSession: @unchecked Sendable {
-    private let condition = Condition()
-    private let options: SenderOptions
+    let condition = Condition()
+    let options: SenderOptions
     private let onEvent: @Sendable (SenderEvent) -> Void
-    private var ledger: SenderLedger
-    private var failure: TransferError?
-    private var writeError: SystemError?
-    private var readerDone = false
-    private var goodbyeReceived = false
+    var ledger: SenderLedger
+    var failure: TransferError?
+    var writeError: SystemError?
+    var readerDone = false
+    var goodbyeReceived = false
     /// The receiver sent a fatal ERROR: it is going away; we only read until it closes.
-    private var receiverFailed = false
+    var receiverFailed = false
     /// What the sender tells the receiver in its own fatal ERROR, when it found a fault.
-    private var complaint: (ErrorCode, String)?
+    var complaint: (ErrorCode, String)?
     /// How many threads are waiting on the receiver; the reader's idle clock runs only then.
-    private var waiters = 0
-    private var lastHeard = monotonicSeconds()
+    var waiters = 0
+    var lastHeard = monotonicSeconds()
     /// With a key, until the receiver has proved it: when the handshake as a whole times out,
     /// however its records (KEEPALIVEs, which anyone on the path could add) trickle in.
-    private var handshakeDeadline: Double?
-    private var progress: SendProgress
+    var handshakeDeadline: Double?
+    var progress: SendProgress
     private var lastProgressEvent = 0.0
     /// Pipelined first offers whose `started` waits for the receiver's answer, in offer
     /// order (answers come in that order, SPEC.md §7.2): one the receiver asks to resume
@@ -37,9 +37,9 @@ final class SenderSession: @unchecked Sendable {
     private var unannouncedHead = 0
     /// With a key: the handshake's transcript, our nonce and suites, and once the receiver
     /// proved the key, our proof and the sealer for the writer (SPEC.md §13.3).
-    private var transcript = AuthenticationTranscript()
-    private var clientNonce: [UInt8] = []
-    private var clientProof: (AuthProof, RecordSealer)?
+    var transcript = AuthenticationTranscript()
+    var clientNonce: [UInt8] = []
+    var clientProof: (AuthProof, RecordSealer)?
 
     init(sources: [SendSource], options: SenderOptions, onEvent: @escaping @Sendable (SenderEvent) -> Void) {
         self.options = options
@@ -57,35 +57,13 @@ final class SenderSession: @unchecked Sendable {
         progress = SendProgress(total: total)
     }
 
-    private func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         condition.lock()
         defer { condition.unlock() }
         return try body()
     }
 
     // MARK: Called by the writing thread
-
-    /// The writer sent its preamble and this HELLO record (with `nonce`): the transcript
-    /// starts, with the exact bytes sent.
-    func startAuthentication(hello: [UInt8], nonce: [UInt8]) {
-        locked {
-            transcript.append(Preamble().bytes)
-            transcript.append(hello)
-            clientNonce = nonce
-        }
-    }
-
-    /// Blocks until the receiver has proved the key; returns our proof to send and the
-    /// sealer for everything after it, or `nil` when it did not (the connection's failure
-    /// says why).
-    func waitForClientProof() -> (AuthProof, RecordSealer)? {
-        locked {
-            waiters += 1
-            defer { waiters -= 1 }
-            while !readerDone && failure == nil && clientProof == nil { condition.wait() }
-            return failure == nil ? clientProof : nil
-        }
-    }
 
     var connectionError: TransferError? { locked { failure } }
 
@@ -228,254 +206,10 @@ final class SenderSession: @unchecked Sendable {
         locked { while !readerDone { condition.wait() } }
     }
 
-    func report() -> SendReport {
-        locked {
-            var report = SendReport()
-            report.sentBytes = progress.sent
-            let lost: TransferError =
-                failure ?? writeError.map { .connectionLost("sending failed: \($0.reason)") }
-                ?? .connectionLost("the receiver did not acknowledge it before the connection ended")
-            for stream in ledger.streams {
-                switch stream.outcome {
-                case .confirmed(let delivery): report.confirmed.append((stream.name, delivery))
-                case .failed(let error): report.failures.append((stream.name, error))
-                case nil: report.failures.append((stream.name, lost))
-                }
-            }
-            let undecided = ledger.streams.contains { $0.outcome == nil }
-            if failure != nil || writeError != nil || (!goodbyeReceived && undecided) {
-                report.connectionError = afterConfirmations(lost, confirmed: report.confirmed.count)
-            } else if !goodbyeReceived && options.key != nil {
-                // Sealed, the end is authenticated (SPEC.md §13.4): a cut before the
-                // receiver's GOODBYE is a cut, whatever was confirmed before it.
-                report.connectionError = afterConfirmations(
-                    .connectionLost("the connection ended before the receiver's sealed GOODBYE (cut on the way?)"),
-                    confirmed: report.confirmed.count
-                )
-            } else if !goodbyeReceived {
-                // Every stream has its verdict: the ACKs are the promise, GOODBYE only manners.
-                report.warnings.append(
-                    "the receiver closed the connection without GOODBYE (every stream had its answer)"
-                )
-            }
-            return report
-        }
-    }
-
-    /// A lost connection in words that agree with the `confirmed` events already reported:
-    /// "N of M file(s) confirmed; the connection was lost before …", not "lost before
-    /// confirmation" (other failures say nothing about confirmations, and stay as they are).
-    private func afterConfirmations(_ error: TransferError, confirmed: Int) -> TransferError {
-        guard confirmed > 0, case .connectionLost(let reason) = error else { return error }
-        return .connectionLostAfterConfirming(confirmed: confirmed, of: ledger.streams.count, reason: reason)
-    }
-
-    // MARK: Called by the reading thread
-
-    /// Reads the receiver's records until its GOODBYE, or after a failure until the end of
-    /// the stream (SPEC.md §7.5: read before closing, so our close sends no RST).
-    func readReplies(from socket: TCPSocket) {
-        var reader = RecordReader(socket: socket)
-        if options.key != nil { locked { handshakeDeadline = monotonicSeconds() + options.idleTimeout } }
-        do throws(ReadFailure) {
-            guard case .preamble(let preamble) = try next(&reader) else { throw ReadFailure.framing(.badMagic([])) }
-            let preambleBytes = reader.decoder.lastMessageBytes
-            locked { transcript.append(preambleBytes) }
-            if preamble.version != Preamble.currentVersion {
-                // The receiver speaks another version; its fatal ERROR follows (SPEC.md §3).
-                if case .record(.error(let error)) = try nextMeaningful(&reader) {
-                    locked { receiverFailed = true }
-                    throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
-                }
-                throw ReadFailure.idle(
-                    .protocolViolation("receiver speaks protocol version \(preamble.version), not 1")
-                )
-            }
-            switch try nextMeaningful(&reader) {
-            case .record(.welcome(let welcome)):
-                if let key = options.key {
-                    try authenticate(welcome, bytes: reader.decoder.lastMessageBytes, key: key, &reader)
-                }
-            case .record(.error(let error)):
-                // A fatal ERROR in place of WELCOME (busy, another version): only read now.
-                locked { receiverFailed = true }
-                throw ReadFailure.idle(.fromReceiver(code: error.code, message: error.message))
-            default: throw ReadFailure.idle(.protocolViolation("receiver did not start with WELCOME"))
-            }
-            // With a key the decoder now opens every record: what arrives here was sealed
-            // by the key holder, in order (SPEC.md §13.4).
-            while true {
-                guard case .record(let record) = try next(&reader) else {
-                    throw ReadFailure.idle(.protocolViolation("second preamble"))
-                }
-                if try handle(record) { break }
-            }
-        } catch {
-            let ended: Bool = locked {
-                let ended: Bool
-                switch error {
-                case .endOfStream:
-                    ended = true
-                    // After every verdict a missing GOODBYE loses nothing (report() warns).
-                    if failure == nil && !ledger.allDecided {
-                        failure = .connectionLost("the receiver closed the connection")
-                    }
-                case .system(let error) where error.errno == ECONNRESET:
-                    ended = true
-                    if failure == nil { failure = .connectionLost("connection reset by the receiver") }
-                case .system(let error):
-                    ended = true
-                    if failure == nil { failure = .connectionLost(error.description) }
-                case .framing(.sealBroken(let reason)):
-                    // Altered, injected or cut on the way: nothing to say to anyone.
-                    ended = true
-                    if failure == nil { failure = .protocolViolation("the sealed connection broke: \(reason)") }
-                case .framing(let error):
-                    ended = false
-                    if failure == nil {
-                        failure = .protocolViolation("from the receiver: \(error)")
-                        // Told with the code that names the damage (SPEC.md §12), if any can be.
-                        complaint = error.errorCode.map { ($0, "from the receiver: \(error)") }
-                    }
-                case .idle(let error):
-                    ended = false
-                    if failure == nil {
-                        failure = error
-                        if !receiverFailed, case .protocolViolation(let text) = error {
-                            complaint = (.protocolViolation, text)
-                        }
-                    }
-                }
-                condition.broadcast()
-                return ended
-            }
-            // Read until the receiver closes (SPEC.md §7.5): after its fatal ERROR for as long
-            // as it may take; after our own complaint, briefly.
-            if !ended { socket.drain(seconds: locked { receiverFailed } ? options.idleTimeout : 2) }
-        }
-        locked {
-            readerDone = true
-            condition.broadcast()
-        }
-    }
-
-    /// Checks the receiver's suite and proof of the key after its WELCOME (`bytes`: the
-    /// WELCOME as it arrived), prepares our proof and both directions' record layer.
-    private func authenticate(
-        _ welcome: Welcome,
-        bytes: [UInt8],
-        key: AuthenticationKey,
-        _ reader: inout RecordReader
-    ) throws(ReadFailure) {
-        func refused(_ text: String) -> ReadFailure { .idle(.authenticationFailed(text)) }
-        guard let serverNonce = welcome.parameters.nonce else {
-            throw refused("the receiver does not authenticate (it has no key): nothing was sent")
-        }
-        guard let chosen = welcome.parameters.suites, chosen.count == 1,
-            let suite = CipherSuite(rawValue: chosen[0]), CipherSuite.preferred.contains(suite)
-        else {
-            throw refused(
-                "the receiver did not choose one of our cipher suites (a receiver of SPEC 1.1, without the sealed "
-                    + "record layer?): nothing was sent"
-            )
-        }
-        locked { transcript.append(bytes) }
-        let message: RecordDecoder.Message
-        do throws(ReadFailure) {
-            message = try nextMeaningful(&reader)
-        } catch .idle(.timeout) {
-            throw refused("the receiver sent WELCOME but never proved the key (no AUTH): nothing was sent")
-        }
-        if case .record(.error(let error)) = message {
-            // The receiver's fatal ERROR in place of AUTH: we send nothing more (SPEC.md §7.5).
-            locked { receiverFailed = true }
-            throw .idle(.fromReceiver(code: error.code, message: error.message))
-        }
-        guard case .record(.auth(let proof)) = message else {
-            throw refused("the receiver did not prove the key (no AUTH after WELCOME): nothing was sent")
-        }
-        let serverAuth = reader.decoder.lastMessageBytes
-        let opener = try locked { () throws(ReadFailure) -> RecordOpener in
-            guard transcript.verify(proof, .server, key: key) else {
-                throw refused("the receiver's proof does not match this key: it is not the receiver you meant")
-            }
-            transcript.append(serverAuth)
-            let ours = transcript.proof(.client, key: key)
-            var clientAuth: [UInt8] = []
-            try? RecordEncoder.append(.auth(ours), to: &clientAuth)
-            transcript.append(clientAuth)
-            let secrets = transcript.trafficSecrets(key: key, clientNonce: clientNonce, serverNonce: serverNonce)
-            do {
-                let opener = try RecordOpener(suite: suite, secret: secrets.server)
-                clientProof = (ours, try RecordSealer(suite: suite, secret: secrets.client))
-                condition.broadcast()
-                return opener
-            } catch {
-                throw refused("cannot seal records: \(error)")
-            }
-        }
-        reader.startOpening(opener)
-        locked { handshakeDeadline = nil }
-    }
-
-    /// The next message that is not an ignorable record (SPEC.md §4: those may come
-    /// anywhere, even before WELCOME).
-    private func nextMeaningful(_ reader: inout RecordReader) throws(ReadFailure) -> RecordDecoder.Message {
-        while true {
-            let message = try next(&reader)
-            switch message {
-            case .record(.keepAlive), .record(.unknown): continue
-            default: return message
-            }
-        }
-    }
-
-    private func next(_ reader: inout RecordReader) throws(ReadFailure) -> RecordDecoder.Message {
-        let timeout = options.idleTimeout
-        let message = try reader.next { (wait: ReadWait) throws(ReadFailure) in
-            try locked { () throws(ReadFailure) in
-                if failure != nil { throw .idle(failure!) }
-                if let deadline = handshakeDeadline, monotonicSeconds() > deadline {
-                    throw .idle(.timeout("no complete handshake within \(Int(timeout)) s"))
-                }
-                if waiters > 0 && wait.silence > timeout {
-                    throw .idle(.timeout("no word from the receiver for \(Int(timeout)) s"))
-                }
-            }
-        }
-        locked { lastHeard = monotonicSeconds() }
-        return message
-    }
-
-    /// Applies one record; true when the conversation is over.
-    private func handle(_ record: Record) throws(ReadFailure) -> Bool {
-        try locked { () throws(ReadFailure) -> Bool in
-            defer { condition.broadcast() }
-            let effect: SenderLedger.Effect
-            do throws(TransferError) {
-                effect = try ledger.apply(record)
-            } catch {
-                throw .idle(error)
-            }
-            announceAnswered()
-            switch effect {
-            case .goodbye:
-                goodbyeReceived = true
-                return true
-            case .fatal(let error):
-                receiverFailed = true
-                throw .idle(error)
-            default:
-                report(effect)
-                return false
-            }
-        }
-    }
-
     // MARK: Helpers, lock held
 
     /// `started` for each pipelined offer now answered (or decided) other than by a resume.
-    private func announceAnswered() {
+    func announceAnswered() {
         while unannouncedHead < unannounced.count {
             let stream = ledger.streams[unannounced[unannouncedHead]]
             guard stream.answer != nil || stream.outcome != nil else { break }
@@ -491,7 +225,7 @@ final class SenderSession: @unchecked Sendable {
     }
 
     /// Turns a ledger effect into events.
-    private func report(_ effect: SenderLedger.Effect) {
+    func report(_ effect: SenderLedger.Effect) {
         switch effect {
         case .decided(let index):
             let stream = ledger.streams[index]
