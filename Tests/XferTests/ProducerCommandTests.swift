@@ -75,6 +75,11 @@ extension Integration {
             ])
             #expect(sender.stdout.wait(for: "\"started\""), "\(sender.stderr.text)")
             receiver.xfer.kill()
+            // A sender that only closed the pipe would wait for ever for a producer that never
+            // ends: bounded here, so that it fails instead of hanging.
+            let exited = waitUntil { !sender.process.isRunning }
+            #expect(exited, "the sender did not exit: it waits for a producer it did not stop")
+            if !exited { _ = shell("pkill -KILL -f '[x]\(marker.dropFirst())'") }
             let result = sender.finish()
             #expect(result.status != 0, "\(result.stderr)")
             // The sender has exited: its producer must not run on.

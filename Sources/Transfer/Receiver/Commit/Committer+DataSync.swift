@@ -23,7 +23,7 @@ extension Committer {
         if batch.count < Committer.smallBatch || !directory.syncfsIsBarrier || !Committer.syncfsAllowed() {
             for (index, stream) in batch.enumerated() {
                 do {
-                    try stream.partial.file.sync()
+                    try system.syncFile(stream.partial.file)
                 } catch {
                     outcomes[index] = failed(stream, error)
                 }
@@ -31,14 +31,14 @@ extension Committer {
             return
         }
         do {
-            try syncHandle.syncFileSystem()
+            try system.syncFileSystem(syncHandle)
         } catch {
             for index in batch.indices { outcomes[index] = failed(batch[index], error) }
             return
         }
         for (index, stream) in batch.enumerated() {
             do {
-                try stream.partial.file.waitWriteback(offset: 0, length: 0)
+                try system.waitWriteback(stream.partial.file)
             } catch {
                 outcomes[index] = failed(stream, error)
             }

@@ -56,6 +56,8 @@ struct Committer {
 
     /// Directories whose entries the process knows durable (shared by all connections).
     var durable: DurableDirectories = .shared
+    /// The system calls of the commit (a test's recording ones, or the kernel's).
+    var system: CommitSystem = .real
 
     /// Commits `batch`; the outcomes are in the batch's order.
     func commit(_ batch: [VerifiedStream]) -> [CommitOutcome] {
@@ -68,7 +70,7 @@ struct Committer {
         // entry is not known durable, whoever made it (SPEC.md §7.3). The walk opens one
         // component at a time and the syncs owed hold at most `DirectorySyncs.limit`
         // descriptors, whatever the depth; each file's descriptor closes at its rename.
-        var syncs = DirectorySyncs(durable: durable)
+        var syncs = DirectorySyncs(durable: durable, system: system)
         var needs: [[DurableDirectories.Key]] = Array(repeating: [], count: batch.count)
         var parents: [DurableDirectories.Key?] = Array(repeating: nil, count: batch.count)
         var identities = [Result<FileIdentity, SystemError>?](repeating: nil, count: batch.count)
@@ -103,7 +105,7 @@ struct Committer {
                 // with O_APPEND, so a truncation mid-stream leaves the file short.)
                 let size: UInt64
                 do {
-                    size = UInt64(try stream.partial.file.status().st_size)
+                    size = UInt64(try system.status(stream.partial.file).st_size)
                 } catch {
                     throw ReceiverFailure(.ioError, "cannot stat '\(stream.name.text)': \(error.reason)")
                 }
@@ -118,8 +120,9 @@ struct Committer {
                 }
                 sizes[index] = size
                 let name = TargetDirectory.partialName(stream.offer.transferID)
-                guard renameat(directory.state.rawValue, name, parent.handle.rawValue, stream.name.leaf) == 0 else {
-                    let error = SystemError("rename", stream.name.text)
+                do {
+                    try system.rename(directory.state, name, parent.handle, stream.name.leaf)
+                } catch {
                     throw ReceiverFailure(
                         error.isNoSpace ? .noSpace : .ioError,
                         "cannot rename '\(stream.name.text)' into place: \(error.reason)"
@@ -129,7 +132,9 @@ struct Committer {
                 parents[index] = parent.key
                 // The renamed file is the same inode: its identity as it now stands (the
                 // rename changed its ctime). Its data is synced: the descriptor can go.
-                identities[index] = Result { () throws(SystemError) in FileIdentity(try stream.partial.file.status()) }
+                identities[index] = Result { () throws(SystemError) in
+                    FileIdentity(try system.status(stream.partial.file))
+                }
                 stream.partial.file.close()
             } catch {
                 outcomes[index] = .failed(error.code, "'\(stream.name.text)': \(error.message)", keptPartial: true)

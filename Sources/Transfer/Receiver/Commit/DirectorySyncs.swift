@@ -11,13 +11,17 @@ struct DirectorySyncs {
     static let limit = 6
 
     private let durable: DurableDirectories
+    private let system: CommitSystem
     private var owed:
         [DurableDirectories.Key: (handle: FileDescriptor, place: String, vouches: [DurableDirectories.Key])] =
             [:]
     /// Directories whose sync failed, with where they are (for messages) and the error.
     private(set) var failed: [DurableDirectories.Key: (place: String, error: SystemError)] = [:]
 
-    init(durable: DurableDirectories) { self.durable = durable }
+    init(durable: DurableDirectories, system: CommitSystem = .real) {
+        self.durable = durable
+        self.system = system
+    }
 
     /// Owes a sync of `directory` (at `place`, components joined by "/"; `key` its identity
     /// when the caller knows it), which makes the entry of `child` durable if given. Returns the directory's key, for the caller to
@@ -31,7 +35,7 @@ struct DirectorySyncs {
         let key: DurableDirectories.Key
         if let known {
             key = known
-        } else if let info = try? directory.status() {
+        } else if let info = try? system.status(directory) {
             key = DurableDirectories.Key(info)
         } else {
             // Cannot even be told apart: a key no sync will clear, recorded as failed.
@@ -52,7 +56,7 @@ struct DirectorySyncs {
     mutating func flush() {
         for (key, entry) in owed.sorted(by: { $0.value.place.count < $1.value.place.count }) {
             do {
-                try entry.handle.sync()
+                try system.syncDirectory(entry.handle)
                 durable.insert(entry.vouches)
             } catch {
                 durable.remove(entry.vouches)
