@@ -27,9 +27,10 @@ struct ReceiverFailure: Error, Equatable, Sendable {
         }
     }
 
-    /// The receiver log's text for a refusal, as it has always been written (the text of
-    /// the equivalent ``TransferError``), so that the log does not change with the type.
+    /// The receiver log's text for a refusal: the code, its number and the message
+    /// (`refused 'x': busy (code 13): …`), in the receiver's words: it refused, nobody
+    /// refused it.
     var logText: String {
-        "\(TransferError.refused(code: code, message: message))"
+        "\(code) (code \(code.rawValue)): \(message)"
     }
 }
