@@ -118,7 +118,9 @@ struct Committer {
                 }
                 sizes[index] = size
                 let name = TargetDirectory.partialName(stream.offer.transferID)
-                guard renameat(directory.state.rawValue, name, parent.handle.rawValue, stream.name.leaf) == 0 else {
+                guard
+                    renameat(directory.state.unixDescriptor, name, parent.handle.unixDescriptor, stream.name.leaf) == 0
+                else {
                     let error = SystemError("rename", stream.name.text)
                     throw ReceiverFailure(
                         error.isNoSpace ? .noSpace : .ioError,
