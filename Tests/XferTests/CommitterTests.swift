@@ -31,7 +31,7 @@ import Testing
 
         func path(_ file: FileDescriptor) -> String {
             var buffer = [CChar](repeating: 0, count: 4096)
-            let count = readlink("/proc/self/fd/\(file.rawValue)", &buffer, buffer.count - 1)
+            let count = readlink("/proc/self/fd/\(file.unixDescriptor)", &buffer, buffer.count - 1)
             let path = count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
             if path == root { return "." }
             return path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
@@ -242,7 +242,7 @@ import Testing
     @Test("A partial shorter than the stream (truncated by another process) is never renamed")
     func truncatedPartial() throws {
         let fixture = try Fixture(["a.bin"])
-        #expect(ftruncate(fixture.streams[0].partial.file.rawValue, 10) == 0)
+        #expect(ftruncate(fixture.streams[0].partial.file.unixDescriptor, 10) == 0)
         let recorder = Recorder(root: fixture.root)
         let outcomes = try fixture.commit(recorder)
         guard case .failed(.ioError, let message, false) = outcomes[0] else {

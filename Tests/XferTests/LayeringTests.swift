@@ -67,6 +67,21 @@ import Testing
         #expect(Self.violations(in: "Transfer", allowed: Self.transfer) == [])
     }
 
+    @Test("No file outside System/ reads a FileDescriptor's raw descriptor")
+    func rawDescriptorStaysInSystem() {
+        let files = Self.files(of: "Transfer")
+        var found: [String] = []
+        for file in files where file.folder != "System" {
+            for (number, line) in file.text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.contains(".unixDescriptor") {
+                found.append("\(file.path):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+        #expect(found == [])
+        // The property itself still exists under that name (the check would pass vacuously if renamed).
+        #expect(files.contains { $0.folder == "System" && $0.text.contains("var unixDescriptor: CInt") })
+    }
+
     @Test("Framing's records do not depend on its cryptography")
     func framingLayers() {
         let files = Self.files(of: "Framing")

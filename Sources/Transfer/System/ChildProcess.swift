@@ -86,6 +86,22 @@ public enum ChildProcess {
         return pid
     }
 
+    /// Starts `path` with `arguments` as ``spawn(_:_:descriptors:environment:)`` does, with
+    /// `standardInput` as its standard input (the file stays open here).
+    static func spawn(
+        _ path: String,
+        _ arguments: [String],
+        standardInput: FileDescriptor,
+        environment: [(name: String, value: String)] = []
+    ) throws(SystemError) -> pid_t {
+        try spawn(
+            path,
+            arguments,
+            descriptors: [(standardInput.unixDescriptor, STDIN_FILENO)],
+            environment: environment
+        )
+    }
+
     /// Waits for `pid` to end and says how it ended. The C function is `waitpid`.
     public static func wait(_ pid: pid_t) -> ChildStatus {
         var raw: CInt = 0

@@ -11,11 +11,11 @@ import CXferSystem
 /// A class rather than a non-copyable struct so a stream's file can sit in collections
 /// (a commit batch) without ceremony; the receiver never shares one between threads.
 final class FileDescriptor {
-    /// The raw descriptor; -1 once closed.
-    private(set) var rawValue: CInt
+    /// The raw descriptor, for System's own wrappers only; -1 once closed.
+    private(set) var unixDescriptor: CInt
 
-    /// Takes ownership of `rawValue`.
-    init(owning rawValue: CInt) { self.rawValue = rawValue }
+    /// Takes ownership of `unixDescriptor`.
+    init(owning unixDescriptor: CInt) { self.unixDescriptor = unixDescriptor }
 
     deinit { close() }
 
@@ -27,21 +27,21 @@ final class FileDescriptor {
         flags: CInt,
         mode: mode_t = 0o600
     ) throws(SystemError) -> FileDescriptor {
-        let base = directory?.rawValue ?? AT_FDCWD
+        let base = directory?.unixDescriptor ?? AT_FDCWD
         let fd = try retryingInterrupts("open", path) { openat(base, path, flags | O_CLOEXEC, mode) }
         return FileDescriptor(owning: fd)
     }
 
     /// Gives up ownership without closing (another owner, e.g. `fdopendir`, closes it).
-    func release() { rawValue = -1 }
+    func release() { unixDescriptor = -1 }
 
     /// Closes now; later calls do nothing. An error from `close` is ignored on purpose:
     /// everything that matters was checked by an earlier sync (Linux closes the descriptor
     /// even when `close` fails, so retrying would be wrong).
     func close() {
-        guard rawValue >= 0 else { return }
-        _ = Glibc.close(rawValue)
-        rawValue = -1
+        guard unixDescriptor >= 0 else { return }
+        _ = Glibc.close(unixDescriptor)
+        unixDescriptor = -1
     }
 
     /// Writes all of `bytes` at the current position. The corresponding C function is `write`.
@@ -49,7 +49,7 @@ final class FileDescriptor {
         var offset = 0
         while offset < bytes.count {
             offset += try retryingInterrupts("write") {
-                Glibc.write(rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+                Glibc.write(unixDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
             }
         }
     }
@@ -62,7 +62,7 @@ final class FileDescriptor {
         while bytes.count < limit {
             let wanted = min(chunk.count, limit - bytes.count)
             let count = try retryingInterrupts("read") {
-                chunk.withUnsafeMutableBytes { read(rawValue, $0.baseAddress, wanted) }
+                chunk.withUnsafeMutableBytes { Glibc.read(unixDescriptor, $0.baseAddress, wanted) }
             }
             if count == 0 { break }
             bytes += chunk[..<count]
@@ -76,37 +76,70 @@ final class FileDescriptor {
         while offset < bytes.count {
             let done = offset
             offset += try retryingInterrupts("write") {
-                bytes.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress! + done, $0.count - done) }
+                bytes.withUnsafeBytes { Glibc.write(unixDescriptor, $0.baseAddress! + done, $0.count - done) }
             }
         }
     }
 
     /// Flushes the file's data and metadata to the device. The corresponding C function is `fsync`.
     func sync() throws(SystemError) {
-        try retryingInterrupts("fsync") { fsync(rawValue) }
+        try retryingInterrupts("fsync") { fsync(unixDescriptor) }
+    }
+
+    /// Flushes the file's data (and the metadata needed to read it back) to the device. The
+    /// corresponding C function is `fdatasync`.
+    func syncData() throws(SystemError) {
+        try retryingInterrupts("fdatasync") { fdatasync(unixDescriptor) }
+    }
+
+    /// Cuts or extends the file to `length` bytes. The corresponding C function is `ftruncate`.
+    func truncate(to length: UInt64) throws(SystemError) {
+        try retryingInterrupts("truncate") { ftruncate(unixDescriptor, off_t(length)) }
+    }
+
+    /// Moves the position to `offset` from the start. The corresponding C function is `lseek`.
+    @discardableResult
+    func seek(to offset: UInt64) throws(SystemError) -> UInt64 {
+        UInt64(try retryingInterrupts("seek") { lseek(unixDescriptor, off_t(offset), SEEK_SET) })
+    }
+
+    /// Reads into `buffer` from `offset`, leaving the position alone: one call, so fewer bytes
+    /// than asked (0 at the end of the file) are no error. The corresponding C function is
+    /// `pread`.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(SystemError) -> Int {
+        try retryingInterrupts("read") { pread(unixDescriptor, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    /// Writes `bytes` at `offset`, leaving the position alone: one call, which may write
+    /// fewer. The corresponding C function is `pwrite`.
+    @discardableResult
+    func write(_ bytes: [UInt8], at offset: UInt64) throws(SystemError) -> Int {
+        try retryingInterrupts("write") {
+            bytes.withUnsafeBytes { pwrite(unixDescriptor, $0.baseAddress, $0.count, off_t(offset)) }
+        }
     }
 
     /// Syncs the whole file system holding this file (`syncfs`). Errors are reported per
     /// open file description, so each connection syncs through a descriptor of its own.
     func syncFileSystem() throws(SystemError) {
-        try retryingInterrupts("syncfs") { xfer_sync_filesystem(rawValue) }
+        try retryingInterrupts("syncfs") { xfer_sync_filesystem(unixDescriptor) }
     }
 
     /// Starts write-back of a range without waiting (`sync_file_range` WRITE).
     func startWriteback(offset: UInt64, length: UInt64) throws(SystemError) {
-        try retryingInterrupts("sync_file_range") { xfer_start_writeback(rawValue, Int64(offset), Int64(length)) }
+        try retryingInterrupts("sync_file_range") { xfer_start_writeback(unixDescriptor, Int64(offset), Int64(length)) }
     }
 
     /// Waits for write-back of a range and reports any write-back error this descriptor
     /// has not seen yet (`sync_file_range` WAIT_BEFORE|WRITE|WAIT_AFTER). Not durability:
     /// metadata and the device cache need `fsync` or `syncfs`. Length 0 means to the end.
     func waitWriteback(offset: UInt64, length: UInt64) throws(SystemError) {
-        try retryingInterrupts("sync_file_range") { xfer_wait_writeback(rawValue, Int64(offset), Int64(length)) }
+        try retryingInterrupts("sync_file_range") { xfer_wait_writeback(unixDescriptor, Int64(offset), Int64(length)) }
     }
 
     /// Takes an exclusive `flock` without waiting; false when another open file holds it.
     func tryLockExclusive() throws(SystemError) -> Bool {
-        while flock(rawValue, LOCK_EX | LOCK_NB) != 0 {
+        while flock(unixDescriptor, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
             if errno == EWOULDBLOCK { return false }
             throw SystemError("flock")
@@ -117,7 +150,7 @@ final class FileDescriptor {
     /// The file's status. The corresponding C function is `fstat`.
     func status() throws(SystemError) -> stat {
         var info = stat()
-        try retryingInterrupts("fstat") { fstat(rawValue, &info) }
+        try retryingInterrupts("fstat") { fstat(unixDescriptor, &info) }
         return info
     }
 
@@ -125,7 +158,7 @@ final class FileDescriptor {
     /// be listed. The corresponding C functions are `fdopendir` and `readdir`.
     func entryNames() -> [[UInt8]] {
         guard let listing = try? FileDescriptor.open(".", in: self, flags: O_RDONLY | O_DIRECTORY),
-            let handle = fdopendir(listing.rawValue)
+            let handle = fdopendir(listing.unixDescriptor)
         else { return [] }
         // fdopendir owns the descriptor now; closedir closes it.
         listing.release()
@@ -142,7 +175,7 @@ final class FileDescriptor {
     /// nothing is there. The corresponding C function is `fstatat`.
     func status(of name: String) throws(SystemError) -> stat? {
         var info = stat()
-        while fstatat(rawValue, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+        while fstatat(unixDescriptor, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
             if errno == EINTR { continue }
             if errno == ENOENT { return nil }
             throw SystemError("stat", name)

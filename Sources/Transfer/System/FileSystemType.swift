@@ -1,5 +1,3 @@
-import CXferSystem
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -40,8 +38,7 @@ struct FileSystemType: Equatable, Sendable {
         if let text = getenv(testOverride).map({ String(cString: $0) }), let magic = UInt64(text, radix: 16) {
             return FileSystemType(magic: magic)
         }
-        var magic: UInt64 = 0
-        guard xfer_filesystem_type(descriptor.rawValue, &magic) == 0 else { return nil }
+        guard let magic = try? descriptor.fileSystemMagic() else { return nil }
         return FileSystemType(magic: magic)
     }
 }

@@ -45,6 +45,20 @@ func retryingInterrupts<T: FixedWidthInteger>(
     }
 }
 
+extension SystemError {
+    /// Runs `body`, giving a ``SystemError`` it throws `subject`: the name of the file a
+    /// descriptor's call worked on, which the descriptor does not know.
+    static func naming<T>(_ subject: String, _ body: () throws(SystemError) -> T) throws(SystemError) -> T {
+        do throws(SystemError) {
+            return try body()
+        } catch {
+            var named = error
+            named.subject = subject
+            throw named
+        }
+    }
+}
+
 /// `count` bytes from the kernel's random source (`getrandom`, retried until filled).
 func randomBytes(_ count: Int) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: count)

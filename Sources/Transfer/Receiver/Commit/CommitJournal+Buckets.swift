@@ -86,7 +86,7 @@ extension CommitJournal {
         // A crash may have left a torn last line: start ours on a line of its own.
         let size = Int(try file.status().st_size)
         var last: UInt8 = 0x0A
-        if size > 0 { _ = pread(file.rawValue, &last, 1, off_t(size - 1)) }
+        if size > 0 { _ = try? withUnsafeMutableBytes(of: &last) { try file.read(into: $0, at: UInt64(size - 1)) } }
         if existing == nil { state.namesUnsynced = true }
         state.unsynced.insert(prefix)
         try file.writeAll(last == 0x0A ? bytes : [0x0A] + bytes)
@@ -136,9 +136,7 @@ extension CommitJournal {
         }
         // The deeper buckets' names must be durable before the only other copy goes.
         try directory.sync()
-        try retryingInterrupts("unlink", CommitJournal.file(prefix)) {
-            unlinkat(directory.rawValue, CommitJournal.file(prefix), 0)
-        }
+        try directory.removeEntry(CommitJournal.file(prefix))
         state.leftovers.remove(prefix)
     }
 
@@ -155,6 +153,6 @@ extension CommitJournal {
         try file.writeAll(bytes)
         try file.sync()
         file.close()
-        try retryingInterrupts("rename", name) { renameat(directory.rawValue, temporary, directory.rawValue, name) }
+        try directory.rename(temporary, to: directory, as: name)
     }
 }

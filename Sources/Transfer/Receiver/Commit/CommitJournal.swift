@@ -84,8 +84,10 @@ final class CommitJournal: Sendable {
     /// there, and finishes any split that was interrupted.
     /// - Parameter retention: Seconds an entry is kept at least (compaction drops older).
     init(directory: TargetDirectory, retention: Double = 30 * 86400) throws(TransferError) {
-        if mkdirat(directory.state.rawValue, "commits", 0o700) != 0 && errno != EEXIST {
-            throw .localIO("cannot create '\(directory.path)/.xfer/commits': \(SystemError("mkdir").reason)")
+        do throws(SystemError) {
+            try directory.state.makeDirectory("commits", mode: 0o700, allowingExisting: true)
+        } catch {
+            throw .localIO("cannot create '\(directory.path)/.xfer/commits': \(error.reason)")
         }
         let commits: FileDescriptor
         do {
@@ -103,7 +105,7 @@ final class CommitJournal: Sendable {
             guard let name = String(validating: bytes, as: UTF8.self) else { continue }
             if name.hasSuffix(".log.new") {
                 // A compaction or split that never reached its rename: the old bucket stands.
-                _ = unlinkat(commits.rawValue, name, 0)
+                _ = try? commits.removeEntry(name)
             } else if let prefix = CommitJournal.prefix(ofBucket: name) {
                 buckets.insert(prefix)
                 for length in 1..<prefix.count { state.split.insert(String(prefix.prefix(length))) }
@@ -196,7 +198,7 @@ final class CommitJournal: Sendable {
                         state.unsynced.remove(prefix)
                         continue
                     }
-                    try retryingInterrupts("fdatasync", name) { fdatasync(file.rawValue) }
+                    try SystemError.naming(name) { () throws(SystemError) in try file.syncData() }
                     state.unsynced.remove(prefix)
                 } catch {
                     if firstError == nil { firstError = error }

@@ -33,7 +33,7 @@ struct CommitSystem: Sendable {
         waitWriteback: { file throws(SystemError) in try file.waitWriteback(offset: 0, length: 0) },
         status: { file throws(SystemError) in try file.status() },
         rename: { from, name, to, newName throws(SystemError) in
-            _ = try retryingInterrupts("rename", newName) { renameat(from.rawValue, name, to.rawValue, newName) }
+            try from.rename(name, to: to, as: newName)
         },
         syncDirectory: { directory throws(SystemError) in try directory.sync() }
     )

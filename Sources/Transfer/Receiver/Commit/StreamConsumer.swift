@@ -29,7 +29,7 @@ public struct StreamConsumer: Sendable {
         let pid = try ChildProcess.spawn(
             "/bin/sh",
             ["/bin/sh", "-c", command],
-            descriptors: [(input.rawValue, STDIN_FILENO)],
+            standardInput: input,
             environment: environment
         )
         return ChildProcess.wait(pid)

@@ -1,4 +1,3 @@
-import CXferSystem
 import Framing
 
 #if canImport(Glibc)
@@ -62,14 +61,11 @@ final class PartialFile {
     /// The name `file` will be committed under, as recorded when it was opened; `nil` when
     /// it has none (a file system without user attributes, an older receiver).
     static func recordedName(of file: FileDescriptor) -> String? {
-        var buffer = [UInt8](repeating: 0, count: ProtocolLimits.maxNameBytes + 1)
-        let got = buffer.withUnsafeMutableBytes {
-            xfer_get_attribute(file.rawValue, nameAttribute, $0.baseAddress, $0.count)
-        }
-        guard got > 0 else { return nil }
-        let count = Int(got)
+        guard let bytes = try? file.attribute(nameAttribute, maximumSize: ProtocolLimits.maxNameBytes + 1),
+            !bytes.isEmpty
+        else { return nil }
         // Checked again as a name from the wire would be: the file may have been tampered with.
-        guard let text = String(validating: buffer[..<count], as: UTF8.self), (try? WireName(validating: text)) != nil
+        guard let text = String(validating: bytes, as: UTF8.self), (try? WireName(validating: text)) != nil
         else { return nil }
         return text
     }
@@ -96,8 +92,10 @@ final class PartialFile {
             mode: 0o600
         )
         guard try file.tryLockExclusive() else { return .locked }
-        try retryingInterrupts("truncate", name) { ftruncate(file.rawValue, off_t(offset)) }
-        try retryingInterrupts("seek", name) { lseek(file.rawValue, off_t(offset), SEEK_SET) }
+        try SystemError.naming(name) { () throws(SystemError) in
+            try file.truncate(to: offset)
+            try file.seek(to: offset)
+        }
         return .opened(PartialFile(file: file, length: offset, window: window, destination: destination))
     }
 
@@ -106,7 +104,7 @@ final class PartialFile {
     /// - Throws: ``SystemError`` when they cannot all be read.
     func hashKeptPrefix() throws(SystemError) -> StreamDigest {
         var digest = StreamDigest()
-        guard digestFile(file.rawValue, count: length, at: 0, into: &digest) else {
+        guard digestFile(file, count: length, at: 0, into: &digest) else {
             throw SystemError("read", "kept prefix", errno: errno == 0 ? EIO : errno)
         }
         return digest
@@ -145,9 +143,7 @@ final class PartialFile {
     func recordDestination() {
         guard let destination else { return }
         destinationRecorded = true
-        _ = Array(destination.utf8).withUnsafeBytes {
-            xfer_set_attribute(file.rawValue, PartialFile.nameAttribute, $0.baseAddress, $0.count)
-        }
+        _ = try? file.setAttribute(PartialFile.nameAttribute, to: Array(destination.utf8))
     }
 
     /// Gives the file the sender's permission bits (at most 0o777, less `umask`) and
@@ -155,13 +151,12 @@ final class PartialFile {
     /// right bytes.
     func applyMetadata(of offer: Offer, umask: mode_t) {
         // The committed file is the user's: it carries no xfer bookkeeping.
-        if destinationRecorded { _ = xfer_remove_attribute(file.rawValue, PartialFile.nameAttribute) }
-        _ = fchmod(file.rawValue, mode_t(offer.mode & 0o777) & ~umask)
+        if destinationRecorded { _ = try? file.removeAttribute(PartialFile.nameAttribute) }
+        _ = try? file.setMode(mode_t(offer.mode & 0o777) & ~umask)
         let mtime = offer.modificationTime
-        var times = [
-            timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2),  // atime: UTIME_OMIT
-            timespec(tv_sec: Int(mtime.seconds), tv_nsec: Int(mtime.nanoseconds)),
-        ]
-        _ = futimens(file.rawValue, &times)
+        _ = try? file.setTimes(
+            access: timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2),  // UTIME_OMIT
+            modification: timespec(tv_sec: Int(mtime.seconds), tv_nsec: Int(mtime.nanoseconds))
+        )
     }
 }

@@ -27,10 +27,12 @@ extension TargetDirectory {
         } catch {
             throw .refused(code: .ioError, message: "cannot check '\(name.text)': \(error)")
         }
-        if faccessat(where_.rawValue, ".", W_OK, AT_EACCESS) != 0 {
+        do throws(SystemError) {
+            try where_.checkWritable()
+        } catch {
             throw .refused(
                 code: .ioError,
-                message: "cannot write '\(name.text)': its directory is not writable (\(SystemError("access").reason))"
+                message: "cannot write '\(name.text)': its directory is not writable (\(error.reason))"
             )
         }
         return parent

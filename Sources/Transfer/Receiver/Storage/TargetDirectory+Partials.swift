@@ -18,7 +18,7 @@ extension TargetDirectory {
 
     /// Removes the partial file of `id` (nothing if there is none).
     func removePartial(_ id: TransferID) {
-        _ = unlinkat(state.rawValue, TargetDirectory.partialName(id), 0)
+        _ = try? state.removeEntry(TargetDirectory.partialName(id))
     }
 
     /// The partial files in `.xfer`, oldest first.
@@ -70,6 +70,6 @@ extension TargetDirectory {
             (try? file.tryLockExclusive()) == true
         else { return false }
         // Unlinked while locked: no writer can have opened it in between and kept writing.
-        return unlinkat(state.rawValue, name, 0) == 0
+        return (try? state.removeEntry(name)) != nil
     }
 }

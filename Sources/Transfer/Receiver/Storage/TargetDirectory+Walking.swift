@@ -98,8 +98,9 @@ extension TargetDirectory {
         var failure = errno
         if next == nil && failure == ENOENT {
             guard create else { return nil }
-            if mkdirat(current.rawValue, component, 0o755) != 0 && errno != EEXIST {
-                let error = SystemError("mkdir", component)
+            do throws(SystemError) {
+                try current.makeDirectory(component, mode: 0o755, allowingExisting: true)
+            } catch {
                 throw .refused(
                     code: error.isNoSpace ? .noSpace : .ioError,
                     message: "cannot create directory '\(component)' for '\(name.text)': \(error.reason)"

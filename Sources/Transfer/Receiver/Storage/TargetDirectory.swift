@@ -1,4 +1,3 @@
-import CXferSystem
 import Framing
 
 #if canImport(Glibc)
@@ -42,9 +41,7 @@ final class TargetDirectory: Sendable {
         func failure(_ error: SystemError) -> TransferError { .localIO("cannot use '\(path)': \(error)") }
         do throws(SystemError) {
             root = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY)
-            if mkdirat(root.rawValue, TargetDirectory.stateDirectoryName, 0o700) != 0 && errno != EEXIST {
-                throw SystemError("mkdir", ".xfer")
-            }
+            try root.makeDirectory(TargetDirectory.stateDirectoryName, mode: 0o700, allowingExisting: true)
             state = try FileDescriptor.open(
                 TargetDirectory.stateDirectoryName,
                 in: root,
@@ -62,9 +59,11 @@ final class TargetDirectory: Sendable {
             guard locking else { return }
             locked = try lock.tryLockExclusive()
             if locked {
-                var pid = Array("\(getpid())\n".utf8)
-                try retryingInterrupts("truncate", "lock") { ftruncate(lock.rawValue, 0) }
-                try retryingInterrupts("write", "lock") { pwrite(lock.rawValue, &pid, pid.count, 0) }
+                let pid = Array("\(getpid())\n".utf8)
+                try SystemError.naming("lock") { () throws(SystemError) in
+                    try lock.truncate(to: 0)
+                    try lock.write(pid, at: 0)
+                }
             }
         } catch {
             throw failure(error)
@@ -97,7 +96,7 @@ final class TargetDirectory: Sendable {
     /// "process ID N" from a lock file whose holder wrote its ID, or a vaguer phrase.
     private static func holder(of lock: FileDescriptor) -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
-        let count = bytes.withUnsafeMutableBytes { pread(lock.rawValue, $0.baseAddress, $0.count, 0) }
+        let count = bytes.withUnsafeMutableBytes { (try? lock.read(into: $0, at: 0)) ?? -1 }
         let text = count > 0 ? String(decoding: bytes[..<count], as: UTF8.self) : ""
         let trimmed = text.split(separator: "\n").first.map(String.init) ?? ""
         return Int(trimmed) != nil ? "process ID \(trimmed)" : "another process"
@@ -110,8 +109,7 @@ final class TargetDirectory: Sendable {
     }
 
     static func mountID(of directory: FileDescriptor) -> UInt64? {
-        var id: UInt64 = 0
-        return xfer_mount_id(directory.rawValue, &id) == 0 ? id : nil
+        try? directory.mountID()
     }
 
     /// The identity of the regular file at `name`, or `nil` if there is none (or a link,
@@ -125,15 +123,13 @@ final class TargetDirectory: Sendable {
 
     /// Bytes of the target's file system (for a default cap on partial files).
     func fileSystemBytes() -> UInt64? {
-        var info = statvfs()
-        guard fstatvfs(root.rawValue, &info) == 0 else { return nil }
+        guard let info = try? root.fileSystemStatistics() else { return nil }
         return UInt64(info.f_blocks) * UInt64(info.f_frsize)
     }
 
     /// Bytes free for an unprivileged writer on the target's file system.
     func freeBytes() -> UInt64? {
-        var info = statvfs()
-        guard fstatvfs(root.rawValue, &info) == 0 else { return nil }
+        guard let info = try? root.fileSystemStatistics() else { return nil }
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 }
