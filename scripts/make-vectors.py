@@ -208,6 +208,11 @@ bad("offer-nanoseconds", x.record(0x03, TID + struct.pack(">QQIqI", 4, 0, 0o644,
 bad("answer-unknown-decision", x.record(0x04, TID + struct.pack(">BQH", 4, 0, 0) + x.str16("")), "invalidField")
 bad("progress-durable-over-received", x.record(0x08, TID + struct.pack(">QQ", 1, 2)), "invalidField")
 bad("error-zero-id-not-fatal", x.error(9, ZERO, False, "digest mismatch"), "invalidField")
+# All zero names the whole connection: only a fatal ERROR may carry it (§2), never a stream's records.
+bad("offer-zero-id", x.record(0x03, ZERO + struct.pack(">QQIqI", 4, 0, 0o644, 0, 0) + x.str16("a")), "invalidField")
+bad("answer-zero-id", x.record(0x04, ZERO + struct.pack(">BQH", 0, 0, 0) + x.str16("")), "invalidField")
+bad("progress-zero-id", x.record(0x08, ZERO + struct.pack(">QQ", 1, 1)), "invalidField")
+bad("ack-zero-id", x.record(0x09, ZERO + struct.pack(">QQ", 0, x.digest(b"")), 0x01), "invalidField")
 bad("hello-too-many-parameters", x.record(0x01, struct.pack(">H", 65) + struct.pack(">HH", 7, 0) * 65), "invalidField")
 bad("parameter-value-over-limit", x.record(0x01, struct.pack(">HHH", 1, 7, 4097) + bytes(4097)), "invalidField")
 bad("cut-inside-record", x.goodbye()[:7], "truncatedInput")

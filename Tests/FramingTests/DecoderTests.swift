@@ -31,7 +31,7 @@ import Testing
         .cancel(Cancel(code: .sourceUnreadable, message: "")),
         .progress(Progress(transferID: id, received: 10, durable: 10)),
         .ack(Ack(transferID: id, committedLength: 1, digest: 2, durable: true)),
-        .ack(Ack(transferID: .none, committedLength: 0, digest: 0, durable: false)),
+        .ack(Ack(transferID: TransferID(high: 0, low: 1), committedLength: 0, digest: 0, durable: false)),
         .error(ErrorRecord(code: ErrorCode(rawValue: 65535), fatal: true, message: "from the future")),
         .goodbye,
         .keepAlive,

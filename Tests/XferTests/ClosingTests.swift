@@ -20,10 +20,16 @@ extension Integration {
             for _ in 0..<5 {
                 #expect(xfer(["send", "--quiet", source.file("a"), source.file("b"), receiver.address]).status == 0)
             }
-            let server = shell("ss -Htan state time-wait '( sport = :\(receiver.port) )'").stdout
-            let client = shell("ss -Htan state time-wait '( dport = :\(receiver.port) )'").stdout
-            #expect(server.split(separator: "\n").isEmpty, "server side in TIME_WAIT:\n\(server)")
-            #expect(client.split(separator: "\n").count == 5, "client side TIME_WAIT:\n\(client)")
+            // Matched on whole addresses, not ports alone: another program's connection may
+            // have been given the receiver's port number as its ephemeral port.
+            let sockets = shell("ss -Htan state time-wait").stdout.split(separator: "\n").map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            }
+            let address = "127.0.0.1:\(receiver.port)"
+            let server = sockets.filter { $0.count >= 4 && $0[2] == address }
+            let client = sockets.filter { $0.count >= 4 && $0[3] == address && $0[2].hasPrefix("127.0.0.1:") }
+            #expect(server.isEmpty, "server side in TIME_WAIT: \(server)")
+            #expect(client.count == 5, "client side TIME_WAIT: \(client)")
         }
 
         @Test("Normal transfers put no RST on the wire", .enabled(if: commandExists("tcpdump")))

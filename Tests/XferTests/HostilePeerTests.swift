@@ -134,6 +134,41 @@ extension Integration {
             Self.expectStillServing(receiver, target)
         }
 
+        @Test(
+            "An OFFER with the all-zero transfer ID (the connection's) is a fatal protocolViolation; the receiver lives on",
+            arguments: ["digest", "length", "past"]
+        )
+        func zeroTransferID(failure: String) {
+            let target = TemporaryDirectory()
+            let receiver = ReceiverProcess(directory: target.path)
+            let client = Self.greeted(receiver.port)
+            // xfer's encoder refuses to build it: the bytes by hand, CRC made right.
+            var offer: [UInt8] = []
+            try! RecordEncoder.append(
+                .offer(Offer(transferID: TransferID(high: 1, low: 1), size: 4, name: "z")),
+                to: &offer
+            )
+            for index in 10..<26 { offer[index] = 0 }
+            let crc = CRC32C.checksum(offer[10...], continuing: CRC32C.checksum(offer[0..<6]))
+            offer.replaceSubrange(6..<10, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
+            client.send(offer)
+            // What once made the receiver answer a non-fatal ERROR with that ID, which its own
+            // encoder refused: the whole process died (a one-record denial of service).
+            switch failure {
+            case "digest":
+                client.send(.data([1, 2, 3, 4][...]))
+                client.send(.end(End(totalLength: 4, digest: 0)))
+            case "length": client.send(.end(End(totalLength: 3, digest: 0)))
+            default: client.send(.data([1, 2, 3, 4, 5][...]))
+            }
+            guard let error = Self.finalError(client.records()) else { return }
+            #expect(error.code == .protocolViolation, "\(error)")
+            #expect(error.message.contains("transfer id"), "\(error.message)")
+            #expect(receiver.xfer.process.isRunning, "the receiver died: \(receiver.log)")
+            #expect(!target.exists("z"))
+            Self.expectStillServing(receiver, target)
+        }
+
         @Test("Garbage instead of a preamble: dropped without a word")
         func garbage() {
             let target = TemporaryDirectory()

@@ -152,12 +152,9 @@ import Testing
         #expect(refused == .refuse(ReceiverFailure(.noSpace, "'a.txt' needs 60 bytes; 10 are free")))
     }
 
-    @Test func aRefusalLogsAsItAlwaysDid() {
-        // The receiver's log line for a refusal kept the text of the error it used to be.
-        #expect(
-            ReceiverFailure(.busy, "x").logText
-                == "\(TransferError.refused(code: .busy, message: "x"))"
-        )
+    @Test func aRefusalLogsInTheReceiversWords() {
+        // The receiver refused: its log names the code, not "receiver refused" (the sender's words).
+        #expect(ReceiverFailure(.busy, "x").logText == "busy (code 13): x")
         #expect(ReceiverFailure(TransferError.refused(code: .badName, message: "n")) == ReceiverFailure(.badName, "n"))
     }
 }

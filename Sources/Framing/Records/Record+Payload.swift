@@ -69,7 +69,7 @@ extension Record {
         case .hello: record = .hello(Hello(parameters: try readParameters(&reader, kind: kind)))
         case .welcome: record = .welcome(Welcome(parameters: try readParameters(&reader, kind: kind)))
         case .offer:
-            let id = try readTransferID(&reader)
+            let id = try readStreamID(&reader, kind: kind)
             let size = try reader.read(UInt64.self, "size")
             let offset = try reader.read(UInt64.self, "offset")
             let mode = try reader.read(UInt32.self, "mode")
@@ -104,7 +104,7 @@ extension Record {
                 )
             )
         case .answer:
-            let id = try readTransferID(&reader)
+            let id = try readStreamID(&reader, kind: kind)
             let rawDecision = try reader.read(UInt8.self, "decision")
             guard let decision = Answer.Decision(rawValue: rawDecision) else {
                 throw .invalidField(kind: kind, field: "decision", reason: "unknown value \(rawDecision)")
@@ -131,7 +131,7 @@ extension Record {
                 Cancel(code: code, message: try reader.readString16("message", limit: ProtocolLimits.maxMessageBytes))
             )
         case .progress:
-            let id = try readTransferID(&reader)
+            let id = try readStreamID(&reader, kind: kind)
             let received = try reader.read(UInt64.self, "received")
             let durable = try reader.read(UInt64.self, "durable")
             guard durable <= received else {
@@ -143,7 +143,7 @@ extension Record {
             }
             record = .progress(Progress(transferID: id, received: received, durable: durable))
         case .ack:
-            let id = try readTransferID(&reader)
+            let id = try readStreamID(&reader, kind: kind)
             let length = try reader.read(UInt64.self, "committed length")
             let digest = try reader.read(UInt64.self, "digest")
             let binding =
@@ -219,4 +219,14 @@ private func readParameters(_ reader: inout PayloadReader, kind: RecordKind) thr
 
 private func readTransferID(_ reader: inout PayloadReader) throws(FramingError) -> TransferID {
     TransferID(unchecked: Array(try reader.readBytes(16, "transfer id")))
+}
+
+/// The transfer ID of one stream (OFFER, ANSWER, PROGRESS, ACK): never all zero, which
+/// names the whole connection and is only for a fatal ERROR (SPEC.md §2).
+private func readStreamID(_ reader: inout PayloadReader, kind: RecordKind) throws(FramingError) -> TransferID {
+    let id = try readTransferID(&reader)
+    guard id != .none else {
+        throw .invalidField(kind: kind, field: "transfer id", reason: "all zero, which only a fatal ERROR may carry")
+    }
+    return id
 }

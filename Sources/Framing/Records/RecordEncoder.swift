@@ -72,6 +72,22 @@ public enum RecordEncoder {
     }
 
     private static func validate(_ record: Record) throws(FramingError) {
+        // One stream's records never carry the all-zero ID of the whole connection (SPEC.md §2).
+        let streamID: TransferID? =
+            switch record {
+            case .offer(let offer): offer.transferID
+            case .answer(let answer): answer.transferID
+            case .progress(let progress): progress.transferID
+            case .ack(let ack): ack.transferID
+            default: nil
+            }
+        if let streamID, streamID == .none {
+            throw .invalidField(
+                kind: record.kind,
+                field: "transfer id",
+                reason: "all zero, which only a fatal ERROR may carry"
+            )
+        }
         switch record {
         case .hello(let hello): try validate(hello.parameters, kind: .hello)
         case .welcome(let welcome): try validate(welcome.parameters, kind: .welcome)
