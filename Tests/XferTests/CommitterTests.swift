@@ -239,6 +239,20 @@ import Testing
         #expect(again.calls.contains("fsync-dir ."), "\(again.calls)")
     }
 
+    @Test("A partial with another name (a hard link made in .xfer) is never renamed")
+    func hardLinkedPartial() throws {
+        let fixture = try Fixture(["a.bin"])
+        #expect(link(fixture.root + "/" + fixture.partial(0), fixture.root + "/elsewhere") == 0)
+        let recorder = Recorder(root: fixture.root)
+        let outcomes = try fixture.commit(recorder)
+        guard case .failed(.ioError, let message, false) = outcomes[0] else {
+            Issue.record("\(outcomes)")
+            return
+        }
+        #expect(message.contains("2 names"), "\(message)")
+        #expect(!recorder.calls.contains { $0.hasPrefix("rename") })
+    }
+
     @Test("A partial shorter than the stream (truncated by another process) is never renamed")
     func truncatedPartial() throws {
         let fixture = try Fixture(["a.bin"])

@@ -32,6 +32,26 @@ final class FileDescriptor {
         return FileDescriptor(owning: fd)
     }
 
+    /// Opens `path` like ``open(_:in:flags:mode:)``, only if it is a regular file: a FIFO
+    /// or a device that another process put in its place (the receiver's state directory
+    /// is a place tools can reach) is refused instead of blocking the open, or a read, for
+    /// ever. Opened with `O_NONBLOCK`, checked with `fstat`, then made blocking again.
+    /// - Throws: ``SystemError`` from `openat` or `fstat`; operation "open (not a regular
+    ///   file)" with `EINVAL` when it is something else.
+    static func openRegularFile(
+        _ path: String,
+        in directory: FileDescriptor,
+        flags: CInt,
+        mode: mode_t = 0o600
+    ) throws(SystemError) -> FileDescriptor {
+        let file = try open(path, in: directory, flags: flags | O_NONBLOCK, mode: mode)
+        guard try file.status().st_mode & S_IFMT == S_IFREG else {
+            throw SystemError("open (not a regular file)", path, errno: EINVAL)
+        }
+        _ = fcntl(file.unixDescriptor, F_SETFL, fcntl(file.unixDescriptor, F_GETFL) & ~O_NONBLOCK)
+        return file
+    }
+
     /// Gives up ownership without closing (another owner, e.g. `fdopendir`, closes it).
     func release() { unixDescriptor = -1 }
 

@@ -34,7 +34,7 @@ extension CommitJournal {
         let name = CommitJournal.file(prefix)
         let file: FileDescriptor
         do {
-            file = try FileDescriptor.open(name, in: directory, flags: O_RDONLY | O_NOFOLLOW)
+            file = try FileDescriptor.openRegularFile(name, in: directory, flags: O_RDONLY | O_NOFOLLOW)
         } catch {
             if error.errno == ENOENT { return [] }
             throw error
@@ -70,12 +70,12 @@ extension CommitJournal {
     /// new bucket's name) for ``syncRecorded()``. Returns its size.
     func append(_ bytes: [UInt8], to prefix: String, _ state: inout State) throws(SystemError) -> Int {
         let name = CommitJournal.file(prefix)
-        let existing = try? FileDescriptor.open(name, in: directory, flags: O_RDWR | O_APPEND | O_NOFOLLOW)
+        let existing = try? FileDescriptor.openRegularFile(name, in: directory, flags: O_RDWR | O_APPEND | O_NOFOLLOW)
         let file: FileDescriptor
         if let existing {
             file = existing
         } else {
-            file = try FileDescriptor.open(
+            file = try FileDescriptor.openRegularFile(
                 name,
                 in: directory,
                 flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW,
@@ -144,7 +144,7 @@ extension CommitJournal {
     private func replace(_ prefix: String, with bytes: [UInt8]) throws(SystemError) {
         let name = CommitJournal.file(prefix)
         let temporary = name + ".new"
-        let file = try FileDescriptor.open(
+        let file = try FileDescriptor.openRegularFile(
             temporary,
             in: directory,
             flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,

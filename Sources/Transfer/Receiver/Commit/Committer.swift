@@ -103,11 +103,23 @@ struct Committer {
                 // The committed file must be the stream, whole: the ACK states its length.
                 // (A tool may truncate `.xfer/<id>.part` under us; the partial is written
                 // with O_APPEND, so a truncation mid-stream leaves the file short.)
-                let size: UInt64
+                let info: stat
                 do {
-                    size = UInt64(try system.status(stream.partial.file).st_size)
+                    info = try system.status(stream.partial.file)
                 } catch {
                     throw ReceiverFailure(.ioError, "cannot stat '\(stream.name.text)': \(error.reason)")
+                }
+                let size = UInt64(info.st_size)
+                // And the receiver's alone: a hard link made in `.xfer` would let its holder
+                // change the file after the ACK.
+                guard info.st_nlink == 1 else {
+                    outcomes[index] = .failed(
+                        .ioError,
+                        "'\(stream.name.text)': its partial file has \(info.st_nlink) names (hard links made by another "
+                            + "process); not committed",
+                        keptPartial: false
+                    )
+                    continue
                 }
                 guard size == stream.partial.length else {
                     outcomes[index] = .failed(

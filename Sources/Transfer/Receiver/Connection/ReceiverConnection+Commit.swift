@@ -77,7 +77,7 @@ extension ReceiverConnection {
             guard let parent = try? directory.parent(of: stream.name, create: false).directory else {
                 throw SystemError("open", name, errno: ENOENT)
             }
-            let file = try FileDescriptor.open(stream.name.leaf, in: parent, flags: O_RDONLY | O_NOFOLLOW)
+            let file = try FileDescriptor.openRegularFile(stream.name.leaf, in: parent, flags: O_RDONLY | O_NOFOLLOW)
             let found = FileIdentity(try file.status())
             guard found.device == entry.identity.device, found.inode == entry.identity.inode else {
                 return .failed(

@@ -85,7 +85,7 @@ final class PartialFile {
     ) throws(SystemError) -> Opening {
         // O_APPEND: every write goes to the end of the file as it is, so a truncation by
         // anyone else shows in the size the commit checks instead of leaving a hole.
-        let file = try FileDescriptor.open(
+        let file = try FileDescriptor.openRegularFile(
             name,
             in: directory,
             flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW,

@@ -9,10 +9,17 @@ extension TargetDirectory {
     /// Name of the partial file for a transfer, inside `.xfer`.
     static func partialName(_ id: TransferID) -> String { "\(id).part" }
 
-    /// Bytes held for `id` from an earlier connection, if any.
+    /// Bytes held for `id` from an earlier connection, if any. A partial with other names
+    /// (hard links, made by someone with access to `.xfer`) is not the receiver's alone:
+    /// bytes written to it would appear under those names too, and whoever holds them could
+    /// change it after the commit. It is removed, and the stream starts afresh.
     func partialSize(_ id: TransferID) -> UInt64? {
         guard let info = try? state.status(of: TargetDirectory.partialName(id)), info.st_mode & S_IFMT == S_IFREG
         else { return nil }
+        guard info.st_nlink == 1 else {
+            removePartial(id)
+            return nil
+        }
         return UInt64(info.st_size)
     }
 
@@ -34,7 +41,8 @@ extension TargetDirectory {
             else { continue }
             let age = Double(now.tv_sec - info.st_mtim.tv_sec) + Double(now.tv_nsec - info.st_mtim.tv_nsec) / 1e9
             var destination: String?
-            if withNames, let file = try? FileDescriptor.open(name, in: state, flags: O_RDONLY | O_NOFOLLOW) {
+            if withNames, let file = try? FileDescriptor.openRegularFile(name, in: state, flags: O_RDONLY | O_NOFOLLOW)
+            {
                 destination = PartialFile.recordedName(of: file)
             }
             result.append(KeptPartial(name: name, size: UInt64(info.st_size), age: age, destination: destination))
@@ -66,7 +74,7 @@ extension TargetDirectory {
 
     /// Removes `.xfer/name` unless another open file holds its lock (a stream being written).
     func removePartialIfIdle(_ name: String) -> Bool {
-        guard let file = try? FileDescriptor.open(name, in: state, flags: O_RDWR | O_NOFOLLOW),
+        guard let file = try? FileDescriptor.openRegularFile(name, in: state, flags: O_RDWR | O_NOFOLLOW),
             (try? file.tryLockExclusive()) == true
         else { return false }
         // Unlinked while locked: no writer can have opened it in between and kept writing.

@@ -47,7 +47,12 @@ final class TargetDirectory: Sendable {
                 in: root,
                 flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW
             )
-            lock = try FileDescriptor.open("lock", in: state, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+            lock = try FileDescriptor.openRegularFile(
+                "lock",
+                in: state,
+                flags: O_RDWR | O_CREAT | O_NOFOLLOW,
+                mode: 0o600
+            )
             device = UInt64(try state.status().st_dev)
             mount = TargetDirectory.mountID(of: state)
             syncfsIsBarrier = FileSystemType.of(state)?.syncfsIsBarrier ?? false
