@@ -1,6 +1,10 @@
 import Framing
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The receiver's outgoing records. The connection's thread and its heartbeat both write,
 /// so every call takes the lock. Small records collect and leave together: when the
 /// connection is about to wait for input, or when they are old or many enough.
@@ -11,6 +15,9 @@ final class RecordWriter: Sendable {
         var sealer: RecordSealer?
         /// When the oldest queued byte was queued.
         var oldest = 0.0
+        /// A record this side built wrong (a bug, or a value from the wire that no check
+        /// stopped): nothing more is sent on this connection.
+        var invalid: String?
     }
 
     private let socket: TCPSocket
@@ -22,6 +29,7 @@ final class RecordWriter: Sendable {
     func enqueue(_ record: Record) {
         queue.withLock { queue in
             if queue.buffer.isEmpty { queue.oldest = monotonicSeconds() }
+            guard queue.invalid == nil else { return }
             do {
                 if queue.sealer != nil {
                     try queue.sealer!.seal(record, appendingTo: &queue.buffer)
@@ -29,7 +37,10 @@ final class RecordWriter: Sendable {
                     try RecordEncoder.append(record, to: &queue.buffer)
                 }
             } catch {
-                preconditionFailure("xfer built an invalid record: \(error)")
+                // Not a crash: one connection's fault must not end every other one (a peer
+                // once made the receiver build an invalid ERROR and killed the process).
+                // The next flush fails, and the connection ends.
+                queue.invalid = "\(error)"
             }
         }
     }
@@ -50,6 +61,7 @@ final class RecordWriter: Sendable {
     /// Sends what is queued (holding the lock, so records never interleave).
     func flush() throws(SystemError) {
         let failure: SystemError? = queue.withLock { queue in
+            if let invalid = queue.invalid { return SystemError("encode a record (\(invalid))", errno: EINVAL) }
             guard !queue.buffer.isEmpty else { return nil }
             defer { queue.buffer.removeAll(keepingCapacity: true) }
             do throws(SystemError) {

@@ -1,0 +1,33 @@
+import Framing
+import Testing
+
+@testable import Transfer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The receiver's writer, shared by a connection's thread and its heartbeat.
+@Suite struct RecordWriterTests {
+    @Test("A record it cannot build ends that connection (the next flush fails), never the process")
+    func invalidRecordFailsTheConnection() throws {
+        var pair: [CInt] = [0, 0]
+        #expect(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        let ours = TCPSocket(fd: pair[0])
+        let theirs = TCPSocket(fd: pair[1])
+        defer {
+            ours.close()
+            theirs.close()
+        }
+        let writer = RecordWriter(socket: ours)
+        writer.enqueue(.goodbye)
+        // A non-fatal ERROR with the connection's all-zero ID: the encoder refuses it.
+        writer.enqueue(.error(ErrorRecord(code: .digestMismatch, transferID: .none, fatal: false, message: "x")))
+        writer.enqueue(.keepAlive)
+        #expect(throws: SystemError.self) { try writer.flush() }
+        // Nothing at all was sent: not even the records before the bad one.
+        var byte: UInt8 = 0
+        #expect(recv(pair[1], &byte, 1, CInt(MSG_DONTWAIT)) == -1 && errno == EAGAIN)
+        #expect(throws: SystemError.self) { try writer.send(.goodbye) }
+    }
+}
