@@ -305,7 +305,7 @@ MUTANTS = [
      "guard info.st_nlink == 1 else {", "guard true else {",
      "CommitterTests"),
     ("invalid-record-sent-anyway", R + "Wire/RecordWriter.swift",
-     "            guard queue.invalid == nil else { return }\n", "",
+     "if let invalid = queue.invalid { return SystemError(", "if false, let invalid = queue.invalid { return SystemError(",
      "RecordWriterTests"),
     ("consumer-status-ignored", R + "Receiver/Connection/ReceiverConnection+Commit.swift",
      "guard status.succeeded else {", "guard status.succeeded || true else {",

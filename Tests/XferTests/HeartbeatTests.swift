@@ -25,7 +25,9 @@ import Testing
         let beatsWritten = Atomic<Int>(0)
         let heartbeat = try Heartbeat(interval: 0.02) {
             let beat = beatsWritten.add(1, ordering: .sequentiallyConsistent).newValue
-            try? writer.send(.progress(Progress(transferID: TransferID(high: 0, low: 1), received: UInt64(beat), durable: 0)))
+            try? writer.send(
+                .progress(Progress(transferID: TransferID(high: 0, low: 1), received: UInt64(beat), durable: 0))
+            )
         }
         var decoder = RecordDecoder(expectingPreamble: false)
         var received: [UInt64] = []

@@ -193,7 +193,12 @@ final class CommitJournal: Sendable {
                 do throws(SystemError) {
                     // A bucket compacted or split away since needs nothing (its replacement
                     // was synced when written).
-                    guard let file = try? FileDescriptor.openRegularFile(name, in: directory, flags: O_RDONLY | O_NOFOLLOW)
+                    guard
+                        let file = try? FileDescriptor.openRegularFile(
+                            name,
+                            in: directory,
+                            flags: O_RDONLY | O_NOFOLLOW
+                        )
                     else {
                         state.unsynced.remove(prefix)
                         continue
