@@ -13,10 +13,7 @@ import Testing
 /// PROGRESS records through the connection's locked writer until stopped.
 @Suite struct HeartbeatTests {
     @Test func beatsUntilStoppedAndNeverAfter() throws {
-        var pair: [CInt] = [0, 0]
-        #expect(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &pair) == 0)
-        let ours = TCPSocket(fd: pair[0])
-        let theirs = TCPSocket(fd: pair[1])
+        let (ours, theirs, _) = connectedSocketPair()
         defer {
             ours.close()
             theirs.close()

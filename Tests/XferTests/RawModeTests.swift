@@ -528,13 +528,7 @@ final class UnblockedXfer {
                 "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
                 xferBinary,
             ] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        stdout = PipeCollector(out)
-        stderr = PipeCollector(err)
+        (stdout, stderr) = collectOutput(of: process)
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
         try! process.run()

@@ -11,10 +11,7 @@ import Testing
 @Suite struct RecordWriterTests {
     @Test("A record it cannot build ends that connection (the next flush fails), never the process")
     func invalidRecordFailsTheConnection() throws {
-        var pair: [CInt] = [0, 0]
-        #expect(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &pair) == 0)
-        let ours = TCPSocket(fd: pair[0])
-        let theirs = TCPSocket(fd: pair[1])
+        let (ours, theirs, theirFD) = connectedSocketPair()
         defer {
             ours.close()
             theirs.close()
@@ -27,7 +24,15 @@ import Testing
         #expect(throws: SystemError.self) { try writer.flush() }
         // Nothing at all was sent: not even the records before the bad one.
         var byte: UInt8 = 0
-        #expect(recv(pair[1], &byte, 1, CInt(MSG_DONTWAIT)) == -1 && errno == EAGAIN)
+        #expect(recv(theirFD, &byte, 1, CInt(MSG_DONTWAIT)) == -1 && errno == EAGAIN)
         #expect(throws: SystemError.self) { try writer.send(.goodbye) }
     }
+}
+
+/// Two connected stream sockets (a Unix socket pair) as `TCPSocket`s: one end for the code
+/// under test, the other for the test to read.
+func connectedSocketPair() -> (ours: TCPSocket, theirs: TCPSocket, theirFD: CInt) {
+    var pair: [CInt] = [0, 0]
+    precondition(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &pair) == 0, "socketpair failed")
+    return (TCPSocket(fd: pair[0]), TCPSocket(fd: pair[1]), pair[1])
 }

@@ -169,13 +169,7 @@ private final class ActivatedReceiver {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", scriptPath("socket-activate.py")] + options + ["--", xferBinary] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        stdout = PipeCollector(out)
-        stderr = PipeCollector(err)
+        (stdout, stderr) = collectOutput(of: process)
         try! process.run()
         if stdout.wait(for: "\n"), let line = stdout.text.split(separator: "\n").first, line.hasPrefix("port ") {
             port = UInt16(line.dropFirst(5))

@@ -140,13 +140,7 @@ final class XferProcess {
         process.executableURL = URL(fileURLWithPath: xferBinary)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin
-        stdout = PipeCollector(out)
-        stderr = PipeCollector(err)
+        (stdout, stderr) = collectOutput(of: process, input: stdin)
         try! process.run()
     }
 
@@ -360,4 +354,15 @@ func sameBytes(_ actual: [UInt8]?, _ expected: [UInt8]) -> Bool {
 /// The first 8 bytes of a SHA-256 digest in hex, enough to tell contents apart in a message.
 private func shortDigest(_ bytes: [UInt8]) -> String {
     SHA256.hash(bytes).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+}
+
+/// Gives `process` (not yet started) its standard input (`/dev/null` unless given) and
+/// collects its standard output and error.
+func collectOutput(of process: Process, input: Any = FileHandle.nullDevice) -> (PipeCollector, PipeCollector) {
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    return (PipeCollector(out), PipeCollector(err))
 }

@@ -176,13 +176,7 @@ final class Unprivileged {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         process.arguments =
             ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "prlimit", "--nproc=\(threads)", binary] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        stdout = PipeCollector(out)
-        stderr = PipeCollector(err)
+        (stdout, stderr) = collectOutput(of: process)
         try! process.run()
     }
 
