@@ -38,6 +38,10 @@ struct ReceiveCommand: Command {
 
     mutating func validate() throws(UsageError) {
         if let extra = arguments.positional.first { throw UsageError(message: "unexpected argument '\(extra)'") }
+        // An empty command exits 0 without reading anything: every file would be "accepted".
+        if let command = options.consumer?.command, command.allSatisfy(\.isWhitespace) {
+            throw UsageError(message: "--exec: no command (an empty one would accept every file unread)")
+        }
         if let address = arguments.value("listen") {
             do throws(EndpointError) {
                 listen = [try Endpoint(validating: address)]

@@ -55,6 +55,7 @@ extension Integration {
                 (["send", "--timeout", "-1", "/etc/hostname", "localhost"], "--timeout"),
                 (["receive", "--listen"], "needs a value"),
                 (["receive", "extra"], "unexpected argument"),
+                (["receive", "--listen", "127.0.0.1:0", "--exec", " "], "--exec: no command"),
             ]
         )
         func usageErrors(arguments: [String], message: String) {
