@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/stat.h>
@@ -98,4 +99,8 @@ int xfer_remove_attribute(int fd, const char *name) {
     errno = ENOTSUP;
     return -1;
 #endif
+}
+
+int xfer_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length) {
+    return accept4(fd, address, length, SOCK_CLOEXEC);
 }

@@ -114,6 +114,9 @@ struct ReceiveCommand: Command {
             notify("STOPPING=1")
             receiver.stop()
             let left = receiver.waitForConnections(seconds: 10)
+            // A consumer still running is stopped: unsupervised, it could run again beside
+            // the copy a retry starts after a restart. Its file was not acknowledged.
+            StreamConsumer.stopAll()
             log(
                 ReceiverEvent(
                     peer: nil,

@@ -1,4 +1,5 @@
 import Foundation
+import Framing
 import Testing
 
 #if canImport(Glibc)
@@ -16,6 +17,15 @@ extension Integration {
             "n=$(ls '\(out)' | grep -c '\\.env$'); cat > '\(out)'/$n; "
                 + "printf '%s\\n' \"$XFER_NAME\" \"$XFER_PATH\" \"$XFER_SIZE\" \"$XFER_PEER\" > '\(out)'/$n.env; "
                 + "if [ -f '\(out)/status' ]; then exit $(cat '\(out)/status'); fi"
+        }
+
+        /// The sockets a process holds, as `readlink` shows them (`socket:[INODE]`).
+        private static func sockets(of pid: pid_t) -> Set<String> {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            return Set(
+                names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
+                    .filter { $0.hasPrefix("socket:") }
+            )
         }
 
         private static func runs(_ out: String) -> [[String]] {
@@ -87,6 +97,83 @@ extension Integration {
             #expect(third.status == 0, "\(third.stderr)")
             #expect(third.stderr.contains("already there"), "\(third.stderr)")
             #expect(Self.runs(out.path).count == before + 1, "an already committed file was handed over again")
+        }
+
+        @Test("A file committed without --exec, or for another command, is handed over, not 'already there'")
+        func alreadyThereIsPerCommand() throws {
+            let source = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let out = TemporaryDirectory()
+            source.makeFile("db.sql", count: 5000)
+            do {
+                let plain = ReceiverProcess(directory: target.path)
+                #expect(xfer(["send", source.file("db.sql"), plain.address]).status == 0)
+            }
+            for (round, command) in [Self.consumer(out.path), "true; " + Self.consumer(out.path)].enumerated() {
+                let receiver = ReceiverProcess(directory: target.path, extra: ["--exec", command])
+                let sent = xfer(["send", source.file("db.sql"), receiver.address])
+                #expect(sent.status == 0, "\(sent.stderr)")
+                #expect(!sent.stderr.contains("already there"), "\(sent.stderr)")
+                #expect(Self.runs(out.path).count == round + 1, "the program did not run for command \(round)")
+                // The same command again: now it is already there.
+                let again = xfer(["send", source.file("db.sql"), receiver.address])
+                #expect(again.stderr.contains("already there"), "\(again.stderr)")
+                #expect(Self.runs(out.path).count == round + 1)
+            }
+        }
+
+        @Test("SIGTERM: a program still running when the receiver stops is stopped with it, its file not acknowledged")
+        func consumerStoppedWithTheReceiver() throws {
+            let source = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let out = TemporaryDirectory()
+            source.makeFile("slow.bin", count: 1000)
+            let receiver = ReceiverProcess(
+                directory: target.path,
+                extra: ["--exec", "echo $$ > '\(out.path)/pid'; exec sleep 600"]
+            )
+            let sender = XferProcess(["send", source.file("slow.bin"), receiver.address])
+            try #require(waitUntil { out.exists("pid") && !(out.contents("pid") ?? []).isEmpty })
+            let pid = try #require(
+                pid_t(
+                    String(decoding: out.contents("pid")!, as: UTF8.self).trimmingCharacters(
+                        in: .whitespacesAndNewlines
+                    )
+                )
+            )
+            receiver.xfer.kill(SIGTERM)
+            let result = sender.finish()
+            #expect(result.status != 0, "the sender was told its file was accepted: \(result.stderr)")
+            #expect(waitUntil { kill(pid, 0) != 0 }, "the program outlived the receiver")
+            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        }
+
+        @Test("The program inherits no connection, no state file: only its stdin, stdout and stderr")
+        func consumerInheritsNothing() throws {
+            let source = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let out = TemporaryDirectory()
+            source.makeFile("f.bin", count: 1000)
+            // Another sender's connection, open while the program runs.
+            let receiver = ReceiverProcess(
+                directory: target.path,
+                extra: [
+                    "--exec", "cat > /dev/null; for f in /proc/$$/fd/*; do readlink \"$f\"; done > '\(out.path)/fds'",
+                ]
+            )
+            // The sockets the receiver has before any connection: whatever it inherited from
+            // this test process (which does not mark all its descriptors close-on-exec) and
+            // its listener. Every connection it accepts comes after.
+            let before = Self.sockets(of: receiver.xfer.process.processIdentifier)
+            let other = RawClient(port: receiver.port)
+            other.send(Preamble().bytes)
+            let sent = xfer(["send", source.file("f.bin"), receiver.address])
+            #expect(sent.status == 0, "\(sent.stderr)")
+            let fds = String(decoding: out.contents("fds") ?? [], as: UTF8.self)
+            #expect(!fds.isEmpty)
+            let inherited = Set(fds.split(separator: "\n").map(String.init).filter { $0.hasPrefix("socket:") })
+            #expect(inherited.isSubset(of: before), "the program inherited connections: \(fds)")
+            #expect(!fds.contains(".xfer"), "the program inherited the receiver's state files: \(fds)")
         }
 
         @Test("A program slower than the sender's timeout: PROGRESS keeps the sender waiting, then exit 0")

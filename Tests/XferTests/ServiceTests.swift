@@ -110,6 +110,27 @@ extension Integration {
             #expect(failed.stderr.hasPrefix("<3>{"), "\(failed.stderr)")
         }
 
+        @Test("A manager whose notification queue is full neither stops the receiver serving nor stopping")
+        func fullNotifyQueue() throws {
+            let notify = try NotifySocket(abstract: true)
+            #expect(notify.fill() > 0)
+            let source = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let bytes = source.makeFile("f.bin", count: 100_000)
+            let service = ActivatedReceiver(
+                ["receive", "--dir", target.path],
+                environment: ["NOTIFY_SOCKET": notify.address]
+            )
+            let port = try #require(service.port)
+            let sent = xfer(["send", "--timeout", "5", source.file("f.bin"), "127.0.0.1:\(port)"])
+            #expect(sent.status == 0, "\(sent.stderr)")
+            expectSameBytes(target.contents("f.bin"), bytes)
+            service.send(SIGTERM)
+            let ended = service.finish()
+            #expect(ended.status == 0, "\(ended.stderr)")
+            #expect(ended.stderr.contains("cannot notify the service manager"), "\(ended.stderr)")
+        }
+
         @Test("The unit files pass systemd-analyze verify and carry the sandbox")
         func unitFiles() throws {
             let units = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -218,6 +239,29 @@ private final class NotifySocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
         }
         guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+
+    /// Fills the socket's queue with datagrams nobody reads, as a manager that hangs would
+    /// leave it. Returns how many it took.
+    func fill() -> Int {
+        var local = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        _ = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let sender = socket(AF_UNIX, CInt(SOCK_DGRAM.rawValue), 0)
+        defer { close(sender) }
+        var count = 0
+        while count < 100_000 {
+            let sent = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(sender, "X=1", 3, CInt(MSG_DONTWAIT), $0, length)
+                }
+            }
+            if sent < 0 { break }
+            count += 1
+        }
+        return count
     }
 
     /// The next datagram, or `nil` after `seconds` without one.

@@ -40,6 +40,20 @@ extension Integration {
             #expect(receiver.xfer.stderr.wait(for: "not a regular file"), "\(receiver.log)")
         }
 
+        @Test("A hard link planted as .xfer/lock: the receiver refuses to start and writes nothing through it")
+        func hardLinkedLock() throws {
+            let target = TemporaryDirectory()
+            let outside = TemporaryDirectory()
+            try FileManager.default.createDirectory(atPath: target.file(".xfer"), withIntermediateDirectories: false)
+            let precious = Array("important=1\nother=2\n".utf8)
+            try Data(precious).write(to: URL(fileURLWithPath: outside.file("config")))
+            try #require(link(outside.file("config"), target.file(".xfer/lock")) == 0)
+            let result = xfer(["receive", "--listen", "127.0.0.1:0", "--dir", target.path, "--once"])
+            #expect(result.status == 74, "\(result.stderr)")
+            #expect(result.stderr.contains("other names"), "\(result.stderr)")
+            #expect(outside.contents("config") == precious, "the receiver wrote through the link")
+        }
+
         @Test("A hard link to a kept partial: the resume starts afresh, and the committed file has no other name")
         func hardLinkedPartial() throws {
             let source = TemporaryDirectory()

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "xfer_tcp.h"
 
@@ -40,5 +41,10 @@ int xfer_filesystem_type(int fd, uint64_t *type);
 int xfer_set_attribute(int fd, const char *name, const void *value, size_t size);
 long xfer_get_attribute(int fd, const char *name, void *value, size_t size);
 int xfer_remove_attribute(int fd, const char *name);
+
+
+/// accept4 with SOCK_CLOEXEC: an accepted connection is never inherited by a program the
+/// receiver starts (`--exec`). Returns the descriptor, or -1 with errno.
+int xfer_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length);
 
 #endif

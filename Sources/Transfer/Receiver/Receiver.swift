@@ -81,7 +81,11 @@ public final class Receiver: Sendable {
             handshakes: options.maxHandshakes
         )
         self.directory = try TargetDirectory(path: directory)
-        journal = try CommitJournal(directory: self.directory, retention: options.commitRetention)
+        journal = try CommitJournal(
+            directory: self.directory,
+            retention: options.commitRetention,
+            name: options.consumer.map(CommitJournal.journalName(consumer:)) ?? "commits"
+        )
         partials = PartialsCap(
             directory: self.directory,
             limit: options.maxPartialBytes ?? (self.directory.fileSystemBytes() ?? .max) / 4,

@@ -29,8 +29,8 @@ public struct ServiceNotifier: Sendable {
     }
 
     /// Sends `state`, e.g. `"READY=1"` or `"STOPPING=1\nSTATUS=stopping"`.
-    /// - Throws: ``SystemError`` when the datagram cannot be sent (the manager's socket is
-    ///   gone, or the sandbox forbids Unix sockets).
+    /// - Throws: ``SystemError`` when the datagram cannot be sent at once (the manager's
+    ///   socket is gone or its queue full, or the sandbox forbids Unix sockets).
     public func notify(_ state: String) throws(SystemError) {
         let fd = socket(AF_UNIX, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket", "AF_UNIX") }
@@ -48,7 +48,9 @@ public struct ServiceNotifier: Sendable {
         let sent = withUnsafePointer(to: &target) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                 bytes.withUnsafeBytes {
-                    sendto(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL), address, socklen_t(length))
+                    // Never waits: a manager (or anything at that address) that does not read
+                    // its queue must not stop the receiver from serving or stopping.
+                    sendto(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL | MSG_DONTWAIT), address, socklen_t(length))
                 }
             }
         }

@@ -36,17 +36,26 @@ final class FileDescriptor {
     /// or a device that another process put in its place (the receiver's state directory
     /// is a place tools can reach) is refused instead of blocking the open, or a read, for
     /// ever. Opened with `O_NONBLOCK`, checked with `fstat`, then made blocking again.
+    /// With `singleName` (the default) it must also have no other name: a hard link made to
+    /// it would let writes meant for the receiver's state land in a file elsewhere (so the
+    /// caller must not pass `O_TRUNC`, which would act before this check).
     /// - Throws: ``SystemError`` from `openat` or `fstat`; operation "open (not a regular
-    ///   file)" with `EINVAL` when it is something else.
+    ///   file)" or "open (a file with other names)" with `EINVAL` when it is not one.
     static func openRegularFile(
         _ path: String,
         in directory: FileDescriptor,
         flags: CInt,
-        mode: mode_t = 0o600
+        mode: mode_t = 0o600,
+        singleName: Bool = true
     ) throws(SystemError) -> FileDescriptor {
+        precondition(flags & O_TRUNC == 0, "O_TRUNC would act before the checks")
         let file = try open(path, in: directory, flags: flags | O_NONBLOCK, mode: mode)
-        guard try file.status().st_mode & S_IFMT == S_IFREG else {
+        let info = try file.status()
+        guard info.st_mode & S_IFMT == S_IFREG else {
             throw SystemError("open (not a regular file)", path, errno: EINVAL)
+        }
+        guard !singleName || info.st_nlink == 1 else {
+            throw SystemError("open (a file with other names)", path, errno: EINVAL)
         }
         _ = fcntl(file.unixDescriptor, F_SETFL, fcntl(file.unixDescriptor, F_GETFL) & ~O_NONBLOCK)
         return file

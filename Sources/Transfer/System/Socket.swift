@@ -1,3 +1,5 @@
+import CXferSystem
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -88,7 +90,9 @@ final class TCPSocket: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let client = try retryingInterrupts("accept") {
             withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+                // Close-on-exec from the start: a program the receiver runs (`--exec`) must not
+                // inherit any sender's connection.
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { xfer_accept_cloexec(fd, $0, &length) }
             }
         }
         let socket = TCPSocket(fd: client)

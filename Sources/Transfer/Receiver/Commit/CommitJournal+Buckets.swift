@@ -144,10 +144,13 @@ extension CommitJournal {
     private func replace(_ prefix: String, with bytes: [UInt8]) throws(SystemError) {
         let name = CommitJournal.file(prefix)
         let temporary = name + ".new"
+        // A fresh file: whatever holds the name (a leftover, or a link someone made) is
+        // unlinked first, never truncated through.
+        _ = try? directory.removeEntry(temporary)
         let file = try FileDescriptor.openRegularFile(
             temporary,
             in: directory,
-            flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+            flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
             mode: 0o600
         )
         try file.writeAll(bytes)

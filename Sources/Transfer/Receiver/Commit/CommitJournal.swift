@@ -82,22 +82,35 @@ final class CommitJournal: Sendable {
 
     /// Opens (creating it) `.xfer/commits`, learns which buckets are split from the names
     /// there, and finishes any split that was interrupted.
-    /// - Parameter retention: Seconds an entry is kept at least (compaction drops older).
-    init(directory: TargetDirectory, retention: Double = 30 * 86400) throws(TransferError) {
+    /// The journal of commits a consumer accepted: one per command (`commits-exec-` and the
+    /// XXH64 of its bytes), so a file committed without `--exec`, or handed to another
+    /// command, is not "already committed" for this one: it is received and handed over.
+    static func journalName(consumer: StreamConsumer) -> String {
+        var digest = StreamDigest()
+        Array(consumer.command.utf8).withUnsafeBytes { digest.update($0) }
+        let hex = String(digest.value, radix: 16)
+        return "commits-exec-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// - Parameters:
+    ///   - retention: Seconds an entry is kept at least (compaction drops older).
+    ///   - name: The journal's directory in `.xfer`: `commits`, or one of a consumer's own
+    ///     (``journalName(consumer:)``).
+    init(directory: TargetDirectory, retention: Double = 30 * 86400, name: String = "commits") throws(TransferError) {
         do throws(SystemError) {
-            try directory.state.makeDirectory("commits", mode: 0o700, allowingExisting: true)
+            try directory.state.makeDirectory(name, mode: 0o700, allowingExisting: true)
         } catch {
-            throw .localIO("cannot create '\(directory.path)/.xfer/commits': \(error.reason)")
+            throw .localIO("cannot create '\(directory.path)/.xfer/\(name)': \(error.reason)")
         }
         let commits: FileDescriptor
         do {
             commits = try FileDescriptor.open(
-                "commits",
+                name,
                 in: directory.state,
                 flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW
             )
         } catch {
-            throw .localIO("cannot open '\(directory.path)/.xfer/commits': \(error.reason)")
+            throw .localIO("cannot open '\(directory.path)/.xfer/\(name)': \(error.reason)")
         }
         var state = State()
         var buckets: Set<String> = []

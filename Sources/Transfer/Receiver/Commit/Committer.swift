@@ -58,6 +58,11 @@ struct Committer {
     var durable: DurableDirectories = .shared
     /// The system calls of the commit (a test's recording ones, or the kernel's).
     var system: CommitSystem = .real
+    /// Whether each committed file's descriptor stays open after its rename, for the caller
+    /// to close: a consumer (`--exec`) then reads the very inode the commit made, whatever
+    /// its mode (a file of mode 0 cannot be opened again by a receiver that is not root)
+    /// and whoever has replaced its name since.
+    var keepsCommittedFilesOpen = false
 
     /// Commits `batch`; the outcomes are in the batch's order.
     func commit(_ batch: [VerifiedStream]) -> [CommitOutcome] {
@@ -147,7 +152,7 @@ struct Committer {
                 identities[index] = Result { () throws(SystemError) in
                     FileIdentity(try system.status(stream.partial.file))
                 }
-                stream.partial.file.close()
+                if !keepsCommittedFilesOpen { stream.partial.file.close() }
             } catch {
                 outcomes[index] = .failed(error.code, "'\(stream.name.text)': \(error.message)", keptPartial: true)
             }
@@ -204,7 +209,10 @@ struct Committer {
                 )
             }
         }
-        for stream in batch { stream.partial.file.close() }
+        for (stream, outcome) in zip(batch, outcomes) {
+            if case .committed = outcome, keepsCommittedFilesOpen { continue }
+            stream.partial.file.close()
+        }
         return outcomes.map { $0! }
     }
 

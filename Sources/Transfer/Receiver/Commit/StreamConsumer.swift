@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -10,7 +12,8 @@
 ///
 /// The command runs as `/bin/sh -c COMMAND` (``ChildProcess``: default signals), once per
 /// file, in offer order, with:
-/// - standard input: the committed file, read-only, from its start;
+/// - standard input: the committed file, from its start, through the descriptor it was
+///   written with (the inode the commit made, whatever its mode or its name now);
 /// - standard output and error: the receiver's (its log);
 /// - `XFER_NAME` (the name as sent, relative to the target), `XFER_PATH` (the committed
 ///   file's path), `XFER_SIZE` (its length in bytes) and `XFER_PEER` (the sender's
@@ -23,15 +26,31 @@ public struct StreamConsumer: Sendable {
     /// A consumer that runs `command` with `/bin/sh -c`.
     public init(command: String) { self.command = command }
 
+    /// The consumers running now, by process ID.
+    private static let running = Mutex<Set<pid_t>>([])
+
+    /// Sends SIGTERM to every consumer still running: the receiver is stopping, and none may
+    /// run on unsupervised (their files are not acknowledged, so a retry hands them over
+    /// again).
+    public static func stopAll() {
+        running.withLock { pids in for pid in pids { kill(pid, SIGTERM) } }
+    }
+
     /// Runs the command on `input` and waits for it.
     /// - Throws: ``SystemError`` when it cannot be started.
     func run(input: FileDescriptor, environment: [(name: String, value: String)]) throws(SystemError) -> ChildStatus {
-        let pid = try ChildProcess.spawn(
-            "/bin/sh",
-            ["/bin/sh", "-c", command],
-            standardInput: input,
-            environment: environment
-        )
-        return ChildProcess.wait(pid)
+        let pid = try Self.running.withLock { pids throws(SystemError) in
+            let pid = try ChildProcess.spawn(
+                "/bin/sh",
+                ["/bin/sh", "-c", command],
+                standardInput: input,
+                environment: environment
+            )
+            pids.insert(pid)
+            return pid
+        }
+        let status = ChildProcess.wait(pid)
+        _ = Self.running.withLock { $0.remove(pid) }
+        return status
     }
 }

@@ -37,6 +37,8 @@ extension ReceiverConnection {
             }
         }
         heartbeat?.stop()
+        // Kept open for the consumer (Committer.keepsCommittedFilesOpen); no longer needed.
+        for stream in batch { stream.partial.file.close() }
         // The commit may have made the directory remembered as missing: check it again.
         if checkedDirectory?.parent.directory == nil { checkedDirectory = nil }
         var committed: [(TransferID, CommitJournal.Entry)] = []
@@ -72,20 +74,11 @@ extension ReceiverConnection {
         let name = stream.name.text
         let status: ChildStatus
         do throws(SystemError) {
-            // The file the commit made, not whatever holds its name now (a tool may have
-            // replaced it since): same device and inode, opened without following a link.
-            guard let parent = try? directory.parent(of: stream.name, create: false).directory else {
-                throw SystemError("open", name, errno: ENOENT)
-            }
-            let file = try FileDescriptor.openRegularFile(stream.name.leaf, in: parent, flags: O_RDONLY | O_NOFOLLOW)
-            let found = FileIdentity(try file.status())
-            guard found.device == entry.identity.device, found.inode == entry.identity.inode else {
-                return .failed(
-                    .ioError,
-                    "'\(name)' was replaced after its commit, before the receiver's --exec program read it; not acknowledged",
-                    keptPartial: false
-                )
-            }
+            // The inode the commit made, through the descriptor it was written with: not the
+            // name, which another process may have replaced, and readable whatever the mode
+            // the sender gave it.
+            let file = stream.partial.file
+            _ = try file.seek(to: 0)
             status = try consumer.run(
                 input: file,
                 environment: [

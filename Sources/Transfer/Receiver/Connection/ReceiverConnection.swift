@@ -117,11 +117,13 @@ final class ReceiverConnection {
         socket.setTimeouts(receive: 1, send: options.idleTimeout)
         let committer: Committer
         do {
-            committer = Committer(
+            var made = Committer(
                 directory: directory,
                 syncHandle: try directory.openSyncHandle(),
                 umask: options.effectiveUmask
             )
+            made.keepsCommittedFilesOpen = options.consumer != nil
+            committer = made
         } catch {
             end(.fatal(.internalError, "cannot open the target directory: \(error.reason)"), committer: nil)
             return summary
