@@ -204,7 +204,14 @@ private final class ActivatedReceiver {
     /// Signals the manager, which passes the signal on to xfer.
     func send(_ number: Int32) { kill(process.processIdentifier, number) }
 
+    /// Waits for the manager (and so xfer) to end: at most 30 s, then it is stopped and the
+    /// test fails (a receiver that should have refused its socket and serves instead must
+    /// fail the test, not hang it).
     func finish() -> Finished {
+        if !waitUntil({ !process.isRunning }) {
+            Issue.record("xfer did not exit within 30 s: \(stderr.text)")
+            kill(process.processIdentifier, SIGTERM)
+        }
         process.waitUntilExit()
         return Finished(status: process.terminationStatus, stdout: stdout.waitForEnd(), stderr: stderr.waitForEnd())
     }
