@@ -210,7 +210,10 @@ private final class ActivatedReceiver {
     func finish() -> Finished {
         if !waitUntil({ !process.isRunning }) {
             Issue.record("xfer did not exit within 30 s: \(stderr.text)")
-            kill(process.processIdentifier, SIGTERM)
+            // xfer first (it may ignore what the manager forwards), then the manager: nothing
+            // may keep the output pipes open.
+            _ = shell("pkill -KILL -P \(process.processIdentifier)")
+            kill(process.processIdentifier, SIGKILL)
         }
         process.waitUntilExit()
         return Finished(status: process.terminationStatus, stdout: stdout.waitForEnd(), stderr: stderr.waitForEnd())
