@@ -48,7 +48,13 @@ extension Integration {
             let precious = Array("important=1\nother=2\n".utf8)
             try Data(precious).write(to: URL(fileURLWithPath: outside.file("config")))
             try #require(link(outside.file("config"), target.file(".xfer/lock")) == 0)
-            let result = xfer(["receive", "--listen", "127.0.0.1:0", "--dir", target.path, "--once"])
+            let receiver = XferProcess(["receive", "--listen", "127.0.0.1:0", "--dir", target.path, "--once"])
+            // One that starts anyway listens (for ever, with --once and no sender): bounded.
+            if receiver.stderr.wait(for: "listening on", seconds: 10) {
+                Issue.record("the receiver started on a hard-linked lock: \(receiver.stderr.text)")
+                receiver.kill()
+            }
+            let result = receiver.finish()
             #expect(result.status == 74, "\(result.stderr)")
             #expect(result.stderr.contains("other names"), "\(result.stderr)")
             #expect(outside.contents("config") == precious, "the receiver wrote through the link")
