@@ -35,7 +35,7 @@ final class FileDescriptor {
     /// Opens `path` like ``open(_:in:flags:mode:)``, only if it is a regular file: a FIFO
     /// or a device that another process put in its place (the receiver's state directory
     /// is a place tools can reach) is refused instead of blocking the open, or a read, for
-    /// ever. Opened with `O_NONBLOCK`, checked with `fstat`, then made blocking again.
+    /// ever. Opened with `O_NONBLOCK` (which a regular file ignores), checked with `fstat`.
     /// With `singleName` (the default) it must also have no other name: a hard link made to
     /// it would let writes meant for the receiver's state land in a file elsewhere (so the
     /// caller must not pass `O_TRUNC`, which would act before this check).
@@ -57,7 +57,8 @@ final class FileDescriptor {
         guard !singleName || info.st_nlink == 1 else {
             throw SystemError("open (a file with other names)", path, errno: EINVAL)
         }
-        _ = fcntl(file.unixDescriptor, F_SETFL, fcntl(file.unixDescriptor, F_GETFL) & ~O_NONBLOCK)
+        // O_NONBLOCK stays: Linux ignores it for a regular file's reads and writes, and
+        // clearing it would cost two calls for every partial file of a transfer.
         return file
     }
 
