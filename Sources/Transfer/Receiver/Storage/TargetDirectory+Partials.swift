@@ -41,7 +41,13 @@ extension TargetDirectory {
             else { continue }
             let age = Double(now.tv_sec - info.st_mtim.tv_sec) + Double(now.tv_nsec - info.st_mtim.tv_nsec) / 1e9
             var destination: String?
-            if withNames, let file = try? FileDescriptor.openRegularFile(name, in: state, flags: O_RDONLY | O_NOFOLLOW, singleName: false)
+            if withNames,
+                let file = try? FileDescriptor.openRegularFile(
+                    name,
+                    in: state,
+                    flags: O_RDONLY | O_NOFOLLOW,
+                    singleName: false
+                )
             {
                 destination = PartialFile.recordedName(of: file)
             }
@@ -74,7 +80,13 @@ extension TargetDirectory {
 
     /// Removes `.xfer/name` unless another open file holds its lock (a stream being written).
     func removePartialIfIdle(_ name: String) -> Bool {
-        guard let file = try? FileDescriptor.openRegularFile(name, in: state, flags: O_RDWR | O_NOFOLLOW, singleName: false),
+        guard
+            let file = try? FileDescriptor.openRegularFile(
+                name,
+                in: state,
+                flags: O_RDWR | O_NOFOLLOW,
+                singleName: false
+            ),
             (try? file.tryLockExclusive()) == true
         else { return false }
         // Unlinked while locked: no writer can have opened it in between and kept writing.
