@@ -62,8 +62,7 @@ struct ChildReceiver {
             output += buffer[..<count]
         }
         close(log)
-        var status: CInt = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = ChildProcess.wait(pid)
         return String(decoding: output, as: UTF8.self)
     }
 }

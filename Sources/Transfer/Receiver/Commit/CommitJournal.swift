@@ -80,18 +80,17 @@ final class CommitJournal: Sendable {
     /// The lock also serialises every bucket file's reads, appends, compactions and splits.
     private let state: Mutex<State>
 
-    /// Opens (creating it) `.xfer/commits`, learns which buckets are split from the names
-    /// there, and finishes any split that was interrupted.
     /// The journal of commits a consumer accepted: one per command (`commits-exec-` and the
     /// XXH64 of its bytes), so a file committed without `--exec`, or handed to another
     /// command, is not "already committed" for this one: it is received and handed over.
     static func journalName(consumer: StreamConsumer) -> String {
         var digest = StreamDigest()
-        Array(consumer.command.utf8).withUnsafeBytes { digest.update($0) }
-        let hex = String(digest.value, radix: 16)
-        return "commits-exec-" + String(repeating: "0", count: 16 - hex.count) + hex
+        digest.update(Array(consumer.command.utf8))
+        return "commits-exec-" + hex16(digest.value)
     }
 
+    /// Opens (creating it) `.xfer/<name>` (`commits` unless said), learns which buckets are
+    /// split from the names there, and finishes any split that was interrupted.
     /// - Parameters:
     ///   - retention: Seconds an entry is kept at least (compaction drops older).
     ///   - name: The journal's directory in `.xfer`: `commits`, or one of a consumer's own
