@@ -4,7 +4,8 @@ extension Record {
     /// The header's flag byte for this record.
     var flags: UInt8 {
         switch self {
-        case .offer(let offer): return offer.awaitAnswer ? Offer.Flags.awaitAnswer : 0
+        case .offer(let offer):
+            return (offer.awaitAnswer ? Offer.Flags.awaitAnswer : 0) | (offer.blocks ? Offer.Flags.blocks : 0)
         case .ack(let ack): return (ack.durable ? Ack.Flags.durable : 0) | (ack.binding != nil ? Ack.Flags.bound : 0)
         case .error(let error): return error.fatal ? ErrorRecord.Flags.fatal : 0
         case .unknown(_, let flags, _): return flags
@@ -53,6 +54,24 @@ extension Record {
             buffer.appendString16(error.message)
         case .goodbye, .keepAlive: break
         case .auth(let proof): buffer.append(contentsOf: proof.code)
+        case .session(let grant):
+            buffer.append(contentsOf: grant.sessionID)
+            buffer.append(contentsOf: grant.token)
+            buffer.appendBigEndian(grant.blockSize)
+        case .join(let join):
+            buffer.append(contentsOf: join.sessionID)
+            buffer.append(contentsOf: join.token)
+        case .have(let have):
+            buffer.append(contentsOf: have.transferID.bytes)
+            buffer.appendBigEndian(have.blockCount)
+            buffer.append(contentsOf: have.bitmap)
+        case .block(let block):
+            buffer.append(contentsOf: block.transferID.bytes)
+            buffer.appendBigEndian(block.index)
+        case .blockEnd(let end): buffer.appendBigEndian(end.digest)
+        case .blockAck(let ack):
+            buffer.append(contentsOf: ack.transferID.bytes)
+            buffer.appendBigEndian(ack.index)
         case .unknown(_, _, let payload): buffer.append(contentsOf: payload)
         }
     }
@@ -85,6 +104,15 @@ extension Record {
             if size != Offer.unknownSize && offset > size {
                 throw .invalidField(kind: kind, field: "offset", reason: "\(offset) is past the size \(size)")
             }
+            let blocks = flags & Offer.Flags.blocks != 0
+            if blocks && (flags & Offer.Flags.awaitAnswer == 0 || size == Offer.unknownSize || size == 0 || offset != 0)
+            {
+                throw .invalidField(
+                    kind: kind,
+                    field: "flags",
+                    reason: "blocks needs awaitAnswer, a known size of at least 1 and offset 0"
+                )
+            }
             if size == Offer.unknownSize && offset != 0 {
                 throw .invalidField(
                     kind: kind,
@@ -92,17 +120,17 @@ extension Record {
                     reason: "\(offset) for a stream of unknown size, which can only start at 0"
                 )
             }
-            record = .offer(
-                Offer(
-                    transferID: id,
-                    size: size == Offer.unknownSize ? nil : size,
-                    offset: offset,
-                    mode: mode,
-                    modificationTime: Timestamp(seconds: seconds, nanoseconds: nanoseconds),
-                    name: name,
-                    awaitAnswer: flags & Offer.Flags.awaitAnswer != 0
-                )
+            var offer = Offer(
+                transferID: id,
+                size: size == Offer.unknownSize ? nil : size,
+                offset: offset,
+                mode: mode,
+                modificationTime: Timestamp(seconds: seconds, nanoseconds: nanoseconds),
+                name: name,
+                awaitAnswer: flags & Offer.Flags.awaitAnswer != 0
             )
+            offer.blocks = blocks
+            record = .offer(offer)
         case .answer:
             let id = try readStreamID(&reader, kind: kind)
             let rawDecision = try reader.read(UInt8.self, "decision")
@@ -174,6 +202,44 @@ extension Record {
         case .goodbye: record = .goodbye
         case .keepAlive: record = .keepAlive
         case .auth: record = .auth(AuthProof(unchecked: Array(try reader.readBytes(AuthProof.byteCount, "proof"))))
+        case .session:
+            let id = try readSessionID(&reader, kind: kind)
+            let token = Array(try reader.readBytes(SessionGrant.tokenByteCount, "token"))
+            let blockSize = try reader.read(UInt32.self, "block size")
+            guard SessionGrant.isValidBlockSize(blockSize) else {
+                throw .invalidField(
+                    kind: kind,
+                    field: "block size",
+                    reason: "\(blockSize) is not a power of two from 65536 to 67108864"
+                )
+            }
+            record = .session(SessionGrant(sessionID: id, token: token, blockSize: blockSize))
+        case .join:
+            let id = try readSessionID(&reader, kind: kind)
+            record = .join(Join(sessionID: id, token: Array(try reader.readBytes(SessionGrant.tokenByteCount, "token"))))
+        case .have:
+            let id = try readStreamID(&reader, kind: kind)
+            let count = try reader.read(UInt32.self, "block count")
+            let bytes = (Int(count) + 7) / 8
+            guard count > 0, reader.remaining == bytes else {
+                throw .invalidField(
+                    kind: kind,
+                    field: "bitmap",
+                    reason: "\(reader.remaining) bytes for \(count) blocks (needs \(bytes), and at least one block)"
+                )
+            }
+            let bitmap = Array(try reader.readBytes(bytes, "bitmap"))
+            if count % 8 != 0, bitmap[bytes - 1] >> (count % 8) != 0 {
+                throw .invalidField(kind: kind, field: "bitmap", reason: "bits set past block \(count - 1)")
+            }
+            record = .have(Have(transferID: id, blockCount: count, bitmap: bitmap))
+        case .block:
+            let id = try readStreamID(&reader, kind: kind)
+            record = .block(BlockStart(transferID: id, index: try reader.read(UInt32.self, "index")))
+        case .blockEnd: record = .blockEnd(BlockEnd(digest: try reader.read(UInt64.self, "digest")))
+        case .blockAck:
+            let id = try readStreamID(&reader, kind: kind)
+            record = .blockAck(BlockAck(transferID: id, index: try reader.read(UInt32.self, "index")))
         default:
             guard kind.isIgnorable else { throw .unknownKind(kind) }
             return .unknown(kind: kind, flags: flags, payload: Array(payload))
@@ -219,6 +285,15 @@ private func readParameters(_ reader: inout PayloadReader, kind: RecordKind) thr
 
 private func readTransferID(_ reader: inout PayloadReader) throws(FramingError) -> TransferID {
     TransferID(unchecked: Array(try reader.readBytes(16, "transfer id")))
+}
+
+/// A session ID (SESSION, JOIN): 16 bytes, never all zero.
+private func readSessionID(_ reader: inout PayloadReader, kind: RecordKind) throws(FramingError) -> [UInt8] {
+    let id = Array(try reader.readBytes(SessionGrant.idByteCount, "session id"))
+    guard id.contains(where: { $0 != 0 }) else {
+        throw .invalidField(kind: kind, field: "session id", reason: "all zero")
+    }
+    return id
 }
 
 /// The transfer ID of one stream (OFFER, ANSWER, PROGRESS, ACK): never all zero, which

@@ -17,6 +17,18 @@ public enum Record: Sendable {
     case keepAlive
     /// A proof of the pre-shared key (SPEC.md §13).
     case auth(AuthProof)
+    /// The session granted on the first connection (SPEC.md §16). Protocol 1.3.
+    case session(SessionGrant)
+    /// A further connection joins a session (SPEC.md §16). Protocol 1.3.
+    case join(Join)
+    /// The blocks of a `blocks` offer the server already holds. Protocol 1.3.
+    case have(Have)
+    /// The DATA that follows is one block of a `blocks` offer. Protocol 1.3.
+    case block(BlockStart)
+    /// The block is whole; its digest. Protocol 1.3.
+    case blockEnd(BlockEnd)
+    /// A block verified and written. Protocol 1.3.
+    case blockAck(BlockAck)
     /// An ignorable kind (0x80–0xFF) this version does not know; its CRC was checked.
     case unknown(kind: RecordKind, flags: UInt8, payload: [UInt8])
 
@@ -36,6 +48,12 @@ public enum Record: Sendable {
         case .goodbye: return .goodbye
         case .keepAlive: return .keepAlive
         case .auth: return .auth
+        case .session: return .session
+        case .join: return .join
+        case .have: return .have
+        case .block: return .block
+        case .blockEnd: return .blockEnd
+        case .blockAck: return .blockAck
         case .unknown(let kind, _, _): return kind
         }
     }
@@ -64,6 +82,18 @@ public struct Parameter: Hashable, Sendable {
 
     /// Id 2: a 32-byte random nonce for authentication (SPEC.md §13). Protocol 1.1.
     public static let nonceID: UInt16 = 2
+
+    /// Id 32: `streams`, a u16 (SPEC.md §16.1). In HELLO: how many connections the client
+    /// would use for this session, 2 to 16. In WELCOME: how many the server grants; a
+    /// SESSION follows. Protocol 1.3.
+    public static let streamsID: UInt16 = 32
+
+    /// A streams parameter (id 32).
+    public static func streams(_ count: UInt16) -> Parameter {
+        var value: [UInt8] = []
+        value.appendBigEndian(count)
+        return Parameter(id: streamsID, value: value)
+    }
 
     /// A nonce parameter (id 2).
     public static func nonce(_ bytes: [UInt8]) -> Parameter { Parameter(id: nonceID, value: bytes) }
@@ -95,6 +125,12 @@ extension Array where Element == Parameter {
         else { return nil }
         let ids = stride(from: 0, to: value.count, by: 2).map { UInt16(value[$0]) << 8 | UInt16(value[$0 + 1]) }
         return Set(ids).count == ids.count ? ids : nil
+    }
+
+    /// The streams parameter's value, if present and exactly 2 bytes.
+    public var streams: UInt16? {
+        guard let value = first(where: { $0.id == Parameter.streamsID })?.value, value.count == 2 else { return nil }
+        return UInt16(value[0]) << 8 | UInt16(value[1])
     }
 
     /// The nonce parameter's value, if present and exactly 32 bytes.
@@ -141,6 +177,10 @@ public struct Offer: Hashable, Sendable {
     public enum Flags {
         /// The sender sends no DATA for this offer before it reads the ANSWER.
         public static let awaitAnswer: UInt8 = 0x01
+        /// The offer's bytes come as blocks on any connection of the session (SPEC.md
+        /// §16). Protocol 1.3; only with `awaitAnswer`, a known size of at least 1 and
+        /// offset 0.
+        public static let blocks: UInt8 = 0x02
     }
 
     /// Wire value of `size` for a stream of unknown length.
@@ -162,6 +202,8 @@ public struct Offer: Hashable, Sendable {
     public var name: String
     /// Whether the sender waits for the ANSWER before sending DATA.
     public var awaitAnswer: Bool
+    /// Whether the bytes come as blocks on the session's connections (SPEC.md §16).
+    public var blocks = false
 
     /// An offer; DATA follows it unless `awaitAnswer`.
     public init(

@@ -38,6 +38,18 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// Either direction, after an authenticated handshake: another record, encrypted and
     /// authenticated (SPEC.md §13.4). Protocol 1.2. (0x0D was 1.1's SEAL, now retired.)
     public static let sealed = RecordKind(rawValue: 0x0E)
+    /// Server → client: the session further connections may join (SPEC.md §16). Protocol 1.3.
+    public static let session = RecordKind(rawValue: 0x0F)
+    /// Client → server: this connection joins a session. Protocol 1.3.
+    public static let join = RecordKind(rawValue: 0x10)
+    /// Server → client: the blocks of an offer already held. Protocol 1.3.
+    public static let have = RecordKind(rawValue: 0x11)
+    /// Client → server: one block of a `blocks` offer follows. Protocol 1.3.
+    public static let block = RecordKind(rawValue: 0x12)
+    /// Client → server: the block is whole, with its digest. Protocol 1.3.
+    public static let blockEnd = RecordKind(rawValue: 0x13)
+    /// Server → client: a block was verified and written. Protocol 1.3.
+    public static let blockAck = RecordKind(rawValue: 0x14)
     /// Either direction: "still here" while there is nothing else to send. Ignorable
     /// (0x80), so a peer that does not know it skips it.
     public static let keepAlive = RecordKind(rawValue: 0x80)
@@ -47,8 +59,12 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         .hello, .welcome, .offer, .answer, .data, .end, .cancel, .progress, .ack, .error, .goodbye, .keepAlive,
     ]
 
-    /// All kinds this implementation knows: version 1's, AUTH and SEALED (SPEC.md §13).
-    public static let all: [RecordKind] = allVersion1 + [.auth, .sealed]
+    /// The kinds of one transfer over several connections (SPEC.md §16). Protocol 1.3.
+    public static let sessions: [RecordKind] = [.session, .join, .have, .block, .blockEnd, .blockAck]
+
+    /// All kinds this implementation knows: version 1's, AUTH and SEALED (SPEC.md §13),
+    /// and the session kinds (SPEC.md §16).
+    public static let all: [RecordKind] = allVersion1 + [.auth, .sealed] + sessions
 
     /// Whether a peer that does not know this kind may skip it (high bit set).
     public var isIgnorable: Bool { rawValue & 0x80 != 0 }
@@ -56,7 +72,7 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// The flag bits version 1 defines for this kind; any other bit set is an error.
     public var definedFlags: UInt8 {
         switch self {
-        case .offer: return Offer.Flags.awaitAnswer
+        case .offer: return Offer.Flags.awaitAnswer | Offer.Flags.blocks
         case .ack: return Ack.Flags.durable | Ack.Flags.bound
         case .error: return ErrorRecord.Flags.fatal
         default: return 0
@@ -80,6 +96,12 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .keepAlive: return "KEEPALIVE"
         case .auth: return "AUTH"
         case .sealed: return "SEALED"
+        case .session: return "SESSION"
+        case .join: return "JOIN"
+        case .have: return "HAVE"
+        case .block: return "BLOCK"
+        case .blockEnd: return "BLOCKEND"
+        case .blockAck: return "BLOCKACK"
         default: return "kind 0x" + hex(rawValue, width: 2)
         }
     }
