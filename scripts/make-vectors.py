@@ -3,6 +3,7 @@
 
 Run after a change to the wire format (and update SPEC.md in the same commit):
     python3 scripts/make-vectors.py
+    python3 scripts/make-vectors.py --check  # exits 1 if the file is out of date
 
 The JSON conventions are SPEC.md §12's: every record carries its kind and flags as numbers
 and its payload fields under their §6 names in snake case; u8/u16/u32 values are JSON
@@ -51,9 +52,9 @@ def welcome(items=()):
     return Rec(x.welcome(list(items)), 0x02, 0, {"parameters": params(items)})
 
 
-def offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer=False):
-    raw = x.offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer)
-    return Rec(raw, 0x03, 1 if await_answer else 0,
+def offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer=False, blocks=False):
+    raw = x.offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer, blocks)
+    return Rec(raw, 0x03, (1 if await_answer else 0) | (2 if blocks else 0),
                {"transfer_id": tid.hex(), "size": u64(U64_MAX if size is None else size), "offset": u64(offset),
                 "mode": mode, "mtime_seconds": u64(mtime_s), "mtime_nanoseconds": mtime_ns, "name": name})
 
@@ -107,6 +108,34 @@ def keepalive():
     return Rec(x.keepalive(), 0x80, 0, {})
 
 
+# SPEC 1.3 (§16)
+
+def session(sid, token, block_size):
+    return Rec(x.session(sid, token, block_size), x.SESSION, 0,
+               {"session_id": sid.hex(), "token": token.hex(), "block_size": block_size})
+
+
+def join(sid, token):
+    return Rec(x.join(sid, token), x.JOIN, 0, {"session_id": sid.hex(), "token": token.hex()})
+
+
+def have(tid, count, held):
+    return Rec(x.have(tid, count, held), x.HAVE, 0,
+               {"transfer_id": tid.hex(), "block_count": count, "bitmap": x.have_bitmap(count, held).hex()})
+
+
+def block(tid, index):
+    return Rec(x.block(tid, index), x.BLOCK, 0, {"transfer_id": tid.hex(), "index": index})
+
+
+def blockend(dig):
+    return Rec(x.blockend(dig), x.BLOCKEND, 0, {"digest": u64(dig)})
+
+
+def blockack(tid, index):
+    return Rec(x.blockack(tid, index), x.BLOCKACK, 0, {"transfer_id": tid.hex(), "index": index})
+
+
 def unknown(kind, flags, payload):
     return Rec(x.record(kind, payload, flags), kind, flags, {"payload": payload.hex()})
 
@@ -153,6 +182,27 @@ add("error-fatal", error(1, ZERO, True, "expected HELLO"))
 add("error-consumer-failed", error(32, TID, False, "'db.sql' is committed, but the receiver's --exec program exited with status 3; not acknowledged"))
 add("goodbye", goodbye())
 add("keepalive", keepalive())
+
+# SPEC 1.3 (§16): sessions and blocks. The worked example of §16.6: 150,000 bytes, byte p is
+# p mod 251, in blocks of 65,536 bytes; its last block (index 2) is 18,928 bytes.
+SID = bytes.fromhex("5e5510a15e5510a1000102030405060f")
+TOKEN = bytes(range(0xC0, 0xE0))
+big = bytes(p % 251 for p in range(150000))
+big_digests = x.block_digests(big, 1 << 16)
+add("hello-streams", hello([(1, b"xfer/1.3"), x.streams_param(8)]))
+add("welcome-streams", welcome([(1, b"xfer/1.3"), x.streams_param(4)]))
+add("offer-blocks", offer(TID, len(big), 0, 0o644, 1700000000, 0, "big.bin", await_answer=True, blocks=True))
+add("session", session(SID, TOKEN, 1 << 24))
+add("session-smallest-block", session(SID, TOKEN, x.MIN_BLOCK_SIZE))
+add("session-largest-block", session(SID, TOKEN, x.MAX_BLOCK_SIZE))
+add("join", join(SID, TOKEN))
+# Blocks 0, 1, 2 and 9 of 10: bitmap 07 02, the second byte's bits 2-7 past the last block.
+add("have-partial-last-byte", have(TID, 10, [0, 1, 2, 9]))
+add("have-whole-bytes", have(TID, 16, range(16)))
+add("have-none", have(TID, 3, []))
+add("block", block(TID, 2))
+add("blockend", blockend(big_digests[2]))
+add("blockack", blockack(TID, 2))
 
 preambles = [
     {"name": "version-1", "version": 1, "reserved": 0, "hex": x.preamble(1).hex()},
@@ -216,6 +266,66 @@ bad("ack-zero-id", x.record(0x09, ZERO + struct.pack(">QQ", 0, x.digest(b"")), 0
 bad("hello-too-many-parameters", x.record(0x01, struct.pack(">H", 65) + struct.pack(">HH", 7, 0) * 65), "invalidField")
 bad("parameter-value-over-limit", x.record(0x01, struct.pack(">HHH", 1, 7, 4097) + bytes(4097)), "invalidField")
 bad("cut-inside-record", x.goodbye()[:7], "truncatedInput")
+
+# SPEC 1.3 (§16): the OFFER flag `blocks`, SESSION, JOIN, HAVE, BLOCK, BLOCKEND, BLOCKACK.
+def offer_raw(flags, size, offset, tid=TID):
+    return x.record(0x03, tid + struct.pack(">QQIqI", size, offset, 0o644, 0, 0) + x.str16("a"), flags)
+
+
+def session_raw(sid=SID, token=TOKEN, block_size=1 << 24, extra=b"", flags=0):
+    return x.record(x.SESSION, x.session_payload(sid, token, block_size) + extra, flags)
+
+
+bad("offer-blocks-without-await-answer", offer_raw(0x02, 4, 0), "invalidField")
+bad("offer-blocks-unknown-size", offer_raw(0x03, U64_MAX, 0), "invalidField")
+bad("offer-blocks-offset", offer_raw(0x03, 4, 1), "invalidField")
+bad("offer-blocks-size-zero", offer_raw(0x03, 0, 0), "invalidField")
+bad("offer-undefined-flag", offer_raw(0x04, 4, 0), "unknownFlags")
+bad("session-block-size-not-power-of-two", session_raw(block_size=(1 << 16) + (1 << 15)), "invalidField")
+bad("session-block-size-too-small", session_raw(block_size=1 << 15), "invalidField")
+bad("session-block-size-too-large", session_raw(block_size=1 << 27), "invalidField")
+bad("session-block-size-zero", session_raw(block_size=0), "invalidField")
+bad("session-zero-id", session_raw(sid=ZERO), "invalidField")
+bad("session-truncated", x.record(x.SESSION, x.session_payload(SID, TOKEN, 1 << 24)[:51]), "truncatedField")
+bad("session-trailing", session_raw(extra=b"\x00"), "trailingBytes")
+bad("session-with-flag", session_raw(flags=0x01), "unknownFlags")
+bad("join-zero-id", x.record(x.JOIN, ZERO + TOKEN), "invalidField")
+bad("join-short-token", x.record(x.JOIN, SID + TOKEN[:31]), "truncatedField")
+bad("join-trailing", x.record(x.JOIN, SID + TOKEN + b"\x00"), "trailingBytes")
+bad("have-bits-past-last-block", x.record(x.HAVE, x.have_payload(TID, 10, b"\x07\x06")), "invalidField")
+bad("have-bitmap-too-long", x.record(x.HAVE, x.have_payload(TID, 10, b"\x07\x02\x00")), "invalidField")
+bad("have-bitmap-too-short", x.record(x.HAVE, x.have_payload(TID, 10, b"\x07")), "invalidField")
+bad("have-zero-blocks", x.record(x.HAVE, x.have_payload(TID, 0, b"")), "invalidField")
+bad("have-zero-id", x.record(x.HAVE, x.have_payload(ZERO, 3, b"\x01")), "invalidField")
+bad("have-truncated-count", x.record(x.HAVE, TID + b"\x00\x00"), "truncatedField")
+bad("block-zero-id", x.record(x.BLOCK, ZERO + struct.pack(">I", 0)), "invalidField")
+bad("block-truncated", x.record(x.BLOCK, TID + b"\x00\x00\x02"), "truncatedField")
+bad("block-trailing", x.record(x.BLOCK, TID + struct.pack(">IB", 2, 0)), "trailingBytes")
+bad("block-with-flag", x.record(x.BLOCK, TID + struct.pack(">I", 2), 0x01), "unknownFlags")
+bad("blockend-truncated", x.record(x.BLOCKEND, struct.pack(">Q", big_digests[2])[:7]), "truncatedField")
+bad("blockend-trailing", x.record(x.BLOCKEND, struct.pack(">QB", big_digests[2], 0)), "trailingBytes")
+bad("blockack-zero-id", x.record(x.BLOCKACK, ZERO + struct.pack(">I", 2)), "invalidField")
+bad("blockack-truncated", x.record(x.BLOCKACK, TID + b"\x00"), "truncatedField")
+bad("blockack-trailing", x.record(x.BLOCKACK, TID + struct.pack(">IB", 2, 0)), "trailingBytes")
+
+# The Python decoder of §16's kinds agrees with every vector of those kinds: each record
+# decodes to its fields, each invalid one (past length and CRC) gives its error.
+for entry in records:
+    if entry["kind"] in x.PARSERS_1_3 and entry["kind"] != 0x03:
+        kind, flags, fields = x.parse_record(bytes.fromhex(entry["hex"]))
+        got = {k: (v.hex() if isinstance(v, bytes) else u64(v) if k == "digest" else v) for k, v in fields.items()}
+        assert got == entry["fields"], (entry["name"], got)
+    elif entry["kind"] == 0x03:
+        x.parse_record(bytes.fromhex(entry["hex"]))
+for entry in invalid:
+    raw = bytes.fromhex(entry["hex"])
+    if not entry["preamble"] and len(raw) >= 10 and raw[0] in x.PARSERS_1_3 and entry["code"] == 1:
+        try:
+            x.parse_record(raw)
+        except x.FieldError as e:
+            assert e.error == entry["error"], (entry["name"], e)
+        else:
+            raise AssertionError("%s decoded" % entry["name"])
 
 ignorable = [{"name": "unknown-ignorable-kind", **unknown(0x9C, 0x80, b"future").entry(),
               "hex": unknown(0x9C, 0x80, b"future").raw.hex()}]
@@ -535,20 +645,51 @@ conversation(
     server_state={"idle_timeout_seconds": 2},
 )
 
+# ---------------------------------------------------------------------------------------
+# Block tree digests (§16.6): computed values. The content is not stored: byte p of the file
+# (from offset 0) is p mod 251.
+
+
+def block_tree(name, block_size, size):
+    content = bytes(p % 251 for p in range(size))
+    digests = x.block_digests(content, block_size)
+    assert len(digests) == x.block_count(size, block_size)
+    blocks = []
+    for index, dig in enumerate(digests):
+        offset, length = x.block_range(index, size, block_size)
+        blocks.append({"index": index, "offset": u64(offset), "length": u64(length), "digest": u64(dig)})
+    return {"name": name, "block_size": block_size, "size": u64(size), "content": "p mod 251",
+            "block_count": len(digests), "blocks": blocks, "tree_input": x.tree_input(digests).hex(),
+            "digest": u64(x.tree_digest(digests)), "stream_digest": u64(x.digest(content))}
+
+
+block_trees = [
+    block_tree("three-blocks-last-short", 1 << 16, 150000),
+    block_tree("two-whole-blocks", 1 << 16, 1 << 17),
+    block_tree("one-byte", 1 << 16, 1),
+    block_tree("same-bytes-larger-blocks", 1 << 17, 150000),
+]
+assert block_trees[0]["digest"] == u64(x.tree_digest(big_digests))
+
 out = {
-    "description": "xfer protocol test vectors for SPEC.md 1.1 (wire version 1). Conventions: SPEC.md §12. "
+    "description": "xfer protocol test vectors for SPEC.md 1.3 (wire version 1). Conventions: SPEC.md §12. "
                    "Generated by scripts/make-vectors.py from an independent Python encoding.",
-    "spec_version": "1.1",
+    "spec_version": "1.3",
     "protocol_version": 1,
     "preambles": preambles,
     "records": records,
     "invalid": invalid,
     "ignorable": ignorable,
+    "block_trees": block_trees,
     "conversations": conversations,
 }
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Vectors", "vectors.json")
-with open(path, "w") as f:
-    json.dump(out, f, indent=1, ensure_ascii=False)
-    f.write("\n")
-print("wrote", os.path.normpath(path), len(records), "records", len(invalid), "invalid", len(conversations),
-      "conversations")
+text = json.dumps(out, indent=1, ensure_ascii=False) + "\n"
+if "--check" in sys.argv:
+    same = os.path.exists(path) and open(path, encoding="utf-8").read() == text
+    print("vectors.json is " + ("up to date" if same else "OUT OF DATE"))
+    sys.exit(0 if same else 1)
+with open(path, "w", encoding="utf-8") as f:
+    f.write(text)
+print("wrote", os.path.normpath(path), len(records), "records", len(invalid), "invalid", len(block_trees),
+      "block trees", len(conversations), "conversations")

@@ -1,4 +1,4 @@
-"""A small, independent Python encoding of the xfer wire format (SPEC.md 1.2), written from SPEC.md.
+"""A small, independent Python encoding of the xfer wire format (SPEC.md 1.3), written from SPEC.md.
 
 It generates Tests/Vectors/vectors.json (so the vectors do not come from the Swift code
 they check) and drives scripts/xfer-send.py, a minimal sender that the Swift tests run
@@ -9,13 +9,20 @@ The end of the file is the sealed record layer of SPEC 1.2 (--key mode, SPEC.md 
 transcript, SEALED records (kind 0x0E) and the ACK binding. Only `seal` and `open_sealed`
 (and the `Sealer`/`Opener` around them) need Python's `cryptography` package, for the two
 AEAD suites; they import it when called, so importing this module needs nothing else.
+
+The last section is SPEC 1.3's sessions and blocks (SPEC.md §16): parameter 32 `streams`,
+the OFFER flag `blocks`, the records SESSION, JOIN, HAVE, BLOCK, BLOCKEND and BLOCKACK (to
+encode and to decode, with the decoding errors of SPEC.md §12), the block layout and the
+block tree digest.
 """
 import hashlib
 import hmac
 import struct
 
 KINDS = {"HELLO": 0x01, "WELCOME": 0x02, "OFFER": 0x03, "ANSWER": 0x04, "DATA": 0x05, "END": 0x06,
-         "CANCEL": 0x07, "PROGRESS": 0x08, "ACK": 0x09, "ERROR": 0x0A, "GOODBYE": 0x0B, "KEEPALIVE": 0x80}
+         "CANCEL": 0x07, "PROGRESS": 0x08, "ACK": 0x09, "ERROR": 0x0A, "GOODBYE": 0x0B, "KEEPALIVE": 0x80,
+         # SPEC 1.3 (§16)
+         "SESSION": 0x0F, "JOIN": 0x10, "HAVE": 0x11, "BLOCK": 0x12, "BLOCKEND": 0x13, "BLOCKACK": 0x14}
 DECISIONS = {"accept": 0, "resume": 1, "alreadyCommitted": 2, "refuse": 3}
 UNKNOWN_SIZE = 0xFFFFFFFFFFFFFFFF
 
@@ -144,9 +151,13 @@ def offer_payload(tid, size, offset, mode, mtime_s, mtime_ns, name):
     return tid + struct.pack(">QQIqI", size, offset, mode, mtime_s, mtime_ns) + str16(name)
 
 
-def offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer=False):
+def offer(tid, size, offset, mode, mtime_s, mtime_ns, name, await_answer=False, blocks=False):
+    """An OFFER; `blocks` (SPEC 1.3, §16.3) sets flag 0x02 and needs `await_answer`, a known
+    size of at least 1 and offset 0 (asserted: see `offer_blocks`)."""
     payload = offer_payload(tid, size, offset, mode, mtime_s, mtime_ns, name)
-    return record(KINDS["OFFER"], payload, 0x01 if await_answer else 0)
+    assert not blocks or (await_answer and size is not None and size >= 1 and offset == 0)
+    flags = (OFFER_AWAIT_ANSWER if await_answer else 0) | (OFFER_BLOCKS if blocks else 0)
+    return record(KINDS["OFFER"], payload, flags)
 
 
 def answer(tid, decision, offset, code, message):
@@ -458,3 +469,293 @@ def ack_payload(tid, length, dig, binding=None):
 def bound_ack(tid, length, dig, durable, offer_payload_bytes):
     """An ACK with flag 0x02 `bound` and the binding computed from the OFFER's payload."""
     return ack(tid, length, dig, durable, ack_binding(offer_payload_bytes, length, dig))
+
+
+# ---------------------------------------------------------------------------------------------
+# SPEC 1.3: one transfer over several connections (SPEC.md §16)
+# ---------------------------------------------------------------------------------------------
+
+SESSION, JOIN, HAVE, BLOCK, BLOCKEND, BLOCKACK = 0x0F, 0x10, 0x11, 0x12, 0x13, 0x14  # record kinds
+STREAMS_ID = 32  # HELLO/WELCOME parameter id: u16, the number of connections
+MIN_STREAMS, MAX_STREAMS = 2, 16
+OFFER_AWAIT_ANSWER, OFFER_BLOCKS = 0x01, 0x02  # OFFER flags
+SESSION_ID_LENGTH, TOKEN_LENGTH = 16, 32
+MIN_BLOCK_SIZE, MAX_BLOCK_SIZE = 1 << 16, 1 << 26  # 64 KiB .. 64 MiB, a power of two
+HAVE_FIXED_LENGTH = 20  # transfer ID (16) and block count (4), then the bitmap
+# The most blocks a `blocks` offer may have: its HAVE must fit in a sealed record's inner
+# payload (1,048,558 bytes, §13.4): (1,048,558 - 20) * 8.
+MAX_BLOCK_COUNT = (MAX_INNER_PAYLOAD - HAVE_FIXED_LENGTH) * 8
+# The flag bits each kind defines (§5); any other bit is `unknownFlags`.
+DEFINED_FLAGS = {KINDS["OFFER"]: OFFER_AWAIT_ANSWER | OFFER_BLOCKS, KINDS["ACK"]: ACK_DURABLE | ACK_BOUND,
+                 KINDS["ERROR"]: 0x01}
+
+
+class FieldError(ValueError):
+    """A decoding error of a record's flags or payload (SPEC.md §4 steps 4-5), named as in
+    §12's table: `unknownFlags`, `truncatedField`, `trailingBytes` or `invalidField`. All are
+    reported with a fatal ERROR `protocolViolation` (1)."""
+
+    def __init__(self, error, message):
+        super().__init__("%s: %s" % (error, message))
+        self.error = error
+
+
+# --- the parameter ------------------------------------------------------------------------------
+
+def streams_param(count):
+    """(32, value): parameter `streams`, a u16. In HELLO the connections the client would use
+    (2..16); in WELCOME the connections granted (2..what the HELLO asked)."""
+    return (STREAMS_ID, struct.pack(">H", count))
+
+
+def parse_streams(value):
+    """The count of a `streams` value, or None when it is not exactly 2 bytes (= absent)."""
+    if value is None or len(value) != 2:
+        return None
+    return struct.unpack(">H", value)[0]
+
+
+# --- block layout and the block tree digest (§16.5, §16.6) --------------------------------------
+
+def valid_block_size(size):
+    """A power of two from 65,536 to 67,108,864."""
+    return MIN_BLOCK_SIZE <= size <= MAX_BLOCK_SIZE and size & (size - 1) == 0
+
+
+def block_count(size, block_size):
+    """n = ceil(size / block size): the blocks of a file of `size` >= 1 bytes."""
+    return (size + block_size - 1) // block_size
+
+
+def block_range(index, size, block_size):
+    """(offset, length) of block `index`: bytes index*B ..< min((index+1)*B, size)."""
+    offset = index * block_size
+    assert 0 <= offset < size
+    return offset, min(block_size, size - offset)
+
+
+def block_digests(data, block_size):
+    """XXH64 (seed 0) of each block of `data`, in index order."""
+    return [digest(data[i:i + block_size]) for i in range(0, len(data), block_size)]
+
+
+def tree_input(digests):
+    """What the block tree digest hashes: each block's XXH64 as a u64 big-endian, in order."""
+    return b"".join(struct.pack(">Q", d) for d in digests)
+
+
+def tree_digest(digests):
+    """The block tree digest: XXH64 (seed 0) of `tree_input(digests)`."""
+    return digest(tree_input(digests))
+
+
+def tree_digest_of(data, block_size):
+    """The block tree digest of a whole file's bytes, cut into blocks of `block_size`."""
+    assert len(data) >= 1
+    return tree_digest(block_digests(data, block_size))
+
+
+# --- records -------------------------------------------------------------------------------------
+
+def session_payload(session_id, token, block_size):
+    return bytes(session_id) + bytes(token) + struct.pack(">I", block_size)
+
+
+def session(session_id, token, block_size):
+    """SESSION (0x0F), server -> client: session ID (16, not all zero), token (32), block size (u32)."""
+    assert len(session_id) == SESSION_ID_LENGTH and any(session_id) and len(token) == TOKEN_LENGTH
+    assert valid_block_size(block_size)
+    return record(SESSION, session_payload(session_id, token, block_size))
+
+
+def join(session_id, token):
+    """JOIN (0x10), client -> server: session ID (16, not all zero), token (32)."""
+    assert len(session_id) == SESSION_ID_LENGTH and any(session_id) and len(token) == TOKEN_LENGTH
+    return record(JOIN, bytes(session_id) + bytes(token))
+
+
+def have_bitmap(count, held):
+    """The bitmap of `count` blocks: block i held <=> bit (i mod 8) of byte (i div 8), least
+    significant bit first."""
+    bitmap = bytearray((count + 7) // 8)
+    for i in held:
+        assert 0 <= i < count
+        bitmap[i // 8] |= 1 << (i % 8)
+    return bytes(bitmap)
+
+
+def have_held(count, bitmap):
+    """The indexes of the blocks a bitmap holds, in order."""
+    return [i for i in range(count) if bitmap[i // 8] >> (i % 8) & 1]
+
+
+def have_payload(tid, count, bitmap):
+    return bytes(tid) + struct.pack(">I", count) + bytes(bitmap)
+
+
+def have(tid, count, held):
+    """HAVE (0x11), server -> client: transfer ID, block count n (>= 1), the bitmap of the
+    blocks in `held` (ceil(n / 8) bytes)."""
+    assert any(tid) and count >= 1
+    return record(HAVE, have_payload(tid, count, have_bitmap(count, held)))
+
+
+def block(tid, index):
+    """BLOCK (0x12), client -> server: transfer ID and block index (u32); DATA follows."""
+    assert any(tid)
+    return record(BLOCK, bytes(tid) + struct.pack(">I", index))
+
+
+def blockend(dig):
+    """BLOCKEND (0x13), client -> server: XXH64 (seed 0) of the block's bytes."""
+    return record(BLOCKEND, struct.pack(">Q", dig))
+
+
+def blockack(tid, index):
+    """BLOCKACK (0x14), server -> client: the block's bytes matched and are written."""
+    assert any(tid)
+    return record(BLOCKACK, bytes(tid) + struct.pack(">I", index))
+
+
+def offer_blocks(tid, size, mode, mtime_s, mtime_ns, name):
+    """An OFFER with flags 0x03 (`awaitAnswer`, `blocks`): known size >= 1, offset 0."""
+    return offer(tid, size, 0, mode, mtime_s, mtime_ns, name, await_answer=True, blocks=True)
+
+
+# --- decoding (SPEC.md §4 steps 4-5 for these kinds; the CRC and length are already checked) ----
+
+class _Reader:
+    def __init__(self, payload):
+        self.payload, self.at = bytes(payload), 0
+
+    def take(self, count, field):
+        if self.at + count > len(self.payload):
+            raise FieldError("truncatedField", "the payload ends inside %s" % field)
+        out = self.payload[self.at:self.at + count]
+        self.at += count
+        return out
+
+    def u(self, fmt, field):
+        return struct.unpack(">" + fmt, self.take(struct.calcsize(">" + fmt), field))[0]
+
+    def remaining(self):
+        return len(self.payload) - self.at
+
+    def finish(self):
+        if self.at != len(self.payload):
+            raise FieldError("trailingBytes", "%d bytes after the last field" % (len(self.payload) - self.at))
+
+
+def _check_flags(kind, flags):
+    undefined = flags & ~DEFINED_FLAGS.get(kind, 0) & 0xFF
+    if undefined:
+        raise FieldError("unknownFlags", "kind 0x%02x, undefined flags 0x%02x" % (kind, undefined))
+
+
+def _stream_id(reader):
+    tid = reader.take(16, "transfer id")
+    if not any(tid):
+        raise FieldError("invalidField", "an all-zero transfer ID, which only a fatal ERROR may carry")
+    return tid
+
+
+def _session_id(reader):
+    sid = reader.take(SESSION_ID_LENGTH, "session id")
+    if not any(sid):
+        raise FieldError("invalidField", "an all-zero session ID")
+    return sid
+
+
+def parse_offer(flags, payload):
+    """The fields of an OFFER, as a dict; raises FieldError (§6.2, and §16.3 for `blocks`)."""
+    _check_flags(KINDS["OFFER"], flags)
+    r = _Reader(payload)
+    tid = _stream_id(r)
+    size, offset, mode, seconds, nanoseconds = (r.u("Q", "size"), r.u("Q", "offset"), r.u("I", "mode"),
+                                                r.u("q", "mtime seconds"), r.u("I", "mtime nanoseconds"))
+    name = r.take(r.u("H", "name length"), "name")
+    try:
+        name = name.decode("utf-8")  # Python's decoder refuses overlong forms and surrogates
+    except UnicodeDecodeError:
+        raise FieldError("invalidField", "a name that is not UTF-8") from None
+    if nanoseconds >= 1000000000:
+        raise FieldError("invalidField", "nanoseconds not below 10^9")
+    if size != UNKNOWN_SIZE and offset > size:
+        raise FieldError("invalidField", "offset past the size")
+    if flags & OFFER_BLOCKS and not (flags & OFFER_AWAIT_ANSWER and size not in (0, UNKNOWN_SIZE) and offset == 0):
+        raise FieldError("invalidField", "blocks needs awaitAnswer, a known size of at least 1 and offset 0")
+    if size == UNKNOWN_SIZE and offset != 0:
+        raise FieldError("invalidField", "an offset for a stream of unknown size")
+    r.finish()
+    return {"transfer_id": tid, "size": None if size == UNKNOWN_SIZE else size, "offset": offset, "mode": mode,
+            "mtime_seconds": seconds, "mtime_nanoseconds": nanoseconds, "name": name,
+            "await_answer": bool(flags & OFFER_AWAIT_ANSWER), "blocks": bool(flags & OFFER_BLOCKS)}
+
+
+def parse_session(flags, payload):
+    _check_flags(SESSION, flags)
+    r = _Reader(payload)
+    sid = _session_id(r)
+    token = r.take(TOKEN_LENGTH, "token")
+    block_size = r.u("I", "block size")
+    if not valid_block_size(block_size):
+        raise FieldError("invalidField", "block size %d is not a power of two from 65536 to 67108864" % block_size)
+    r.finish()
+    return {"session_id": sid, "token": token, "block_size": block_size}
+
+
+def parse_join(flags, payload):
+    _check_flags(JOIN, flags)
+    r = _Reader(payload)
+    sid = _session_id(r)
+    token = r.take(TOKEN_LENGTH, "token")
+    r.finish()
+    return {"session_id": sid, "token": token}
+
+
+def parse_have(flags, payload):
+    """HAVE: the bitmap's length follows from n, so a payload of any other length than
+    20 + ceil(n / 8) is `invalidField` (not truncatedField or trailingBytes), and so is n = 0."""
+    _check_flags(HAVE, flags)
+    r = _Reader(payload)
+    tid = _stream_id(r)
+    count = r.u("I", "block count")
+    need = (count + 7) // 8
+    if count == 0 or r.remaining() != need:
+        raise FieldError("invalidField", "%d bitmap bytes for %d blocks" % (r.remaining(), count))
+    bitmap = r.take(need, "bitmap")
+    if count % 8 and bitmap[-1] >> (count % 8):
+        raise FieldError("invalidField", "bits set past block %d" % (count - 1))
+    return {"transfer_id": tid, "block_count": count, "bitmap": bitmap}
+
+
+def parse_block(flags, payload, kind=BLOCK):
+    _check_flags(kind, flags)
+    r = _Reader(payload)
+    tid = _stream_id(r)
+    index = r.u("I", "index")
+    r.finish()
+    return {"transfer_id": tid, "index": index}
+
+
+def parse_blockend(flags, payload):
+    _check_flags(BLOCKEND, flags)
+    r = _Reader(payload)
+    dig = r.u("Q", "digest")
+    r.finish()
+    return {"digest": dig}
+
+
+def parse_blockack(flags, payload):
+    return parse_block(flags, payload, BLOCKACK)
+
+
+PARSERS_1_3 = {KINDS["OFFER"]: parse_offer, SESSION: parse_session, JOIN: parse_join, HAVE: parse_have,
+               BLOCK: parse_block, BLOCKEND: parse_blockend, BLOCKACK: parse_blockack}
+
+
+def parse_record(raw):
+    """(kind, flags, fields) of one whole record of a kind in PARSERS_1_3; raises FieldError."""
+    kind, flags, length, crc = struct.unpack(">BBII", raw[:10])
+    assert length == len(raw) - 10 and crc32c(raw[10:], crc32c(raw[:6])) == crc
+    return kind, flags, PARSERS_1_3[kind](flags, raw[10:])

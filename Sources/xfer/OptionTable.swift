@@ -181,6 +181,16 @@ let optionTable: [OptionSpec] = {
             default: seconds(sender.keepAliveInterval),
             .send
         ),
+        .value(
+            "streams",
+            "N",
+            .count,
+            "Use N connections (1-16). Files of at least two of the receiver's blocks go as blocks over all of "
+                + "them, the rest over the first. Default: 1 when the round trip is under 2 ms (loopback, a LAN), "
+                + "else one per 5 ms of round trip, 2 to 8.",
+            default: "by round trip",
+            .send
+        ),
         .flag(
             "no-resume",
             "Send every file afresh under a new transfer ID: nothing the receiver kept or committed earlier is "
@@ -271,6 +281,24 @@ let optionTable: [OptionSpec] = {
             .count,
             "At most N connections from one address at once.",
             default: String(receiver.maxPerAddress),
+            .receive
+        ),
+        .value(
+            "max-streams",
+            "N",
+            .count,
+            "Grant a sender at most N connections for one transfer session (1: none; also at most 16 and "
+                + "--max-per-address).",
+            default: String(receiver.maxStreams),
+            .receive
+        ),
+        .value(
+            "block-size",
+            "BYTES",
+            .bytes,
+            "Blocks of a file sent over several connections are BYTES long: a power of two from 65536 to "
+                + "67108864.",
+            default: String(receiver.blockSize),
             .receive
         ),
         .value(

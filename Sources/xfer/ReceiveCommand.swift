@@ -1,3 +1,4 @@
+import Framing
 import Transfer
 
 #if canImport(Glibc)
@@ -26,6 +27,8 @@ struct ReceiveCommand: Command {
         options.idleTimeout = arguments.seconds("timeout", default: options.idleTimeout)
         options.maxConnections = arguments.integer("max-connections") ?? options.maxConnections
         options.maxPerAddress = arguments.integer("max-per-address") ?? options.maxPerAddress
+        options.maxStreams = arguments.integer("max-streams") ?? options.maxStreams
+        if let blockSize = arguments.integer("block-size") { options.blockSize = UInt32(clamping: blockSize) }
         options.handshakeTimeout = arguments.seconds("handshake-timeout", default: options.handshakeTimeout)
         options.partialRetention = arguments.duration("keep-partials") ?? options.partialRetention
         if let mask = arguments.octal("umask") { options.umask = .init(mask) }
@@ -41,6 +44,9 @@ struct ReceiveCommand: Command {
         // An empty command exits 0 without reading anything: every file would be "accepted".
         if let command = options.consumer?.command, command.allSatisfy(\.isWhitespace) {
             throw UsageError(message: "--exec: no command (an empty one would accept every file unread)")
+        }
+        if let text = arguments.value("block-size"), !SessionGrant.isValidBlockSize(UInt32(clamping: Int(text) ?? 0)) {
+            throw UsageError(message: "'--block-size' takes a power of two from 65536 to 67108864, not '\(text)'")
         }
         if let address = arguments.value("listen") {
             do throws(EndpointError) {

@@ -25,6 +25,7 @@ struct SendCommand: Command {
         options.connectTimeout = arguments.seconds("connect-timeout", default: options.connectTimeout)
         options.keepAliveInterval = arguments.seconds("keepalive", default: options.keepAliveInterval)
         options.resume = !arguments.flag("no-resume")
+        options.streams = arguments.integer("streams")
         json = arguments.flag("json")
         quiet = arguments.flag("quiet")
         allowNondurable = arguments.flag("allow-nondurable")
@@ -33,6 +34,9 @@ struct SendCommand: Command {
     mutating func validate() throws(UsageError) {
         let positional = arguments.positional
         command = arguments.value("run")
+        if let streams = options.streams, streams > 16 {
+            throw UsageError(message: "'--streams' takes a whole number from 1 to 16, not '\(streams)'")
+        }
         guard positional.count >= (command == nil ? 2 : 1) else {
             throw UsageError(message: positional.isEmpty ? "missing PATH and HOST" : "missing HOST after the paths")
         }

@@ -17,9 +17,10 @@ import Testing
     static var recordVectors: [[String: Any]] { vectors["records"] as! [[String: Any]] }
     static var conversationVectors: [[String: Any]] { vectors["conversations"] as! [[String: Any]] }
 
+    /// Every kind but AUTH and SEALED (whose vectors are in auth.json, SPEC.md §12.4).
     @Test func everyKindHasAVector() {
         let kinds = Set(Self.recordVectors.map { UInt8($0["kind"] as! Int) })
-        #expect(kinds == Set(RecordKind.allVersion1.map(\.rawValue)))
+        #expect(kinds == Set((RecordKind.allVersion1 + RecordKind.sessions).map(\.rawValue)))
         for vector in Self.recordVectors {
             #expect(
                 vector["kind_name"] as? String == RecordKind(rawValue: UInt8(vector["kind"] as! Int)).description,
@@ -34,8 +35,8 @@ import Testing
         let strings: Set = [
             "size", "offset", "mtime_seconds", "total_length", "digest", "received", "durable", "committed_length",
         ]
-        let numbers: Set = ["mode", "mtime_nanoseconds", "code", "decision"]
-        let hex: Set = ["transfer_id", "payload"]
+        let numbers: Set = ["mode", "mtime_nanoseconds", "code", "decision", "block_size", "block_count", "index"]
+        let hex: Set = ["transfer_id", "payload", "session_id", "token", "bitmap"]
         let steps = Self.conversationVectors.flatMap { $0["steps"] as! [[String: Any]] }.filter {
             $0["type"] as! String == "record"
         }
@@ -81,6 +82,80 @@ import Testing
             let expected = try Self.record(vector)
             let decoded = try decodeAll(hexBytes(vector["hex"] as! String), preamble: false)
             #expect(decoded == [.record(expected)], "\(vector["name"]!)")
+        }
+    }
+
+    /// SPEC.md §16.1: the `streams` parameter (id 32) of the HELLO and WELCOME vectors reads as
+    /// its u16, and encodes as ``Parameter/streams(_:)`` does.
+    @Test func streamsParameter() throws {
+        var counts: [String: UInt16] = [:]
+        for vector in Self.recordVectors {
+            let parameters: [Parameter]
+            switch try Self.record(vector) {
+            case .hello(let hello): parameters = hello.parameters
+            case .welcome(let welcome): parameters = welcome.parameters
+            default: continue
+            }
+            guard parameters.contains(where: { $0.id == Parameter.streamsID }), let count = parameters.streams else {
+                #expect(parameters.streams == nil, "\(vector["name"]!)")
+                continue
+            }
+            #expect(parameters.contains(.streams(count)), "\(vector["name"]!)")
+            counts[vector["name"] as! String] = count
+        }
+        #expect(counts == ["hello-streams": 8, "welcome-streams": 4])
+    }
+
+    /// SPEC.md §16.3: each HAVE vector's bitmap holds the blocks ``Have`` reads from it, and
+    /// building a HAVE from those blocks gives the same bitmap.
+    @Test func haveBitmaps() throws {
+        for vector in Self.recordVectors {
+            guard case .have(let have) = try Self.record(vector) else { continue }
+            let rebuilt = Have(transferID: have.transferID, blockCount: have.blockCount, held: have.held)
+            #expect(rebuilt == have, "\(vector["name"]!)")
+        }
+        let partial = try #require(Self.recordVectors.first { $0["name"] as? String == "have-partial-last-byte" })
+        guard case .have(let have) = try Self.record(partial) else {
+            Issue.record("have-partial-last-byte is not a HAVE")
+            return
+        }
+        #expect(have.held == [0, 1, 2, 9])
+    }
+
+    /// SPEC.md §16.6: each block tree vector's layout, block digests, tree input and tree
+    /// digest, from its content (byte p is p mod 251).
+    @Test func blockTreeDigests() throws {
+        let trees = try #require(Self.vectors["block_trees"] as? [[String: Any]])
+        #expect(trees.count >= 4)
+        for tree in trees {
+            let name = tree["name"] as! String
+            #expect(tree["content"] as? String == "p mod 251", "\(name)")
+            let size = UInt64(tree["size"] as! String)!
+            let layout = BlockLayout(blockSize: UInt32(tree["block_size"] as! Int))
+            let content = (0..<Int(size)).map { UInt8($0 % 251) }
+            let blocks = tree["blocks"] as! [[String: Any]]
+            #expect(layout.count(size: size) == UInt64(tree["block_count"] as! Int), "\(name)")
+            #expect(blocks.count == tree["block_count"] as! Int, "\(name)")
+            var digests: [UInt64] = []
+            for block in blocks {
+                let index = UInt32(block["index"] as! Int)
+                let range = try #require(layout.range(of: index, size: size), "\(name) block \(index)")
+                #expect(range.offset == UInt64(block["offset"] as! String)!, "\(name) block \(index)")
+                #expect(range.length == UInt64(block["length"] as! String)!, "\(name) block \(index)")
+                var digest = StreamDigest()
+                digest.update(content[Int(range.offset)..<Int(range.offset + range.length)])
+                #expect(digest.value == UInt64(block["digest"] as! String)!, "\(name) block \(index)")
+                digests.append(digest.value)
+            }
+            #expect(layout.range(of: UInt32(blocks.count), size: size) == nil, "\(name): a block past the end")
+            var input: [UInt8] = []
+            for digest in digests { input.append(contentsOf: withUnsafeBytes(of: digest.bigEndian, Array.init)) }
+            #expect(hexString(input) == tree["tree_input"] as! String, "\(name)")
+            #expect(blockTreeDigest(digests) == UInt64(tree["digest"] as! String)!, "\(name)")
+            var whole = StreamDigest()
+            whole.update(content)
+            #expect(whole.value == UInt64(tree["stream_digest"] as! String)!, "\(name)")
+            #expect(whole.value != blockTreeDigest(digests), "\(name): the tree digest is not the stream digest")
         }
     }
 
@@ -180,20 +255,20 @@ import Testing
         case .welcome: return .welcome(Welcome(parameters: parameters()))
         case .offer:
             let size = u64("size")
-            return .offer(
-                Offer(
-                    transferID: id("transfer_id"),
-                    size: size == Offer.unknownSize ? nil : size,
-                    offset: u64("offset"),
-                    mode: int("mode"),
-                    modificationTime: Timestamp(
-                        seconds: Int64(fields["mtime_seconds"] as! String)!,
-                        nanoseconds: int("mtime_nanoseconds")
-                    ),
-                    name: string("name"),
-                    awaitAnswer: flags & Offer.Flags.awaitAnswer != 0
-                )
+            var offer = Offer(
+                transferID: id("transfer_id"),
+                size: size == Offer.unknownSize ? nil : size,
+                offset: u64("offset"),
+                mode: int("mode"),
+                modificationTime: Timestamp(
+                    seconds: Int64(fields["mtime_seconds"] as! String)!,
+                    nanoseconds: int("mtime_nanoseconds")
+                ),
+                name: string("name"),
+                awaitAnswer: flags & Offer.Flags.awaitAnswer != 0
             )
+            offer.blocks = flags & Offer.Flags.blocks != 0
+            return .offer(offer)
         case .answer:
             return .answer(
                 Answer(
@@ -231,6 +306,22 @@ import Testing
             )
         case .goodbye: return .goodbye
         case .keepAlive: return .keepAlive
+        case .session:
+            return .session(
+                SessionGrant(
+                    sessionID: hexBytes(string("session_id")),
+                    token: hexBytes(string("token")),
+                    blockSize: int("block_size")
+                )
+            )
+        case .join: return .join(Join(sessionID: hexBytes(string("session_id")), token: hexBytes(string("token"))))
+        case .have:
+            return .have(
+                Have(transferID: id("transfer_id"), blockCount: int("block_count"), bitmap: hexBytes(string("bitmap")))
+            )
+        case .block: return .block(BlockStart(transferID: id("transfer_id"), index: int("index")))
+        case .blockEnd: return .blockEnd(BlockEnd(digest: u64("digest")))
+        case .blockAck: return .blockAck(BlockAck(transferID: id("transfer_id"), index: int("index")))
         default:
             guard kind.isIgnorable else { throw VectorError.unknownKind("\(kind)") }
             return .unknown(kind: kind, flags: flags, payload: hexBytes(string("payload")))

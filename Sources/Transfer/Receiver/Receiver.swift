@@ -16,6 +16,8 @@ public final class Receiver: Sendable {
     /// Transfers being received right now, by any connection (apart from the journal: a
     /// claim never waits behind its disk work).
     private let transfers = TransferClaims()
+    /// Sessions granted to first connections, which further connections join (SPEC.md §16).
+    private let sessions = ReceiverSessions()
     /// What waiting commit batches may hold open, shared by every connection.
     private let descriptors: DescriptorBudget
     struct State {
@@ -241,6 +243,7 @@ public final class Receiver: Sendable {
             directory: directory,
             journal: journal,
             transfers: transfers,
+            sessions: sessions,
             descriptors: descriptors,
             partials: partials,
             options: options,

@@ -52,6 +52,11 @@ public struct ReceiverOptions: Sendable {
     /// Permission bits never given to received files: the sender's mode is applied through
     /// this mask. `nil`: the process's umask, plus world-write (never world-writable).
     public var umask: mode_t?
+    /// Connections one session may have, the first included (SPEC.md §16); also bounded by
+    /// ``maxPerAddress`` and by 16. 1: no sessions are granted.
+    public var maxStreams = 16
+    /// Bytes per block of a `blocks` offer: a power of two, 64 KiB to 64 MiB.
+    public var blockSize: UInt32 = 16 << 20
     /// The program each committed stream is handed to before its ACK (`--exec`); `nil`:
     /// the ACK follows the commit.
     public var consumer: StreamConsumer?

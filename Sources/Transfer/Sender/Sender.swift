@@ -5,7 +5,8 @@ import Framing
 #endif
 
 /// The sending side of SPEC.md §7.1: one connection, every stream pipelined, and success
-/// only for streams the receiver acknowledged with the same length and digest.
+/// only for streams the receiver acknowledged with the same length and digest. On a long
+/// path, a session of several connections carries large files as blocks (SPEC.md §16).
 ///
 /// The calling thread writes; a second thread reads the receiver's records as they come,
 /// so neither side can block the other (SPEC.md §7.1). Memory stays constant: one output
@@ -28,6 +29,7 @@ public final class Sender: Sendable {
     public func send(_ sources: [SendSource], onEvent: @escaping @Sendable (SenderEvent) -> Void) -> SendReport {
         let session = SenderSession(sources: sources, options: options, onEvent: onEvent)
         let socket: TCPSocket
+        let connecting = monotonicSeconds()
         do {
             socket = try TCPSocket.connect(to: endpoint, timeout: options.connectTimeout)
         } catch {
@@ -48,9 +50,16 @@ public final class Sender: Sendable {
             report.connectionError = .localIO("\(error)")
             return report
         }
+        // The TCP handshake took one round trip: what decides how many connections to ask for.
+        let streams = options.streams ?? SenderOptions.automaticStreams(roundTrip: monotonicSeconds() - connecting)
+        let blocks =
+            streams >= 2
+            ? SenderBlocks(asked: min(streams, 16), endpoint: endpoint, options: options, first: session) : nil
         onEvent(.connected(endpoint))
         var writer = SenderWriter(socket: socket, session: session, options: options)
-        writer.run(sources)
+        writer.run(sources, blocks: blocks)
+        // Further connections say GOODBYE once everything is sent, and close (SPEC.md §16).
+        blocks?.finish()
         session.waitForReader()
         socket.close()
         return session.report()

@@ -27,6 +27,7 @@ extension SenderSession {
             }
             switch try nextMeaningful(&reader) {
             case .record(.welcome(let welcome)):
+                try decideSession(welcome)
                 if let key = options.key {
                     try authenticate(welcome, bytes: reader.decoder.lastMessageBytes, key: key, &reader)
                 }
@@ -91,6 +92,8 @@ extension SenderSession {
             readerDone = true
             condition.broadcast()
         }
+        // Blocks this connection did not see acknowledged go to the others.
+        scheduler?.laneEnded(lane)
     }
 
     /// The next message that is not an ignorable record (SPEC.md §4: those may come
@@ -116,16 +119,76 @@ extension SenderSession {
                 if waiters > 0 && wait.silence > timeout {
                     throw .idle(.timeout("no word from the receiver for \(Int(timeout)) s"))
                 }
+                // Blocks sent and not acknowledged: the receiver owes a word (SPEC.md §16).
+                if let since = scheduler?.waitingSince(lane: lane),
+                    min(monotonicSeconds() - since, wait.silence) > timeout
+                {
+                    throw .idle(.timeout("no word from the receiver for \(Int(timeout)) s while blocks were outstanding"))
+                }
             }
         }
         locked { lastHeard = monotonicSeconds() }
         return message
     }
 
+    /// What WELCOME says of the session asked for: none, or a SESSION to come (SPEC.md §16.1).
+    private func decideSession(_ welcome: Welcome) throws(ReadFailure) {
+        try locked { () throws(ReadFailure) in
+            defer { condition.broadcast() }
+            guard let granted = welcome.parameters.streams else {
+                sessionDecided = true
+                return
+            }
+            guard askedStreams >= 2, granted >= 2, Int(granted) <= askedStreams else {
+                throw .idle(
+                    .protocolViolation(
+                        "the receiver granted \(granted) connections; \(askedStreams < 2 ? "none were" : "at most \(askedStreams) were") asked for"
+                    )
+                )
+            }
+            grantedStreams = Int(granted)
+        }
+    }
+
+    /// The records of a session (SPEC.md §16), lock held: SESSION, HAVE, BLOCKACK.
+    /// - Returns: false for any other record.
+    private func handleSessionRecord(_ record: Record) throws(ReadFailure) -> Bool {
+        switch record {
+        case .session(let session):
+            guard lane == 0, grantedStreams != nil, grant == nil else {
+                throw .idle(.protocolViolation("a SESSION the receiver did not announce in its WELCOME, or a second"))
+            }
+            grant = session
+            sessionDecided = true
+        case .have(let have):
+            guard let index = ledger.index(of: have.transferID), let grant,
+                let offer = ledger.streams[index].offer, offer.blocks, ledger.streams[index].answer == nil,
+                haves[have.transferID] == nil,
+                UInt64(have.blockCount) == BlockLayout(blockSize: grant.blockSize).count(size: offer.size ?? 0)
+            else {
+                throw .idle(.protocolViolation("a HAVE that answers no blocks offer waiting for its answer, or a second"))
+            }
+            haves[have.transferID] = have
+        case .blockAck(let ack):
+            guard let scheduler else {
+                throw .idle(.protocolViolation("a BLOCKACK on a connection that sent no block"))
+            }
+            do throws(TransferError) {
+                try scheduler.acknowledged(ack, lane: lane)
+            } catch {
+                throw .idle(error)
+            }
+        default:
+            return false
+        }
+        return true
+    }
+
     /// Applies one record; true when the conversation is over.
     private func handle(_ record: Record) throws(ReadFailure) -> Bool {
         try locked { () throws(ReadFailure) -> Bool in
             defer { condition.broadcast() }
+            if try handleSessionRecord(record) { return false }
             let effect: SenderLedger.Effect
             do throws(TransferError) {
                 effect = try ledger.apply(record)

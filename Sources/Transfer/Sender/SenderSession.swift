@@ -40,6 +40,19 @@ final class SenderSession: @unchecked Sendable {
     var transcript = AuthenticationTranscript()
     var clientNonce: [UInt8] = []
     var clientProof: (AuthProof, RecordSealer)?
+    /// Connections the HELLO asked for (SPEC.md §16.1); 1: no session asked.
+    var askedStreams = 1
+    /// What WELCOME granted; a SESSION must follow.
+    var grantedStreams: Int?
+    /// The session, once its SESSION arrived.
+    var grant: SessionGrant?
+    /// Whether it is known whether a session comes (WELCOME without `streams`, or SESSION read).
+    var sessionDecided = false
+    /// HAVEs read for `blocks` offers awaiting their answer.
+    var haves: [TransferID: Have] = [:]
+    /// Where BLOCKACKs go, and which connection this is (0: the first).
+    var scheduler: BlockScheduler?
+    var lane = 0
 
     init(sources: [SendSource], options: SenderOptions, onEvent: @escaping @Sendable (SenderEvent) -> Void) {
         self.options = options
@@ -200,6 +213,23 @@ final class SenderSession: @unchecked Sendable {
                 reportProgress(force: true)
             }
         }
+    }
+
+    /// Blocks until it is known whether the receiver grants a session (SPEC.md §16), and
+    /// returns the grant, or `nil` for none (or a connection that ended).
+    func waitForSessionDecision() -> (grant: SessionGrant, streams: Int)? {
+        locked {
+            waiters += 1
+            defer { waiters -= 1 }
+            while !readerDone && failure == nil && !sessionDecided { condition.wait() }
+            guard failure == nil, let grant, let grantedStreams else { return nil }
+            return (grant, grantedStreams)
+        }
+    }
+
+    /// The HAVE read for `id`'s offer, if one came.
+    func have(for id: TransferID) -> Have? {
+        locked { haves[id] }
     }
 
     func waitForReader() {

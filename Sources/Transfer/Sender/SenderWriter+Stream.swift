@@ -175,13 +175,13 @@ extension SenderWriter {
     }
 
     /// Closes the current offer with CANCEL.
-    private mutating func cancel(_ index: Int, _ code: ErrorCode, _ message: String) throws(SystemError) {
+    mutating func cancel(_ index: Int, _ code: ErrorCode, _ message: String) throws(SystemError) {
         session.cancelled(index)
         try output.append(.cancel(Cancel(code: code, message: message)), flushingTo: socket)
     }
 
     /// How the file behind `fd` differs from `before` (size or modification time), if it does.
-    private func changed(_ fd: CInt, since before: stat) -> String? {
+    func changed(_ fd: CInt, since before: stat) -> String? {
         var after = stat()
         guard fstat(fd, &after) == 0 else { return "it can no longer be examined" }
         if after.st_size != before.st_size { return "size \(before.st_size) → \(after.st_size) bytes" }
@@ -240,9 +240,12 @@ extension SenderWriter {
 
     /// Same file, same name, same size and time: same ID, so a retry can resume
     /// (SPEC.md §11). Two XXH64 values over the identity, with different prefixes.
-    private func transferID(name: String, info: stat) -> TransferID {
-        let identity =
+    /// A `blocks` offer's ID differs from a plain one's, and with the block size: its
+    /// digest is the tree digest of those blocks (SPEC.md §16.5).
+    func transferID(name: String, info: stat, blockSize: UInt32? = nil) -> TransferID {
+        var identity =
             "\(name)\u{0}\(info.st_dev)\u{0}\(info.st_ino)\u{0}\(info.st_size)\u{0}\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        if let blockSize { identity += "\u{0}blocks \(blockSize)" }
         var high = StreamDigest()
         high.update(Array("xfer-id-high\u{0}\(identity)".utf8))
         var low = StreamDigest()

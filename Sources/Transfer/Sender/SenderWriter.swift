@@ -12,6 +12,8 @@ struct SenderWriter: ~Copyable {
     var output: OutputBuffer
     /// When the writer last put something on the wire (for keep-alives while it hashes).
     var lastWrite = monotonicSeconds()
+    /// The session's blocks, when the receiver granted one (SPEC.md §16).
+    var blocks: SenderBlocks?
 
     init(socket: TCPSocket, session: SenderSession, options: SenderOptions) {
         self.socket = socket
@@ -20,41 +22,59 @@ struct SenderWriter: ~Copyable {
         output = OutputBuffer(capacity: 4 << 20) { [session] in session.receiverIsAlive }
     }
 
-    mutating func run(_ sources: [SendSource]) {
-        do {
-            try output.append(bytes: Preamble().bytes, flushingTo: socket)
-            if options.key != nil {
-                // Nothing but the handshake until the receiver has proved the key, and we have.
-                let nonce = randomBytes(AuthProof.byteCount)
-                var hello: [UInt8] = []
-                try RecordEncoder.append(
-                    .hello(Hello(parameters: [.agent(agentName), .nonce(nonce), .suites(CipherSuite.preferred)])),
-                    to: &hello
+    /// The preamble, HELLO (with `parameters`) and, with a key, the proofs both ways.
+    /// - Returns: false when the receiver did not prove the key (the session says why; our
+    ///   side is shut down).
+    mutating func handshake(parameters: [Parameter]) throws -> Bool {
+        try output.append(bytes: Preamble().bytes, flushingTo: socket)
+        guard options.key != nil else {
+            try output.append(.hello(Hello(parameters: [.agent(agentName)] + parameters)), flushingTo: socket)
+            return true
+        }
+        // Nothing but the handshake until the receiver has proved the key, and we have.
+        let nonce = randomBytes(AuthProof.byteCount)
+        var hello: [UInt8] = []
+        try RecordEncoder.append(
+            .hello(Hello(parameters: [.agent(agentName), .nonce(nonce), .suites(CipherSuite.preferred)] + parameters)),
+            to: &hello
+        )
+        session.startAuthentication(hello: hello, nonce: nonce)
+        try output.append(bytes: hello, flushingTo: socket)
+        try flush()
+        guard let (proof, sealer) = session.waitForClientProof() else {
+            if !session.receiverEnded, case .authenticationFailed(let message)? = session.connectionError {
+                // Tell the receiver why we leave: its log then says so.
+                try? output.append(
+                    .error(ErrorRecord(code: .unauthenticated, fatal: true, message: message)),
+                    flushingTo: socket
                 )
-                session.startAuthentication(hello: hello, nonce: nonce)
-                try output.append(bytes: hello, flushingTo: socket)
-                try flush()
-                guard let (proof, sealer) = session.waitForClientProof() else {
-                    if !session.receiverEnded, case .authenticationFailed(let message)? = session.connectionError {
-                        // Tell the receiver why we leave: its log then says so.
-                        try? output.append(
-                            .error(ErrorRecord(code: .unauthenticated, fatal: true, message: message)),
-                            flushingTo: socket
-                        )
-                        try? flush()
-                    }
-                    socket.shutdownWrite()
-                    session.writerIsWaiting()
-                    return
-                }
-                try output.append(.auth(proof), flushingTo: socket)
-                // Everything after our AUTH travels sealed (SPEC.md §13.4).
-                output.startSealing(sealer)
-            } else {
-                try output.append(.hello(Hello(parameters: [.agent(agentName)])), flushingTo: socket)
+                try? flush()
             }
+            socket.shutdownWrite()
+            return false
+        }
+        try output.append(.auth(proof), flushingTo: socket)
+        // Everything after our AUTH travels sealed (SPEC.md §13.4).
+        output.startSealing(sealer)
+        return true
+    }
+
+    /// The session's first connection: handshake, every source, resumes, GOODBYE.
+    mutating func run(_ sources: [SendSource], blocks: SenderBlocks? = nil) {
+        do {
+            guard try handshake(parameters: blocks.map { [.streams(UInt16($0.asked))] } ?? []) else {
+                session.writerIsWaiting()
+                return
+            }
+            if let blocks {
+                // The answer to the HELLO's `streams` decides how large files go.
+                try flush()
+                if let (grant, streams) = session.waitForSessionDecision() { blocks.granted(grant, streams: streams) }
+            }
+            self.blocks = blocks
             for (index, source) in sources.enumerated() {
                 guard session.connectionError == nil else { break }
+                if try sendAsBlocks(source, index: index) { continue }
                 try send(source, index: index, offset: 0, awaitAnswer: false)
             }
             // A receiver that holds part of a stream asks to resume it; offer those again

@@ -149,6 +149,17 @@ final class FileDescriptor {
         }
     }
 
+    /// Writes all of `bytes` at `offset`, leaving the position alone (`pwrite` until done).
+    func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {
+        var done = 0
+        while done < bytes.count {
+            let written = done
+            done += try retryingInterrupts("write") {
+                pwrite(unixDescriptor, bytes.baseAddress! + written, bytes.count - written, off_t(offset) + off_t(written))
+            }
+        }
+    }
+
     /// Syncs the whole file system holding this file (`syncfs`). Errors are reported per
     /// open file description, so each connection syncs through a descriptor of its own.
     func syncFileSystem() throws(SystemError) {

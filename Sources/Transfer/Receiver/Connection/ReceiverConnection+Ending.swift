@@ -13,13 +13,17 @@ extension ReceiverConnection {
         syncJournal()
         if let incoming = current {
             current = nil
-            keepPartial(incoming)
+            keepPartial(incoming, assembly: blocks)
+            blocks = nil
         }
+        endSession()
         // The slot is free before the seconds a close may take (drain). A handshake that
         // did not end costs its source (SourcePenalties).
         var failure: HandshakeFailure?
         if !established {
             if case .fatal(.timeout, _) = stop { failure = .timeout } else { failure = handshakeFailure ?? .abandoned }
+        } else if joinRefused {
+            failure = .authentication
         }
         let evicted = admission.isEvicted
         admission.release(failure: failure)
@@ -63,11 +67,28 @@ extension ReceiverConnection {
     /// Keeps a partial stream for a later resume: synced, so its length is true. A stream
     /// of unknown length cannot be resumed, nor one whose source changed (`resumable`
     /// false), and a partial that cannot be synced cannot be trusted: all are removed.
-    func keepPartial(_ incoming: Incoming, resumable: Bool = true) {
+    func keepPartial(_ incoming: Incoming, resumable: Bool = true, assembly: BlockAssembly? = nil) {
         let id = incoming.offer.transferID
         defer { release(id) }
-        // Nothing received: nothing worth keeping.
-        let keep = resumable && incoming.offer.size != nil && incoming.partial.length > 0
+        let keep: Bool
+        var keptBytes = incoming.partial.length
+        if let assembly {
+            // What a resume may skip: the blocks held, recorded on the file (SPEC.md §16.8).
+            assembly.close()
+            session?.close(id)
+            let held = assembly.held.map(\.index)
+            keptBytes = held.reduce(0) { $0 + (assembly.layout.range(of: $1, size: assembly.size)?.length ?? 0) }
+            keep =
+                resumable && !held.isEmpty
+                && (try? incoming.partial.recordBlocks(
+                    held,
+                    blockCount: assembly.count,
+                    blockSize: assembly.layout.blockSize
+                )) != nil
+        } else {
+            // Nothing received: nothing worth keeping.
+            keep = resumable && incoming.offer.size != nil && incoming.partial.length > 0
+        }
         if keep { incoming.partial.recordDestination() }
         // Its bytes and its name in `.xfer` (and `.xfer` in the target) must survive a power
         // loss, or the resume this keeps it for cannot happen (SPEC.md §7.3).
@@ -76,13 +97,25 @@ extension ReceiverConnection {
         if !synced {
             directory.removePartial(id)
         } else {
-            note(.kept, incoming.name.text, bytes: incoming.partial.length)
+            note(.kept, incoming.name.text, bytes: keptBytes)
             // The cap holds at every kept partial, not at the next expiry: a peer that cuts
             // or cancels transfers in a loop cannot pile them up in between.
             for removed in partials.enforce() {
                 note(.notice, detail: "removed partial \(removed.name) (\(removed.size) bytes): over the cap")
             }
         }
+    }
+
+    /// This connection's part in its session ends: a block it was receiving is free for
+    /// another connection; a first connection's session ends with it (SPEC.md §16).
+    func endSession() {
+        if let (assembly, index, _) = openBlock {
+            openBlock = nil
+            assembly.abandon(index)
+        }
+        guard let session else { return }
+        self.session = nil
+        if joined { session.leave() } else { sessions.remove(session) }
     }
 
     /// One line of the log about this connection.

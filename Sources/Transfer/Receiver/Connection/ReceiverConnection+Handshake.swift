@@ -7,7 +7,8 @@ extension ReceiverConnection {
     func welcome(_ hello: Hello) throws {
         guard options.key != nil else {
             try establish()
-            writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)])))
+            writer.enqueue(.welcome(Welcome(parameters: [.agent(agentName)] + grantSession(for: hello))))
+            sendSession()
             return
         }
         do {
@@ -16,7 +17,8 @@ extension ReceiverConnection {
                     hello,
                     helloBytes: reader.decoder.lastMessageBytes,
                     serverNonce: randomBytes(AuthProof.byteCount),
-                    agent: agentName
+                    agent: agentName,
+                    extra: grantSession(for: hello)
                 )
             )
         } catch {
@@ -46,6 +48,8 @@ extension ReceiverConnection {
         writer.startSealing(session.sealer)
         machine.authenticated()
         try establish()
+        // The session's token travels sealed (SPEC.md §16.2).
+        sendSession()
     }
 
     /// The handshake is over: take a slot among the served connections.

@@ -65,7 +65,9 @@ extension ReceiverConnection {
         }
         var claimed = true
         defer { if claimed { release(id) } }
-        if let resume = OfferDecision.resuming(offer, held: offer.size == nil ? 0 : directory.partialSize(id) ?? 0) {
+        if !offer.blocks,
+            let resume = OfferDecision.resuming(offer, held: offer.size == nil ? 0 : directory.partialSize(id) ?? 0)
+        {
             return decline(offer, resume)
         }
         if let needed = OfferDecision.shortfall(offer, free: directory.freeBytes()) {
@@ -78,6 +80,14 @@ extension ReceiverConnection {
             if case .refuse(let failure) = OfferDecision.space(offer, free: directory.freeBytes()) {
                 return refuse(offer, failure)
             }
+        }
+        if offer.blocks, let session {
+            guard let (partial, assembly) = openBlocks(offer, name: name, session: session) else { return }
+            claimed = false  // released when the offer ends
+            blocks = assembly
+            session.open(assembly)
+            current = Incoming(offer: offer, name: name, partial: partial)
+            return answer(offer, .accept, offset: 0)
         }
         let partial: PartialFile
         do {

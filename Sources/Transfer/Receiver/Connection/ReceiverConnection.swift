@@ -78,12 +78,28 @@ final class ReceiverConnection {
     /// did not exist yet (the commit will make it) is remembered too, until the next commit.
     var checkedDirectory: (key: String, parent: TargetDirectory.Parent)?
 
+    /// Every session of the receiver (SPEC.md §16), shared by every connection.
+    let sessions: ReceiverSessions
+    /// The session this connection was granted (its first connection) or joined.
+    var session: ReceiverSession?
+    /// Whether this connection joined a session (it carries blocks only).
+    var joined = false
+    /// A JOIN was refused for a wrong token: that costs the source (SourcePenalties).
+    var joinRefused = false
+    /// The `blocks` offer open on this connection, if any.
+    var blocks: BlockAssembly?
+    /// The block being received here: its offer's assembly, index, and where it starts.
+    var openBlock: (assembly: BlockAssembly, index: UInt32, offset: UInt64)?
+    /// When this connection last said something while blocks arrived (a keep-alive or BLOCKACK).
+    var lastBlockWord = monotonicSeconds()
+
     init(
         socket: TCPSocket,
         peer: String,
         directory: TargetDirectory,
         journal: CommitJournal,
         transfers: TransferClaims,
+        sessions: ReceiverSessions,
         descriptors: DescriptorBudget,
         partials: PartialsCap,
         options: ReceiverOptions,
@@ -94,6 +110,7 @@ final class ReceiverConnection {
         self.directory = directory
         self.journal = journal
         self.transfers = transfers
+        self.sessions = sessions
         self.descriptors = descriptors
         self.partials = partials
         self.options = options
@@ -205,9 +222,11 @@ final class ReceiverConnection {
             case .cancel(let cancel):
                 if let incoming = current {
                     current = nil
+                    let assembly = blocks
+                    blocks = nil
                     // sourceUnreadable: the source changed or vanished; its ID will never be
                     // offered again, so its partial could never be resumed (SPEC.md §11).
-                    keepPartial(incoming, resumable: cancel.code != .sourceUnreadable)
+                    keepPartial(incoming, resumable: cancel.code != .sourceUnreadable, assembly: assembly)
                     note(.cancelled, incoming.name.text, detail: cancel.message)
                 }
             case .peerError(let error):
@@ -221,6 +240,16 @@ final class ReceiverConnection {
                 )
             case .peerFailed(let error):
                 throw Stop.peerFailed("sender reported \(error.code): \(error.message)")
+            case .join(let request):
+                try join(request)
+            case .startBlock(let start):
+                try startBlock(start)
+            case .storeBlock(let bytes):
+                try storeBlock(bytes)
+            case .endBlock(let block):
+                try endBlock(block)
+            case .finishBlocks(let end):
+                try finishBlocks(end, committer)
             case .goodbye:
                 return
             case .fail(let code, let message):

@@ -46,7 +46,8 @@ struct ReceiverHandshake {
         _ hello: Hello,
         helloBytes: [UInt8],
         serverNonce: [UInt8],
-        agent: String
+        agent: String,
+        extra: [Parameter] = []
     ) throws(Failure) -> [UInt8] {
         guard let key else { preconditionFailure("a keyless receiver has no keyed handshake") }
         transcript.append(helloBytes)
@@ -69,7 +70,7 @@ struct ReceiverHandshake {
         var auth: [UInt8] = []
         do {
             try RecordEncoder.append(
-                .welcome(Welcome(parameters: [.agent(agent), .nonce(serverNonce), .suites([chosen])])),
+                .welcome(Welcome(parameters: [.agent(agent), .nonce(serverNonce), .suites([chosen])] + extra)),
                 to: &welcome
             )
             transcript.append(Preamble().bytes)

@@ -9,6 +9,8 @@ import Framing
 /// idle ─OFFER→ receiving ─END/CANCEL→ idle        (declined: discarding, or idle with awaitAnswer)
 /// receiving ─stream failed→ discarding ─END/CANCEL→ idle
 /// idle ─GOODBYE→ closed
+/// idle ─OFFER blocks→ assembling ─END/CANCEL→ idle      (blocks inside: BLOCK DATA* BLOCKEND)
+/// idle ─JOIN (first record)→ joined ─GOODBYE→ closed    (blocks inside, nothing else)
 /// ```
 ///
 /// Ignorable records (KEEPALIVE, unknown kinds 0x80–0xFF) are skipped anywhere between the
@@ -74,6 +76,37 @@ struct ReceiverStateMachine {
         }
     }
 
+    /// The block being received on this connection (SPEC.md §16): its accounting.
+    struct IncomingBlock: Equatable {
+        let id: TransferID
+        let index: UInt32
+        let length: UInt64
+        /// Held already: its bytes are read and dropped.
+        let duplicate: Bool
+        private(set) var received: UInt64 = 0
+        private(set) var digest = StreamDigest()
+
+        init(id: TransferID, index: UInt32, length: UInt64, duplicate: Bool) {
+            self.id = id
+            self.index = index
+            self.length = length
+            self.duplicate = duplicate
+        }
+
+        /// Counts `bytes`; false when they run past the block's length.
+        mutating func count(_ bytes: ArraySlice<UInt8>) -> Bool {
+            guard UInt64(bytes.count) <= length - received else { return false }
+            received += UInt64(bytes.count)
+            digest.update(bytes)
+            return true
+        }
+
+        static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.id == rhs.id && lhs.index == rhs.index && lhs.received == rhs.received
+                && lhs.digest.value == rhs.digest.value
+        }
+    }
+
     /// Where the conversation is.
     enum State: Equatable {
         case awaitingPreamble
@@ -85,6 +118,10 @@ struct ReceiverStateMachine {
         case receiving(IncomingStream)
         /// This offer's DATA is dropped up to its END or CANCEL (refused, or failed).
         case discarding(TransferID)
+        /// A `blocks` offer is open (accepted): its blocks, then its END or CANCEL.
+        case assembling(TransferID)
+        /// A further connection of a session: blocks only, then GOODBYE (SPEC.md §16).
+        case joined
         /// The client said GOODBYE.
         case closed
     }
@@ -124,6 +161,16 @@ struct ReceiverStateMachine {
         case peerError(ErrorRecord)
         /// A fatal ERROR from the sender: it is going away.
         case peerFailed(ErrorRecord)
+        /// A further connection asks to join a session: check it, or fail `unauthenticated`.
+        case join(Join)
+        /// A block starts: claim it in its offer's assembly, then ``openBlock(_:)`` or fail.
+        case startBlock(BlockStart)
+        /// Bytes of the open block (counted: within its length).
+        case storeBlock(ArraySlice<UInt8>)
+        /// The open block arrived whole and matches its BLOCKEND's digest.
+        case endBlock(IncomingBlock)
+        /// The open `blocks` offer's END: check every block held and the tree digest.
+        case finishBlocks(End)
         /// Commit what is pending, send GOODBYE, read until the client closes.
         case goodbye
         /// A connection error: fatal ERROR with this code (only if ``greeted``), then close.
@@ -132,6 +179,12 @@ struct ReceiverStateMachine {
 
     /// The current state.
     private(set) var state: State = .awaitingPreamble
+    /// The block being received, in `assembling` or `joined`.
+    private(set) var block: IncomingBlock?
+    /// This connection was granted a session (``sessionGranted()``): it may make `blocks` offers.
+    private(set) var hasSession = false
+    /// Nothing but the handshake has come yet: a JOIN may come now, and only now.
+    private var mayJoin = false
 
     /// Whether the client must prove the pre-shared key before anything else (SPEC.md §13).
     let requiresAuthentication: Bool
@@ -161,6 +214,37 @@ struct ReceiverStateMachine {
         case .record(let next):
             record = next
         }
+        let joinable = mayJoin
+        if case .keepAlive = record {} else if case .unknown = record {} else { mayJoin = false }
+        if var open = block {
+            switch record {
+            case .keepAlive, .unknown: return .ignore
+            case .error(let error) where error.fatal: return .peerFailed(error)
+            case .data(let bytes):
+                guard open.count(bytes) else {
+                    return fail(.protocolViolation, "DATA past the \(open.length) bytes of block \(open.index)")
+                }
+                block = open
+                return open.duplicate ? .ignore : .storeBlock(bytes)
+            case .blockEnd(let end):
+                block = nil
+                guard open.received == open.length else {
+                    return fail(
+                        .protocolViolation,
+                        "BLOCKEND after \(open.received) of the \(open.length) bytes of block \(open.index)"
+                    )
+                }
+                guard end.digest == open.digest.value else {
+                    return fail(
+                        .digestMismatch,
+                        "block \(open.index): BLOCKEND says \(hex16(end.digest)), its bytes give \(hex16(open.digest.value))"
+                    )
+                }
+                return .endBlock(open)
+            default:
+                return fail(.protocolViolation, "\(record.kind) inside block \(open.index) (before its BLOCKEND)")
+            }
+        }
         switch (state, record) {
         case (.awaitingPreamble, _):
             return fail(.protocolViolation, "no preamble")
@@ -175,6 +259,7 @@ struct ReceiverStateMachine {
                 return fail(.unauthenticated, "this receiver requires a pre-shared key (the HELLO has no nonce)")
             }
             state = requiresAuthentication ? .awaitingAuth : .idle
+            mayJoin = !requiresAuthentication
             return .welcome(hello)
         case (.awaitingAuth, .auth):
             return .authenticate
@@ -188,9 +273,48 @@ struct ReceiverStateMachine {
             // A non-fatal ERROR names a transfer (the decoder refuses an all-zero one); from
             // the sender it is information only: streams end with END or CANCEL.
             return .peerError(error)
+        case (.idle, .offer(let offer)) where offer.blocks:
+            guard hasSession else {
+                return fail(.protocolViolation, "a blocks OFFER on a connection that was granted no session")
+            }
+            state = .assembling(offer.transferID)
+            return .offer(offer)
         case (.idle, .offer(let offer)):
             state = .receiving(IncomingStream(offer))
             return .offer(offer)
+        case (.idle, .join(let join)):
+            guard joinable && !hasSession else {
+                return fail(
+                    .protocolViolation,
+                    "JOIN comes only as the first record after the handshake of a further connection"
+                )
+            }
+            state = .joined
+            return .join(join)
+        case (.assembling(let id), .block(let start)):
+            guard start.transferID == id else {
+                return fail(.protocolViolation, "BLOCK of another transfer than the blocks offer open here")
+            }
+            return .startBlock(start)
+        case (.joined, .block(let start)):
+            return .startBlock(start)
+        case (.assembling, .end(let end)):
+            state = .idle
+            return .finishBlocks(end)
+        case (.assembling, .cancel(let cancel)):
+            state = .idle
+            return .cancel(cancel)
+        case (.assembling, _):
+            return fail(.protocolViolation, "\(record.kind) while a blocks offer is open (only BLOCK, END or CANCEL)")
+        case (.joined, .goodbye):
+            state = .closed
+            return .goodbye
+        case (.joined, _):
+            return fail(.protocolViolation, "\(record.kind) on a joined connection (only blocks and GOODBYE)")
+        case (_, .block), (_, .blockEnd):
+            return fail(.protocolViolation, "\(record.kind) outside a blocks offer")
+        case (_, .join):
+            return fail(.protocolViolation, "JOIN comes only as the first record after the handshake")
         case (.idle, .goodbye):
             state = .closed
             return .goodbye
@@ -236,8 +360,22 @@ struct ReceiverStateMachine {
     /// The offer just returned by ``receive(_:)`` was answered other than `accept`: its
     /// DATA, if the sender streams any, is dropped until its END or CANCEL (SPEC.md §7.2).
     mutating func declined(_ offer: Offer) {
+        if case .assembling(let id) = state, id == offer.transferID {
+            state = .idle  // a blocks offer always awaits its answer
+            return
+        }
         guard case .receiving(let stream) = state, stream.id == offer.transferID else { return }
         state = offer.awaitAnswer ? .idle : .discarding(offer.transferID)
+    }
+
+    /// This connection was granted a session: `blocks` offers may come.
+    mutating func sessionGranted() {
+        hasSession = true
+    }
+
+    /// The block just started (``Action/startBlock(_:)``) was claimed: its DATA and BLOCKEND follow.
+    mutating func openBlock(_ incoming: IncomingBlock) {
+        block = incoming
     }
 
     /// The offer was accepted as a resume: the stream continues from a kept prefix of
@@ -252,6 +390,7 @@ struct ReceiverStateMachine {
     mutating func authenticated() {
         guard state == .awaitingAuth else { return }
         state = .idle
+        mayJoin = true
     }
 
     /// The accepted stream failed (non-fatal ERROR sent): drop the rest of it.

@@ -76,19 +76,23 @@ final class PartialFile {
     /// - Parameter destination: The validated name the stream is committed under, recorded
     ///   on the file (``nameAttribute``, best effort) for `xfer state` once the partial is
     ///   worth a resume: when it is kept, or when its first write-back window starts.
+    /// - Parameter blocks: For a `blocks` offer (SPEC.md §16): written at offsets by
+    ///   ``BlockAssembly``, so not `O_APPEND`; the commit's size check and the block tree
+    ///   digest stand for what `O_APPEND` guards.
     static func open(
         _ name: String,
         in directory: FileDescriptor,
         keeping offset: UInt64,
         window: UInt64,
-        destination: String? = nil
+        destination: String? = nil,
+        blocks: Bool = false
     ) throws(SystemError) -> Opening {
         // O_APPEND: every write goes to the end of the file as it is, so a truncation by
         // anyone else shows in the size the commit checks instead of leaving a hole.
         let file = try FileDescriptor.openRegularFile(
             name,
             in: directory,
-            flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW,
+            flags: O_RDWR | O_CREAT | (blocks ? 0 : O_APPEND) | O_NOFOLLOW,
             mode: 0o600
         )
         guard try file.tryLockExclusive() else { return .locked }
@@ -131,6 +135,12 @@ final class PartialFile {
         }
         previousWindow = current
         windowStart = length
+    }
+
+    /// A `blocks` offer's every block is held: the file is `length` bytes long as far as the
+    /// commit is concerned (which checks the file's size against it).
+    func blocksComplete(length: UInt64) {
+        self.length = length
     }
 
     /// Records the destination name on the file (best effort) for `xfer state`.

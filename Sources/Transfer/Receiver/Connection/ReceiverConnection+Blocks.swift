@@ -1,0 +1,219 @@
+import Framing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Sessions and blocks (SPEC.md §16): the grant, a JOIN, a `blocks` offer's blocks and END.
+extension ReceiverConnection {
+    /// What WELCOME says of a session the HELLO asked for, and the session made for it:
+    /// granted when the client asks for at least two connections and our limits allow two.
+    func grantSession(for hello: Hello) -> [Parameter] {
+        guard let asked = hello.parameters.streams, asked >= 2 else { return [] }
+        let granted = min(Int(asked), 16, options.maxStreams, options.maxPerAddress)
+        guard granted >= 2 else { return [] }
+        let session = sessions.create(blockSize: options.blockSize, granted: granted)
+        self.session = session
+        machine.sessionGranted()
+        return [.streams(UInt16(granted))]
+    }
+
+    /// After the handshake: the SESSION record, sealed when there is a key.
+    func sendSession() {
+        if let session, !joined { writer.enqueue(.session(session.grant)) }
+    }
+
+    /// A further connection joins the session `request` names, if it proves the token.
+    func join(_ request: Join) throws {
+        guard let found = sessions.find(request) else {
+            // A guess costs its source what a wrong proof of the key costs (SPEC.md §9).
+            joinRefused = true
+            note(.notice, detail: "refused a JOIN: unknown session or wrong token")
+            throw Stop.fatal(.unauthenticated, "JOIN names no session of this receiver, or not with its token")
+        }
+        if let refusal = found.join() { throw Stop.fatal(.busy, "JOIN refused: \(refusal)") }
+        session = found
+        joined = true
+    }
+
+    /// A BLOCK: claims it in its offer's assembly; the machine then counts its DATA.
+    func startBlock(_ start: BlockStart) throws {
+        let assembly: BlockAssembly?
+        if joined {
+            assembly = session?.assembly(for: start.transferID)
+        } else {
+            assembly = blocks?.transferID == start.transferID ? blocks : nil
+        }
+        guard let assembly else {
+            throw Stop.fatal(.protocolViolation, "BLOCK of a transfer not open as a blocks offer in this session")
+        }
+        switch assembly.claim(start.index) {
+        case .write(let offset, let length):
+            machine.openBlock(.init(id: start.transferID, index: start.index, length: length, duplicate: false))
+            openBlock = (assembly, start.index, offset)
+        case .duplicate(let length, _):
+            machine.openBlock(.init(id: start.transferID, index: start.index, length: length, duplicate: true))
+            openBlock = (assembly, start.index, 0)
+        case .busy:
+            throw Stop.fatal(.protocolViolation, "block \(start.index) is being received on another connection")
+        case .outside:
+            throw Stop.fatal(
+                .protocolViolation,
+                "block \(start.index) is past the last block (\(assembly.count - 1)) of its file"
+            )
+        case .closed:
+            throw Stop.fatal(.protocolViolation, "BLOCK of a transfer that has ended")
+        }
+    }
+
+    /// DATA of the open block, at its place in the file.
+    func storeBlock(_ bytes: ArraySlice<UInt8>) throws {
+        guard let (assembly, index, start) = openBlock, let block = machine.block else { return }
+        let offset = start + block.received - UInt64(bytes.count)
+        do {
+            let written = try bytes.withUnsafeBytes { raw throws(SystemError) in try assembly.write(raw, at: offset) }
+            guard written else { throw Stop.fatal(.protocolViolation, "BLOCK of a transfer that has ended") }
+        } catch let error as SystemError {
+            throw Stop.fatal(error.isNoSpace ? .noSpace : .ioError, "cannot write block \(index): \(error.reason)")
+        }
+        // The sender waits for BLOCKACKs: say "alive" while a long block arrives slowly.
+        let now = monotonicSeconds()
+        if now - lastBlockWord >= ReceiverConnection.heartbeatInterval {
+            lastBlockWord = now
+            writer.enqueue(.keepAlive)
+        }
+    }
+
+    /// The open block arrived whole and matched its digest: held, and acknowledged.
+    func endBlock(_ block: ReceiverStateMachine.IncomingBlock) throws {
+        guard let (assembly, _, _) = openBlock else { return }
+        openBlock = nil
+        if block.duplicate {
+            // Sent again (the sender lost its BLOCKACK with a connection): the same bytes, or a lie.
+            guard assembly.held.contains(where: { $0.index == block.index && $0.digest == block.digest.value }) else {
+                throw Stop.fatal(.protocolViolation, "block \(block.index) sent again with other bytes")
+            }
+        } else {
+            let finished: Bool
+            do {
+                finished = try assembly.finish(block.index, digest: block.digest.value)
+            } catch {
+                throw Stop.fatal(error.isNoSpace ? .noSpace : .ioError, "cannot write block \(block.index): \(error.reason)")
+            }
+            guard finished else { throw Stop.fatal(.protocolViolation, "BLOCK of a transfer that has ended") }
+        }
+        lastBlockWord = monotonicSeconds()
+        writer.enqueue(.blockAck(BlockAck(transferID: block.id, index: block.index)))
+    }
+
+    /// END of the open `blocks` offer: every block held, the length and the tree digest
+    /// right, or the file fails; then it joins the commit batch like any verified stream.
+    func finishBlocks(_ end: End, _ committer: Committer) throws {
+        guard let incoming = current, let assembly = blocks else { return }
+        current = nil
+        blocks = nil
+        assembly.close()
+        session?.close(assembly.transferID)
+        let name = incoming.name.text
+        if let missing = assembly.firstMissing {
+            // The blocks it holds are good: kept for a resume, which sends only the rest.
+            reportFailure(
+                assembly.transferID,
+                name: name,
+                .lengthMismatch,
+                "'\(name)': END came before block \(missing) of \(assembly.count) arrived"
+            )
+            return keepPartial(incoming, assembly: assembly)
+        }
+        guard end.totalLength == assembly.size, let tree = assembly.treeDigest, tree == end.digest else {
+            let problem =
+                end.totalLength != assembly.size
+                ? (ErrorCode.lengthMismatch, "END says \(end.totalLength) bytes, the offer \(assembly.size)")
+                : (
+                    ErrorCode.digestMismatch,
+                    "digest mismatch: END says \(hex16(end.digest)), its blocks give \(hex16(assembly.treeDigest ?? 0))"
+                )
+            return fail(incoming, problem.0, "'\(name)': \(problem.1)")
+        }
+        incoming.partial.forgetBlocks()
+        incoming.partial.blocksComplete(length: assembly.size)
+        let full = pending.add(
+            VerifiedStream(offer: incoming.offer, name: incoming.name, partial: incoming.partial, digest: tree),
+            length: assembly.size,
+            nameBytes: incoming.offer.name.utf8.count,
+            budgeted: descriptors.take()
+        )
+        if full { try commitPending(committer) }
+    }
+
+    /// The most blocks a `blocks` offer may have: its HAVE's bitmap fits one record.
+    static let maxBlocks = 8 * (ProtocolLimits.maxPayload - 20)
+
+    /// Opens the partial of an accepted `blocks` offer, finds the blocks a kept one holds
+    /// (read back and hashed: verified, never assumed), and sends HAVE for them.
+    /// - Returns: The assembly, or `nil` after refusing the offer.
+    func openBlocks(_ offer: Offer, name: WireName, session: ReceiverSession) -> (PartialFile, BlockAssembly)? {
+        let id = offer.transferID
+        let size = offer.size ?? 0
+        let layout = session.layout
+        let count = UInt32(clamping: layout.count(size: size))
+        // A HAVE must fit in one record: 8 blocks a byte.
+        guard layout.count(size: size) <= UInt64(ReceiverConnection.maxBlocks) else {
+            refuse(
+                offer,
+                ReceiverFailure(.refused, "'\(offer.name)' has more than \(ReceiverConnection.maxBlocks) blocks; send it with --streams 1")
+            )
+            return nil
+        }
+        let kept = directory.partialSize(id) ?? 0
+        let partial: PartialFile
+        do {
+            let opening = try PartialFile.open(
+                TargetDirectory.partialName(id),
+                in: directory.state,
+                keeping: kept,
+                window: options.writeBackWindow,
+                destination: name.text,
+                blocks: true
+            )
+            guard case .opened(let opened) = opening else {
+                refuse(offer, ReceiverFailure(.busy, "'\(offer.name)' is being written by another process"))
+                return nil
+            }
+            partial = opened
+        } catch {
+            refuse(
+                offer,
+                ReceiverFailure(
+                    error.isNoSpace ? .noSpace : .ioError,
+                    "cannot create a file for '\(offer.name)': \(error.reason)"
+                )
+            )
+            return nil
+        }
+        var held: [UInt32: UInt64] = [:]
+        let recorded = kept > 0 ? partial.recordedBlocks(blockCount: count, blockSize: layout.blockSize) : []
+        if !recorded.isEmpty {
+            let writer = self.writer
+            let heartbeat = try? Heartbeat(interval: ReceiverConnection.heartbeatInterval) {
+                try? writer.send(.keepAlive)
+            }
+            defer { heartbeat?.stop() }
+            for index in recorded {
+                guard let range = layout.range(of: index, size: size), range.offset + range.length <= kept else { continue }
+                var digest = StreamDigest()
+                if digestFile(partial.file, count: range.length, at: range.offset, into: &digest) {
+                    held[index] = digest.value
+                }
+            }
+        } else if kept > 0 {
+            // Nothing recorded for these blocks: start afresh.
+            _ = try? partial.file.truncate(to: 0)
+        }
+        let assembly = BlockAssembly(transferID: id, size: size, layout: layout, partial: partial, held: held)
+        if !held.isEmpty {
+            writer.enqueue(.have(Have(transferID: id, blockCount: count, held: held.keys.sorted())))
+        }
+        return (partial, assembly)
+    }
+}
