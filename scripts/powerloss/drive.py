@@ -13,7 +13,11 @@ durable first) and real `xfer send --json` processes against it over loopback. S
 (KIND): one (1 file), five, twenty (one send: the receiver's batch path, syncfs for 8+),
 nested (new nested directories), big (20 MiB), resume (a 16 MiB send cut by SIGKILL once
 the receiver wrote a random 1-8 MiB, then sent again), two (two senders at once into one
-new directory). Power is lost:
+new directory), blocks (one file of about 6 MiB sent with --streams 4 to a receiver with
+--block-size 65536: ~96 blocks written at their offsets over 4 connections), blocks-resume
+(the same, its first send cut by SIGKILL once the receiver wrote a random 1-4 MiB, then
+sent again: the receiver keeps the verified blocks, recorded in the partial's extended
+attribute user.xfer.blocks, and the second send sends only the others). Power is lost:
 
 - in random rounds (--rounds): at a random moment of the sends (60%) or right after a
   random ACK (40%), every sync taking a random time up to --jitter seconds meanwhile so
@@ -39,13 +43,20 @@ then on. The durable image is written out and checked:
    its bytes: nothing partial, empty or foreign;
 3. a receiver restarted on the image (a new simulator seeded with it) starts;
 4. a resend of every file exits 0, and after a second power loss right after it, every
-   file is there with exactly its bytes.
+   file is there with exactly its bytes;
+5. blocks scenarios, power not lost during the sends and no fault injected (not in the
+   kill and EIO modes): every send but a cut first one exits 0; and in blocks-resume,
+   when the receiver said it kept blocks of the cut send ("kept N bytes ... to resume",
+   N > 0; the second send waits up to 5 s for that line), a second send that confirmed
+   the file sent fewer bytes than it holds (its `done` event's "sent"): the kept blocks
+   were reused, not sent again.
 
 Each violation is printed (VIOLATION [scenario seed=S crash=MODE:N] ...), `replay`
 runs that round again with its operation log, and the summary counts rounds, crash
 points and violations by kind; exit status 1 if there was any violation. Figures that
-are not violations are printed too: partials and commit-journal lines that survived,
-resumes and "already committed" answers after a power loss. Rounds that depend on thread
+are not violations are printed too: partials (and blocks partials with their
+user.xfer.blocks) and commit-journal lines that survived, resumes and "already committed"
+answers after a power loss, blocks resumes. Rounds that depend on thread
 timing (random rounds, the two-sender scenario) may not repeat exactly on replay.
 """
 
@@ -69,7 +80,11 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 LAZYFS = os.path.join(HERE, "lazyfs.py")
 # pyfuse3 comes from Debian's python3-pyfuse3: the system interpreter, whatever is on PATH.
 PYTHON = "/usr/bin/python3"
-SCENARIOS = ["one", "five", "twenty", "nested", "big", "resume", "two"]
+SCENARIOS = ["one", "five", "twenty", "nested", "big", "resume", "two", "blocks", "blocks-resume"]
+# Blocks scenarios: the receiver's block size (the smallest allowed, for many blocks) and
+# the sender's connections.
+BLOCK_SIZE = 65536
+STREAMS = 4
 
 
 # MARK: the simulator
@@ -168,9 +183,9 @@ def xfer_binary():
 class Receiver:
     """`xfer receive` on 127.0.0.1, port learnt from its "listening on" line."""
 
-    def __init__(self, directory, simulator=None):
+    def __init__(self, directory, simulator=None, options=()):
         self.process = subprocess.Popen(
-            [xfer_binary(), "receive", "--listen", "127.0.0.1:0", "--dir", directory, "--timeout", "10"],
+            [xfer_binary(), "receive", "--listen", "127.0.0.1:0", "--dir", directory, "--timeout", "10", *options],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -195,6 +210,18 @@ class Receiver:
         threading.Thread(target=read, daemon=True).start()
         ready.wait(30)
 
+    def wait_kept(self, seconds):
+        """The bytes of its first "kept N bytes of 'NAME' to resume" line, waiting up to
+        `seconds` for one (None if none came, or the receiver ended)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            for line in list(self.log):
+                if " kept " in line and " to resume" in line:
+                    return int(line.split(" kept ", 1)[1].split(" ", 1)[0])
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return None
+            time.sleep(0.02)
+
     def stop(self):
         if self.process.poll() is None:
             self.process.kill()
@@ -205,9 +232,9 @@ class Receiver:
 class Sender:
     """`xfer send --json` of some paths; collects its events."""
 
-    def __init__(self, paths, port, on_event=None):
+    def __init__(self, paths, port, on_event=None, options=()):
         self.process = subprocess.Popen(
-            [xfer_binary(), "send", "--json", "--timeout", "10", *paths, f"127.0.0.1:{port}"],
+            [xfer_binary(), "send", "--json", "--timeout", "10", *options, *paths, f"127.0.0.1:{port}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -252,6 +279,22 @@ class Sender:
     def count(self, field):
         return sum(1 for e in self.events if e.get("event") == "confirmed" and e.get(field))
 
+    def sent(self):
+        """Bytes it sent (its `done` event), or None if it did not get that far."""
+        done = [e for e in self.events if e.get("event") == "done"]
+        return done[-1].get("sent") if done else None
+
+    def reused_blocks(self):
+        """Whether it sent fewer bytes than the files it newly confirmed (not "already
+        committed") hold: the receiver's kept blocks were reused. None when it cannot
+        tell: no file newly confirmed, or no `done` event."""
+        confirmed = [e for e in self.events if e.get("event") == "confirmed" and e.get("durable")]
+        done = [e for e in self.events if e.get("event") == "done"]
+        fresh = sum(e.get("bytes", 0) for e in confirmed if not e.get("already_committed"))
+        if not done or not fresh or "sent" not in done[-1]:
+            return None
+        return done[-1]["sent"] < fresh
+
 
 # MARK: scenarios
 
@@ -266,6 +309,8 @@ class Scenario:
         self.files = {}
         self.sends = []  # [[path, ...], ...]: concurrent senders
         self.cut = None  # resume: cut the first send after this many bytes
+        self.receiver_options = []  # for every receiver of the round
+        self.sender_options = []  # for every send of the round (resends too: same transfer IDs)
         rng = random.Random(f"{kind}:{seed}")
 
         def make(name, size):
@@ -312,6 +357,17 @@ class Scenario:
             self.files[f"resume-{seed}.bin"] = hashlib.sha256(data).hexdigest()
             self.sends = [[path]]
             self.cut = rng.randrange(1 << 20, 8 << 20)
+        elif kind in ("blocks", "blocks-resume"):
+            # About 6 MiB in 64 KiB blocks (the last one often short) over 4 connections:
+            # written at offsets, from several receiver threads into one partial.
+            name = f"{kind}-{seed}.bin"
+            path, data = make(name, rng.randrange((6 << 20) - BLOCK_SIZE + 1, (6 << 20) + 1))
+            self.files[name] = hashlib.sha256(data).hexdigest()
+            self.sends = [[path]]
+            self.receiver_options = ["--block-size", str(BLOCK_SIZE)]
+            self.sender_options = ["--streams", str(STREAMS)]
+            if kind == "blocks-resume":
+                self.cut = rng.randrange(1 << 20, 4 << 20)
         elif kind == "two":
             # Two senders, each with its own files, into one new directory at once.
             shared = f"shared-{seed}"
@@ -328,22 +384,29 @@ class Scenario:
         else:
             raise ValueError(kind)
 
-    def send(self, port, simulator, on_event=None):
+    def send(self, port, simulator, on_event=None, receiver=None):
         """Runs the scenario's sends against `port`; returns the senders (finished) and
-        whether a resume scenario's first send was cut before its confirmation."""
+        whether a resume scenario's first send was cut before its confirmation. For
+        blocks-resume, `kept` is then the bytes the receiver said it kept of the cut send
+        before the second one started (None: it said nothing)."""
         senders = []
         was_cut = False
+        self.kept = None
         if self.cut is not None:
             # Resume: a first send killed (by the simulator, exactly) once the receiver
             # has written `cut` bytes, then the same send again: it resumes from what the
             # receiver kept. The file is larger than the socket buffers hold beyond the
             # cut, so the first send cannot have delivered it all.
-            first = Sender(self.sends[0], port, on_event)
+            first = Sender(self.sends[0], port, on_event, self.sender_options)
             simulator.command(f"cut {first.process.pid} {self.cut}")
             first.wait()
             senders.append(first)
             was_cut = not first.confirmed()
-        running = [Sender(paths, port, on_event) for paths in self.sends]
+            if receiver is not None and self.sender_options:
+                # Blocks: the second send must find what the receiver kept, so it waits
+                # (a few seconds at most) for the receiver to have kept it, synced.
+                self.kept = receiver.wait_kept(5)
+        running = [Sender(paths, port, on_event, self.sender_options) for paths in self.sends]
         for sender in running:
             sender.wait()
         return senders + running, was_cut
@@ -396,18 +459,45 @@ def check_image(target, scenario, confirmed, all_required=False):
     return violations
 
 
+def check_blocks_sends(scenario, senders, crashed, totals):
+    """Blocks scenarios, power on and no fault injected: every send but a cut one
+    confirmed its file; after a cut, the second send reused the blocks the receiver said
+    it kept (it confirmed the file having sent fewer bytes than it holds)."""
+    violations = []
+    second = senders[-1]
+    if scenario.cut is not None and len(senders) == 2 and scenario.kept:
+        totals.blocks_kept += 1
+        reused = second.reused_blocks()
+        if reused:
+            totals.blocks_resumed += 1
+        elif reused is False:
+            violations.append(
+                f"the second send sent {second.sent()} bytes of {second.events[-1].get('bytes')} though the "
+                f"receiver kept {scenario.kept} bytes of blocks of the cut first send: no blocks resume"
+            )
+    if not crashed:
+        for sender in senders[1:] if scenario.cut is not None else senders:
+            if sender.process.returncode != 0:
+                violations.append(
+                    f"a send failed with power on and no fault injected (exit {sender.process.returncode}): "
+                    f"{sender.stderr.strip()[-300:]}"
+                )
+    return violations
+
+
 def state_figures(target):
     """Partials and journal lines the receiver's .xfer kept."""
     state = os.path.join(target, ".xfer")
-    partials = journal = 0
+    partials = journal = blocks = 0
     if os.path.isdir(state):
         partials = sum(1 for name in os.listdir(state) if name.endswith(".part") and os.path.getsize(os.path.join(state, name)) > 0)
+        blocks = sum(1 for name in os.listdir(state) if name.endswith(".part") and "user.xfer.blocks" in os.listxattr(os.path.join(state, name)))
         commits = os.path.join(state, "commits")
         if os.path.isdir(commits):
             for name in os.listdir(commits):
                 with open(os.path.join(commits, name), "rb") as log:
                     journal += log.read().count(b"\n")
-    return partials, journal
+    return partials, journal, blocks
 
 
 # MARK: one round
@@ -430,6 +520,10 @@ class Totals:
         self.resumed = 0
         self.already = 0
         self.journal_lines = 0
+        self.blocks_partials_kept = 0  # partials in the image with user.xfer.blocks
+        self.blocks_kept = 0  # blocks-resume: the receiver kept blocks of the cut send
+        self.blocks_resumed = 0  # ... and the second send reused them
+        self.blocks_resumed_after = 0  # blocks resends after a power loss that reused kept blocks
 
 
 def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
@@ -472,7 +566,7 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
             simulator.command(f"arm nonwrite {crash[1]} {'crash' if crash[0] == 'op' else crash[0]}")
         else:
             simulator.command("arm nonwrite 0")
-        receiver = Receiver(target, simulator)
+        receiver = Receiver(target, simulator, scenario.receiver_options)
         senders = []
         timer = None
         on_event = None
@@ -495,12 +589,14 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
                 timer = threading.Timer(crash[1], lambda: simulator.command("crash"))
                 timer.start()
             began = time.monotonic()
-            senders, was_cut = scenario.send(receiver.port, simulator, on_event)
+            senders, was_cut = scenario.send(receiver.port, simulator, on_event, receiver)
             totals.cuts += was_cut
             send_seconds = time.monotonic() - began
             if timer:
                 timer.cancel()
                 timer.join()
+            if scenario.sender_options and crash[0] not in ("kill", "eio"):
+                violations += check_blocks_sends(scenario, senders, simulator.command("stats")["crashed"], totals)
         if crash[0] in ("kill", "eio"):
             # After a kill at operation n (if the sends got that far) a new receiver on
             # the same file system, volatile state and all; after an I/O error the same
@@ -510,13 +606,13 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
             if crash[0] == "kill" or receiver.port is None:
                 # (A receiver whose start-up met the I/O error never listened: that is right.)
                 receiver.stop()
-                receiver = Receiver(target, simulator)
+                receiver = Receiver(target, simulator, scenario.receiver_options)
             if receiver.port is None:
                 violations.append(
                     f"a receiver restarted after the {crash[0]} did not start: " + "".join(receiver.log)[-500:]
                 )
             else:
-                again = [Sender(paths, receiver.port) for paths in scenario.sends]
+                again = [Sender(paths, receiver.port, options=scenario.sender_options) for paths in scenario.sends]
                 for sender in again:
                     status = sender.wait()
                     if status != 0:
@@ -551,9 +647,10 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         if stats.get("failed"):
             where = f" (EIO {stats['failed']}, power lost after the resend)"
         violations += [v + where for v in check_image(image_target, scenario, confirmed)]
-        partials, journal = state_figures(image_target)
+        partials, journal, blocks = state_figures(image_target)
         totals.partials_kept += partials
         totals.journal_lines += journal
+        totals.blocks_partials_kept += blocks
 
         # A receiver restarted on what survived, and every file sent again.
         restart_dir = os.path.join(workdir, "restart")
@@ -563,17 +660,19 @@ def one_round(kind, seed, crash, totals, keep=False, verbose=False, jitter=0.0):
         if not os.path.isdir(target2):
             os.mkdir(target2)  # never made durable: cannot happen (set up synced), but be plain
             second.command("sync")
-        restarted = Receiver(target2, second)
+        restarted = Receiver(target2, second, scenario.receiver_options)
         if restarted.port is None:
             violations.append("a receiver restarted on the durable image did not start: " + "".join(restarted.log)[-500:])
         else:
-            resent = [Sender(paths, restarted.port) for paths in scenario.sends]
+            resent = [Sender(paths, restarted.port, options=scenario.sender_options) for paths in scenario.sends]
             for sender in resent:
                 status = sender.wait()
                 if status != 0:
                     violations.append(f"the resend after the power loss exited {status}: {sender.stderr.strip()[-300:]}")
                 totals.resumed += sender.count("resumed_from")
                 totals.already += sender.count("already_committed")
+                if scenario.sender_options:
+                    totals.blocks_resumed_after += bool(sender.reused_blocks())
             second.command("crash")
             restarted.stop()
             image2 = os.path.join(restart_dir, "image")
@@ -616,6 +715,8 @@ def violation_class(violation):
         ("did not start", "restarted receiver did not start"),
         ("resend after", "resend failed"),
         ("driver error", "driver error"),
+        ("no blocks resume", "blocks kept but not reused"),
+        ("with power on and no fault", "send failed with power on"),
     ]:
         if needle in violation:
             return text + stage
@@ -702,8 +803,12 @@ def run(arguments):
           f"{totals.journal_lines} (of {totals.confirmed} confirmed); on resend, resumed {totals.resumed}, "
           f"already committed {totals.already} (never expected here: the restarted receiver runs on a new mount, "
           f"whose device number the journal's identity check sees change)")
+    if totals.by_kind.get("blocks") or totals.by_kind.get("blocks-resume"):
+        print(f"  blocks: cut sends whose blocks the receiver kept {totals.blocks_kept}, reused by the second send "
+              f"{totals.blocks_resumed}; blocks partials (with user.xfer.blocks) in images {totals.blocks_partials_kept}; "
+              f"resends after a power loss that reused kept blocks {totals.blocks_resumed_after}")
     for kind, (rounds, bad) in sorted(totals.by_kind.items()):
-        print(f"  {kind:>7}: {rounds} rounds, {bad} with a violation")
+        print(f"  {kind:>13}: {rounds} rounds, {bad} with a violation")
     modes = {
         "count": "power lost after the sends",
         "op": "power lost before an enumerated operation",

@@ -11,6 +11,10 @@ volatile state; only these promote it to the durable one:
 
 - ``fsync``/``fdatasync`` of a file: the file's content, size and mode become durable
   (both promote the same: fdatasync's "metadata needed to read the data" is the size).
+  ``fsync`` (not ``fdatasync``) also makes the file's extended attributes durable, all
+  of them as they are now: set, replaced and removed ones (xfer keeps a partial's
+  destination in ``user.xfer.name`` and a blocks partial's verified blocks in
+  ``user.xfer.blocks``, and syncs the file to keep them).
 - ``fsync`` of a directory (FUSE ``fsyncdir``): the directory's entries become durable,
   exactly as they are now: new names (create, mkdir, link, rename's target), removed
   names (unlink, rmdir, rename's source) and replaced names (rename over a file).
@@ -24,7 +28,9 @@ Nothing else makes anything durable: not ``close``, not ``sync_file_range`` (nev
 reaches FUSE), not ``syncfs`` or ``sync`` (the kernel passes them to FUSE daemons only
 for virtiofs), not the fsync of a file for its own directory entry (a new file whose
 directory is not synced is gone after a power loss, even if its data was synced). A
-file whose entry is durable but whose data never was comes back empty.
+file whose entry is durable but whose data never was comes back empty, without extended
+attributes. Writes may come at any offset (``pwrite``, a hole filled with zeros), from
+several threads on one descriptor (the kernel passes them one by one).
 
 A *crash* (the control command ``crash``, or ``arm KIND N``: crash when the Nth
 operation of KIND arrives, before it is applied) freezes the file system: that and
@@ -44,20 +50,25 @@ old), a partly durable directory (all of its entries or none), metadata other th
 mode (times and owners come back as the image writer's), data that the kernel's
 write-back would have persisted anyway before the crash (we assume the worst: none), the
 journalling behaviour of real file systems (ext4 usually persists a new entry with a
-file's fsync; we do not, as POSIX does not promise it), extended attributes, O_TMPFILE
-(the kernel answers EOPNOTSUPP: pyfuse3 3.2 has no tmpfile operation), fallocate
-(EOPNOTSUPP), symbolic links beyond create/read (durable like other entries), and locks:
-``flock`` is not implemented here, so the kernel keeps flock locks locally, which works
-between the processes of this machine. ``statfs`` reports a 64 GiB disk less what the
-files hold, so that free-space checks pass.
+file's fsync; we do not, as POSIX does not promise it), extended attributes of
+directories and symbolic links (kept, never durable), limits on attribute names and
+sizes, O_TMPFILE (the kernel answers EOPNOTSUPP: pyfuse3 3.2 has no tmpfile
+operation), fallocate (EOPNOTSUPP), symbolic links beyond create/read (durable like
+other entries), and locks: ``flock`` is not implemented here, so the kernel keeps flock
+locks locally, which works between the processes of this machine. ``statfs`` reports a
+64 GiB disk less what the files hold, so that free-space checks pass. (With getxattr
+implemented, the kernel asks for ``security.capability`` before each write, answered
+ENODATA: one more request per write.)
 
 Usage
 -----
     lazyfs.py MOUNTPOINT --control SOCKET [--seed DIR]
 
 prints ``lazyfs: ready`` on stdout once mounted. ``--seed DIR`` starts from a copy of
-DIR, all of it durable. Control commands, one line each on the UNIX socket, each
-answered with one JSON line:
+DIR, all of it durable: the user extended attributes of its files too, and its hard links
+as links of one inode (an image holds a file under two names when a rename between two
+directories was synced at one end only). Control commands, one line each on the UNIX
+socket, each answered with one JSON line:
 
 - ``crash``: lose power now.
 - ``arm KIND N [kill|eio]``: crash (or kill the victim, or fail with EIO) when the Nth
@@ -76,11 +87,13 @@ answered with one JSON line:
 - ``stats [log]``: counts since the last ``arm``, whether and where it crashed, and
   with ``log`` the counted operations in order.
 - ``sync``: make everything durable now (for setting a scenario up).
-- ``image DIR``: write the durable state into DIR.
+- ``image DIR``: write the durable state into DIR (with each file's durable extended
+  attributes: DIR must be on a file system with user attributes, as ext4, XFS, btrfs
+  and tmpfs since Linux 6.6 are).
 - ``quit``: unmount and exit.
 
-Counted operations: create mkdir mknod symlink link rename unlink rmdir setattr write
-fsync fsyncdir.
+Counted operations: create mkdir mknod symlink link rename unlink rmdir setattr setxattr
+removexattr write fsync fsyncdir.
 """
 
 import argparse
@@ -98,7 +111,7 @@ import pyfuse3
 import trio
 
 COUNTED = (
-    "create mkdir mknod symlink link rename unlink rmdir setattr write fsync fsyncdir".split()
+    "create mkdir mknod symlink link rename unlink rmdir setattr setxattr removexattr write fsync fsyncdir".split()
 )
 # The most operations the log keeps (the driver names crash points from it).
 LOG_LIMIT = 100_000
@@ -122,6 +135,8 @@ class Inode:
             self.data = bytearray()  # volatile content (a link's target for symlinks)
             self.durable_data = None  # content as of the last fsync; None: never synced
         self.durable_mode = mode
+        self.xattrs = {}  # name (bytes) -> value (bytes), volatile
+        self.durable_xattrs = {}  # as of the last fsync (files only)
 
     @property
     def is_dir(self):
@@ -164,7 +179,7 @@ class LazyFS(pyfuse3.Operations):
         self.next_inode += 1
         return inode
 
-    def _operation(self, kind, inode=None, name=b"", to=None):
+    def _operation(self, kind, inode=None, name=b"", to=None, attribute=None):
         """Called first by every operation: EIO once crashed; counts, logs and crashes
         when the armed operation arrives (before applying it)."""
         if self.crashed:
@@ -178,6 +193,8 @@ class LazyFS(pyfuse3.Operations):
         where = inode.path() if inode is not None else ""
         if name:
             where = where.rstrip("/") + "/" + name.decode(errors="replace")
+        if attribute is not None:
+            where += " " + attribute.decode(errors="replace")
         if to is not None:
             where += " -> " + to[0].path().rstrip("/") + "/" + to[1].decode(errors="replace")
         if len(self.log) < LOG_LIMIT:
@@ -224,6 +241,7 @@ class LazyFS(pyfuse3.Operations):
                 inode.durable_entries = dict(inode.entries)
             else:
                 inode.durable_data = bytes(inode.data)
+                inode.durable_xattrs = dict(inode.xattrs)
             inode.durable_mode = inode.mode
 
     def write_image(self, target):
@@ -231,7 +249,7 @@ class LazyFS(pyfuse3.Operations):
         reachable under several names becomes hard links; a directory reachable twice (a
         directory rename synced at one end only) is written once."""
         written = {}  # inode number -> first path written
-        counts = {"files": 0, "directories": 0, "hard_links": 0, "skipped_directories": 0}
+        counts = {"files": 0, "directories": 0, "hard_links": 0, "skipped_directories": 0, "attributes": 0}
 
         def walk(directory, path):
             for name, inode in sorted(directory.durable_entries.items()):
@@ -254,6 +272,9 @@ class LazyFS(pyfuse3.Operations):
                 else:
                     with open(child, "wb") as out:
                         out.write(inode.durable_data or b"")
+                    for key, value in sorted(inode.durable_xattrs.items()):
+                        os.setxattr(child, key, value)
+                        counts["attributes"] += 1
                     os.chmod(child, stat.S_IMODE(inode.durable_mode))
                     written[inode.number] = child
                     counts["files"] += 1
@@ -262,12 +283,19 @@ class LazyFS(pyfuse3.Operations):
         return counts
 
     def seed(self, source):
-        """Copies the tree at `source` in, all durable."""
+        """Copies the tree at `source` in, all durable. Hard links stay links of one inode
+        (as an image writes a file left under two names by a rename synced at one end)."""
+        seen = {}  # (device, inode number) in `source` -> Inode
 
         def load(directory, path):
             for entry in os.scandir(path):
                 info = entry.stat(follow_symlinks=False)
+                key = (info.st_dev, info.st_ino)
+                if stat.S_ISREG(info.st_mode) and info.st_nlink > 1 and key in seen:
+                    self._link(directory, os.fsencode(entry.name), seen[key])
+                    continue
                 inode = self._new(info.st_mode)
+                seen[key] = inode
                 self._link(directory, os.fsencode(entry.name), inode)
                 if entry.is_dir(follow_symlinks=False):
                     inode.nlink += 1
@@ -278,6 +306,9 @@ class LazyFS(pyfuse3.Operations):
                 else:
                     with open(entry.path, "rb") as source_file:
                         inode.data = bytearray(source_file.read())
+                    for key in os.listxattr(entry.path):
+                        if key.startswith("user."):
+                            inode.xattrs[os.fsencode(key)] = os.getxattr(entry.path, key)
 
         load(self.root, source)
         self.sync_all()
@@ -570,8 +601,37 @@ class LazyFS(pyfuse3.Operations):
         await self._jitter()
         inode = self.handles[fh]
         self._operation("fsync", inode)
+        if not datasync:
+            # Extended attributes are metadata that reading the data does not need.
+            inode.durable_xattrs = dict(inode.xattrs)
         inode.durable_data = bytes(inode.data)
         inode.durable_mode = inode.mode
+
+    # Extended attributes: volatile until the file's fsync (see the module's doc).
+
+    async def setxattr(self, inode, name, value, ctx):
+        node = self.inodes[inode]
+        self._operation("setxattr", node, attribute=name)
+        node.xattrs[bytes(name)] = bytes(value)
+        node.ctime = time.time_ns()
+
+    async def getxattr(self, inode, name, ctx):
+        self._operation("getxattr")
+        value = self.inodes[inode].xattrs.get(bytes(name))
+        if value is None:
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+        return value
+
+    async def listxattr(self, inode, ctx):
+        self._operation("listxattr")
+        return list(self.inodes[inode].xattrs)
+
+    async def removexattr(self, inode, name, ctx):
+        node = self.inodes[inode]
+        self._operation("removexattr", node, attribute=name)
+        if node.xattrs.pop(bytes(name), None) is None:
+            raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+        node.ctime = time.time_ns()
 
     # MARK: control
 

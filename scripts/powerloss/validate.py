@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 
 
 def _write(path, data, sync=False, flags=os.O_CREAT | os.O_WRONLY | os.O_TRUNC):
@@ -145,6 +146,84 @@ def case_syncfs_makes_nothing_durable(m):
     return lambda image: _read(f"{image}/f") is None or "syncfs made f durable"
 
 
+def _attribute(path, name):
+    try:
+        return os.getxattr(path, name)
+    except FileNotFoundError:
+        return "no file"
+    except OSError as error:
+        return None if error.errno == errno.ENODATA else f"getxattr: {error}"
+
+
+def case_attributes_durable_at_fsync(m):
+    # xfer's blocks partial: user.xfer.blocks set, then the file fsynced to keep it; a
+    # later change (or removal) without fsync is lost; fdatasync does not make one durable.
+    for name in "abcd":
+        _write(f"{m}/{name}", b"data", sync=True)
+    _sync_directory(m)
+    fd = os.open(f"{m}/a", os.O_RDWR)
+    os.setxattr(fd, "user.xfer.blocks", b"kept")
+    os.fsync(fd)
+    os.setxattr(fd, "user.xfer.blocks", b"changed, unsynced")
+    os.close(fd)
+    os.setxattr(f"{m}/b", "user.xfer.blocks", b"never synced")
+    fd = os.open(f"{m}/c", os.O_RDWR)
+    os.setxattr(fd, "user.xfer.name", b"c")
+    os.fsync(fd)
+    os.removexattr(fd, "user.xfer.name")
+    os.fsync(fd)
+    os.close(fd)
+    fd = os.open(f"{m}/d", os.O_RDWR)
+    os.setxattr(fd, "user.xfer.name", b"d")
+    os.fdatasync(fd)
+    problem = None if os.getxattr(fd, "user.xfer.name") == b"d" else "getxattr does not see what setxattr set"
+    os.close(fd)
+
+    def check(image):
+        found = {name: _attribute(f"{image}/{name}", "user.xfer.blocks" if name in "ab" else "user.xfer.name") for name in "abcd"}
+        expected = {"a": b"kept", "b": None, "c": None, "d": None}
+        return problem or found == expected or f"attributes in the image: {found}, expected {expected}"
+
+    return check
+
+
+def case_pwrite_threads_sync_file_range(m):
+    # xfer's blocks: pwrite at offsets (a hole first) from several threads on one
+    # descriptor, sync_file_range on each block: all seen, nothing durable before fsync.
+    block = 65536
+    _write(f"{m}/f", b"", sync=True)
+    _write(f"{m}/g", b"", sync=True)
+    _sync_directory(m)
+    libc = ctypes.CDLL(None, use_errno=True)
+    results = []
+    for name, sync in (("f", True), ("g", False)):
+        fd = os.open(f"{m}/{name}", os.O_RDWR)
+
+        def writer(lane):
+            for index in range(7 - lane, -1, -4):  # descending: holes filled later
+                os.pwrite(fd, bytes([index + 1]) * block, index * block)
+                result = libc.sync_file_range(fd, ctypes.c_int64(index * block), ctypes.c_int64(block), 2)
+                results.append(result == 0 or ctypes.get_errno())
+
+        threads = [threading.Thread(target=writer, args=(lane,)) for lane in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if sync:
+            os.fsync(fd)
+        os.close(fd)
+    expected = b"".join(bytes([index + 1]) * block for index in range(8))
+    problem = None
+    if _read(f"{m}/g") != expected:
+        problem = "the writes at offsets do not read back"
+    elif not all(result is True for result in results):
+        problem = f"sync_file_range failed: {results}"
+    return lambda image: problem or (_read(f"{image}/f"), _read(f"{image}/g")) == (expected, b"") or (
+        f"f has {len(_read(f'{image}/f') or b'')} bytes, g {len(_read(f'{image}/g') or b'')}: expected f all, g empty"
+    )
+
+
 def case_crash_freezes(m):
     _write(f"{m}/f", b"data", sync=True)
     _sync_directory(m)
@@ -198,6 +277,8 @@ CASES = [
     ("mkdir with a sync of its parent: it survives with its synced file", case_mkdir_with_parent_sync),
     ("unlink without a sync of the parent: the file survives", case_unlink_needs_parent_sync),
     ("syncfs reaches no FUSE daemon: nothing durable", case_syncfs_makes_nothing_durable),
+    ("pwrite at offsets from 4 threads, sync_file_range: read back whole; durable only with fsync", case_pwrite_threads_sync_file_range),
+    ("extended attributes (user.xfer.*): durable at fsync, not before, not at fdatasync; removal likewise", case_attributes_durable_at_fsync),
     ("after the crash every operation fails with EIO", case_crash_freezes),
     ("flock is exclusive between open files; statfs sane; O_TMPFILE refused", case_flock_statfs_tmpfile),
 ]
@@ -235,18 +316,25 @@ def case_armed_crash(simulator_class):
 
 
 def case_seed(simulator_class):
-    """A simulator seeded from a directory holds it all durably."""
+    """A simulator seeded from a directory holds it all durably, user attributes and hard
+    links too (an image holds a file under two names after a rename synced at one end)."""
     workdir = tempfile.mkdtemp(prefix="lazyfs-validate-")
     try:
         seed = os.path.join(workdir, "seed")
         os.makedirs(f"{seed}/d/e")
         with open(f"{seed}/d/e/f", "wb") as out:
             out.write(b"seeded")
+        os.setxattr(f"{seed}/d/e/f", "user.xfer.blocks", b"seeded too")
+        os.link(f"{seed}/d/e/f", f"{seed}/d/link")
         simulator = simulator_class(workdir, seed_from=seed)
         simulator.command("crash")
         image = os.path.join(workdir, "image")
         simulator.image(image)
         simulator.stop()
+        if not os.path.exists(f"{image}/d/link") or os.stat(f"{image}/d/link").st_ino != os.stat(f"{image}/d/e/f").st_ino:
+            return "the seeded hard link is not one inode with its file in the image"
+        if _attribute(f"{image}/d/e/f", "user.xfer.blocks") != b"seeded too":
+            return f"the seeded attribute is {_attribute(f'{image}/d/e/f', 'user.xfer.blocks')!r} in the image"
         return _read(f"{image}/d/e/f") == b"seeded" or "the seeded file is not in the image"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -276,7 +364,7 @@ def validate(simulator_class, quiet=False):
             shutil.rmtree(workdir, ignore_errors=True)
         results.append((name, verdict))
     results.append(("arm fsync 2: the second fsync fails with EIO, unapplied; the first holds", case_armed_crash(simulator_class)))
-    results.append(("--seed: a seeded tree is all durable", case_seed(simulator_class)))
+    results.append(("--seed: a seeded tree is all durable, with its files' user attributes and hard links", case_seed(simulator_class)))
     for name, verdict in results:
         if verdict is True:
             held += 1
@@ -308,6 +396,14 @@ MUTANTS = {
         "        old_directory.durable_entries.pop(name_old, None)\n        new_directory.durable_entries[name_new] = inode\n",
     ),
     "a crash does not freeze the file system": ("        self.crashed = True\n", "        self.crashed = False\n"),
+    "--seed copies a hard link as a file of its own": (
+        "                if stat.S_ISREG(info.st_mode) and info.st_nlink > 1 and key in seen:\n",
+        "                if False:\n",
+    ),
+    "a setxattr is durable at once": (
+        "        node.xattrs[bytes(name)] = bytes(value)\n",
+        "        node.xattrs[bytes(name)] = bytes(value)\n        node.durable_xattrs[bytes(name)] = bytes(value)\n",
+    ),
 }
 
 
