@@ -183,7 +183,7 @@ add("error-consumer-failed", error(32, TID, False, "'db.sql' is committed, but t
 add("goodbye", goodbye())
 add("keepalive", keepalive())
 
-# SPEC 1.3 (§16): sessions and blocks. The worked example of §16.6: 150,000 bytes, byte p is
+# SPEC 1.3 (§16): sessions and blocks. The worked example of §16.5: 150,000 bytes, byte p is
 # p mod 251, in blocks of 65,536 bytes; its last block (index 2) is 18,928 bytes.
 SID = bytes.fromhex("5e5510a15e5510a1000102030405060f")
 TOKEN = bytes(range(0xC0, 0xE0))
@@ -646,7 +646,7 @@ conversation(
 )
 
 # ---------------------------------------------------------------------------------------
-# Block tree digests (§16.6): computed values. The content is not stored: byte p of the file
+# Block tree digests (§16.5): computed values. The content is not stored: byte p of the file
 # (from offset 0) is p mod 251.
 
 

@@ -515,7 +515,7 @@ def parse_streams(value):
     return struct.unpack(">H", value)[0]
 
 
-# --- block layout and the block tree digest (§16.5, §16.6) --------------------------------------
+# --- block layout and the block tree digest (§16.4, §16.5) --------------------------------------
 
 def valid_block_size(size):
     """A power of two from 65,536 to 67,108,864."""

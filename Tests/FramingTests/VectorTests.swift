@@ -122,7 +122,7 @@ import Testing
         #expect(have.held == [0, 1, 2, 9])
     }
 
-    /// SPEC.md §16.6: each block tree vector's layout, block digests, tree input and tree
+    /// SPEC.md §16.5: each block tree vector's layout, block digests, tree input and tree
     /// digest, from its content (byte p is p mod 251).
     @Test func blockTreeDigests() throws {
         let trees = try #require(Self.vectors["block_trees"] as? [[String: Any]])
