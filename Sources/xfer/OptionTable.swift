@@ -258,7 +258,12 @@ let optionTable: [OptionSpec] = {
             default: "the current directory",
             .receive
         ),
-        .flag("once", "Serve one connection, then exit (0 if it ended cleanly).", .receive),
+        .flag(
+            "once",
+            "Serve one connection, then exit (0 if it ended cleanly). It grants no session: a sender uses one "
+                + "connection.",
+            .receive
+        ),
         .value(
             "timeout",
             "SECONDS",

@@ -35,6 +35,8 @@ struct ReceiveCommand: Command {
         options.consumer = arguments.value("exec").map(StreamConsumer.init(command:))
         directory = arguments.value("dir") ?? "."
         once = arguments.flag("once")
+        // One connection is served: a session's further connections would wait unanswered.
+        if once { options.maxStreams = 1 }
         quiet = arguments.flag("quiet")
         logJSON = arguments.flag("log-json")
     }

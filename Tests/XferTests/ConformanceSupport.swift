@@ -171,7 +171,7 @@ extension Record {
         case .welcome(let welcome): return [("parameters", "\(welcome.parameters)")]
         case .offer(let offer):
             return [
-                ("flags", offer.awaitAnswer ? "1" : "0"), ("transfer_id", "\(offer.transferID)"),
+                ("flags", "\((offer.awaitAnswer ? 1 : 0) | (offer.blocks ? 2 : 0))"), ("transfer_id", "\(offer.transferID)"),
                 ("size", offer.size.map { "\($0)" } ?? "unknown"), ("offset", "\(offer.offset)"),
                 ("mode", String(offer.mode, radix: 8)), ("mtime_seconds", "\(offer.modificationTime.seconds)"),
                 ("mtime_nanoseconds", "\(offer.modificationTime.nanoseconds)"), ("name", offer.name),
@@ -202,6 +202,21 @@ extension Record {
         case .goodbye, .keepAlive: return []
         case .auth(let proof): return [("proof", "\(proof.code)")]
         case .unknown(_, let flags, let payload): return [("flags", "\(flags)"), ("payload", "\(payload.count) bytes")]
+        case .session(let grant):
+            return [
+                ("session_id", grant.sessionID.map { hex($0) }.joined()), ("token", "\(grant.token.count) bytes"),
+                ("block_size", "\(grant.blockSize)"),
+            ]
+        case .join(let join):
+            return [("session_id", join.sessionID.map { hex($0) }.joined()), ("token", "\(join.token.count) bytes")]
+        case .have(let have):
+            return [
+                ("transfer_id", "\(have.transferID)"), ("block_count", "\(have.blockCount)"),
+                ("held", have.held.map { "\($0)" }.joined(separator: ",")),
+            ]
+        case .block(let block): return [("transfer_id", "\(block.transferID)"), ("index", "\(block.index)")]
+        case .blockEnd(let end): return [("digest", hex64(end.digest))]
+        case .blockAck(let ack): return [("transfer_id", "\(ack.transferID)"), ("index", "\(ack.index)")]
         }
     }
 
@@ -234,6 +249,8 @@ extension Record {
         }
     }
 }
+
+private func hex(_ byte: UInt8) -> String { byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }
 
 private func hex64(_ value: UInt64) -> String {
     let digits = String(value, radix: 16)

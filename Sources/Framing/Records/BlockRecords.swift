@@ -56,6 +56,10 @@ public struct Have: Hashable, Sendable {
     /// Bit `i % 8` (least significant first) of byte `i / 8` set: block `i` is held.
     public var bitmap: [UInt8]
 
+    /// The most blocks a `blocks` offer may have (SPEC.md §16.3): one HAVE lists them all
+    /// even sealed (a bitmap of 1,048,538 bytes).
+    public static let maxBlockCount: UInt32 = 8_388_304
+
     /// A HAVE for `blockCount` blocks with `bitmap`.
     public init(transferID: TransferID, blockCount: UInt32, bitmap: [UInt8]) {
         self.transferID = transferID

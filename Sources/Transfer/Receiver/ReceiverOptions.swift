@@ -56,7 +56,7 @@ public struct ReceiverOptions: Sendable {
     /// ``maxPerAddress`` and by 16. 1: no sessions are granted.
     public var maxStreams = 16
     /// Bytes per block of a `blocks` offer: a power of two, 64 KiB to 64 MiB.
-    public var blockSize: UInt32 = 16 << 20
+    public var blockSize: UInt32 = 8 << 20
     /// The program each committed stream is handed to before its ACK (`--exec`); `nil`:
     /// the ACK follows the commit.
     public var consumer: StreamConsumer?

@@ -13,6 +13,10 @@ extension SenderSession {
         if options.key != nil { locked { handshakeDeadline = monotonicSeconds() + options.idleTimeout } }
         do throws(ReadFailure) {
             guard case .preamble(let preamble) = try next(&reader) else { throw ReadFailure.framing(.badMagic([])) }
+            locked {
+                heard = true
+                condition.broadcast()
+            }
             let preambleBytes = reader.decoder.lastMessageBytes
             locked { transcript.append(preambleBytes) }
             if preamble.version != Preamble.currentVersion {

@@ -25,6 +25,8 @@ final class SenderSession: @unchecked Sendable {
     /// How many threads are waiting on the receiver; the reader's idle clock runs only then.
     var waiters = 0
     var lastHeard = monotonicSeconds()
+    /// Whether any byte of the receiver's arrived (its preamble).
+    var heard = false
     /// With a key, until the receiver has proved it: when the handshake as a whole times out,
     /// however its records (KEEPALIVEs, which anyone on the path could add) trickle in.
     var handshakeDeadline: Double?
@@ -196,6 +198,16 @@ final class SenderSession: @unchecked Sendable {
         }
     }
 
+    /// This side cannot go on with the connection (a block it cannot finish): the writer
+    /// sends a fatal ERROR with `code` and `message`, and shuts its side down.
+    func abandon(_ code: ErrorCode, _ message: String) {
+        locked {
+            if complaint == nil { complaint = (code, message) }
+            if failure == nil { failure = .localIO(message) }
+            condition.broadcast()
+        }
+    }
+
     /// Whether the receiver said anything within the idle timeout: while it does (it may
     /// be syncing and not reading), a blocked write is waiting for a live peer.
     var receiverIsAlive: Bool {
@@ -230,6 +242,24 @@ final class SenderSession: @unchecked Sendable {
     /// The HAVE read for `id`'s offer, if one came.
     func have(for id: TransferID) -> Have? {
         locked { haves[id] }
+    }
+
+    /// Waits up to `seconds` for the reader's end; with `unlessHeard`, without bound once
+    /// the receiver has said anything. Returns whether the reader ended.
+    func waitForReader(seconds: Double, unlessHeard: Bool) -> Bool {
+        locked {
+            let deadline = monotonicSeconds() + seconds
+            while !readerDone {
+                if unlessHeard && heard {
+                    condition.wait()
+                    continue
+                }
+                let left = deadline - monotonicSeconds()
+                if left <= 0 { return false }
+                _ = condition.wait(seconds: left)
+            }
+            return true
+        }
     }
 
     func waitForReader() {

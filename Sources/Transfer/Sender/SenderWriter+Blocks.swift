@@ -15,7 +15,8 @@ extension SenderWriter {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         var before = stat()
         guard fd >= 0, fstat(fd, &before) == 0, before.st_mode & S_IFMT == S_IFREG,
-            UInt64(before.st_size) >= 2 * UInt64(layout.blockSize)
+            UInt64(before.st_size) >= 2 * UInt64(layout.blockSize),
+            layout.count(size: UInt64(before.st_size)) <= UInt64(Have.maxBlockCount)
         else {
             if fd >= 0 { close(fd) }
             return false  // the stream path opens it again and says what is wrong, if anything
@@ -83,11 +84,23 @@ extension SenderWriter {
         }
         var tree: UInt64?
         while tree == nil {
-            if session.connectionError != nil || session.isDecided(index) { return true }
+            if session.connectionError != nil { return true }
+            if session.isDecided(index) {
+                // The receiver failed it (a non-fatal ERROR): close the offer (SPEC.md §16.4).
+                try cancel(index, .cancelled, "the receiver reported an error for it")
+                return true
+            }
+            if let reason = scheduler.failed {
+                try cancel(index, .sourceUnreadable, reason)
+                session.localFailure(index: index, .localIO("'\(name)' \(reason); send it again"))
+                return true
+            }
             if let (job, block) = scheduler.take(lane: 0) {
                 guard try sendBlock(job, block, scheduler: scheduler, counting: session) else {
-                    try cancel(index, .sourceUnreadable, "it shrank while being read")
+                    // A block cannot be abandoned half sent: this connection, and so the
+                    // session, ends with a fatal ERROR (SPEC.md §16.4).
                     session.localFailure(index: index, .localIO("'\(name)' shrank while being read; send it again"))
+                    session.abandon(.sourceUnreadable, "'\(name)' shrank while block \(block) was being sent")
                     return true
                 }
                 continue

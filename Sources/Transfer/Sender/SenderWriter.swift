@@ -69,7 +69,11 @@ struct SenderWriter: ~Copyable {
             if let blocks {
                 // The answer to the HELLO's `streams` decides how large files go.
                 try flush()
-                if let (grant, streams) = session.waitForSessionDecision() { blocks.granted(grant, streams: streams) }
+                if let (grant, streams) = session.waitForSessionDecision() {
+                    blocks.granted(grant, streams: streams)
+                    // Their handshakes overlap the first offer's round trip, not follow it.
+                    if sources.contains(where: { blocks.wouldSplit($0) }) { blocks.startLanes() }
+                }
             }
             self.blocks = blocks
             for (index, source) in sources.enumerated() {

@@ -174,6 +174,9 @@ final class TCPSocket: Sendable {
     /// Sends FIN: the peer reads end of stream once it has read everything sent before.
     func shutdownWrite() { shutdown(fd, CInt(SHUT_WR)) }
 
+    /// Ends both directions: a thread blocked reading it sees the end of the stream.
+    func shutdownBoth() { shutdown(fd, CInt(SHUT_RDWR)) }
+
     /// Reads and discards until end of stream or `seconds` pass, so that closing never
     /// finds unread data (which would make the kernel send RST, SPEC.md §7.5).
     func drain(seconds: Double) {

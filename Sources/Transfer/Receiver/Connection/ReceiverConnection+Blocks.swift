@@ -34,35 +34,57 @@ extension ReceiverConnection {
         if let refusal = found.join() { throw Stop.fatal(.busy, "JOIN refused: \(refusal)") }
         session = found
         joined = true
+        summary.joinedSession = true
     }
 
     /// A BLOCK: claims it in its offer's assembly; the machine then counts its DATA.
     func startBlock(_ start: BlockStart) throws {
-        let assembly: BlockAssembly?
-        if joined {
-            assembly = session?.assembly(for: start.transferID)
-        } else {
-            assembly = blocks?.transferID == start.transferID ? blocks : nil
+        if joined, session?.ended ?? true {
+            throw Stop.fatal(.cancelled, "the session has ended (its first connection closed)")
         }
-        guard let assembly else {
+        let assembly = joined ? session?.assembly(for: start.transferID) : blocks
+        guard let assembly, assembly.transferID == start.transferID else {
             throw Stop.fatal(.protocolViolation, "BLOCK of a transfer not open as a blocks offer in this session")
         }
-        switch assembly.claim(start.index) {
+        func open(_ length: UInt64, _ mode: ReceiverStateMachine.IncomingBlock.Mode) {
+            machine.openBlock(.init(id: start.transferID, index: start.index, length: length, mode: mode))
+        }
+        switch assembly.claim(start.index, owner: ObjectIdentifier(self)) {
         case .write(let offset, let length):
-            machine.openBlock(.init(id: start.transferID, index: start.index, length: length, duplicate: false))
+            open(length, .write)
             openBlock = (assembly, start.index, offset)
         case .duplicate(let length, _):
-            machine.openBlock(.init(id: start.transferID, index: start.index, length: length, duplicate: true))
+            open(length, .duplicate)
             openBlock = (assembly, start.index, 0)
-        case .busy:
-            throw Stop.fatal(.protocolViolation, "block \(start.index) is being received on another connection")
+        case .closed(let length):
+            // Sent before the client knew the offer had ended: read and dropped (SPEC.md §16.4).
+            open(length, .drop)
+            openBlock = (assembly, start.index, 0)
         case .outside:
             throw Stop.fatal(
                 .protocolViolation,
                 "block \(start.index) is past the last block (\(assembly.count - 1)) of its file"
             )
+        }
+    }
+
+    /// What a write or a finish of the open block found, as the connection carries it out.
+    private func check(_ outcome: BlockAssembly.Outcome, _ index: UInt32) throws {
+        switch outcome {
+        case .done: break
         case .closed:
-            throw Stop.fatal(.protocolViolation, "BLOCK of a transfer that has ended")
+            if joined, session?.ended ?? true {
+                throw Stop.fatal(.cancelled, "the session has ended (its first connection closed)")
+            }
+            machine.dropOpenBlock()
+        case .held:
+            // Another connection's copy was held first: the rest of this one is only checked.
+            machine.duplicateOpenBlock()
+        case .mismatch:
+            throw Stop.fatal(
+                .digestMismatch,
+                "block \(index): the bytes in the file do not match its BLOCKEND (another connection wrote other bytes into it)"
+            )
         }
     }
 
@@ -70,12 +92,17 @@ extension ReceiverConnection {
     func storeBlock(_ bytes: ArraySlice<UInt8>) throws {
         guard let (assembly, index, start) = openBlock, let block = machine.block else { return }
         let offset = start + block.received - UInt64(bytes.count)
-        do {
-            let written = try bytes.withUnsafeBytes { raw throws(SystemError) in try assembly.write(raw, at: offset) }
-            guard written else { throw Stop.fatal(.protocolViolation, "BLOCK of a transfer that has ended") }
-        } catch let error as SystemError {
+        let owner = ObjectIdentifier(self)
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(SystemError) in try assembly.write(raw, at: offset, block: index, owner: owner) }
+        }
+        let outcome: BlockAssembly.Outcome
+        do throws(SystemError) {
+            outcome = try result.get()
+        } catch {
             throw Stop.fatal(error.isNoSpace ? .noSpace : .ioError, "cannot write block \(index): \(error.reason)")
         }
+        try check(outcome, index)
         // The sender waits for BLOCKACKs: say "alive" while a long block arrives slowly.
         let now = monotonicSeconds()
         if now - lastBlockWord >= ReceiverConnection.heartbeatInterval {
@@ -88,19 +115,37 @@ extension ReceiverConnection {
     func endBlock(_ block: ReceiverStateMachine.IncomingBlock) throws {
         guard let (assembly, _, _) = openBlock else { return }
         openBlock = nil
-        if block.duplicate {
+        switch block.mode {
+        case .drop:
+            return  // of an offer no longer open: no BLOCKACK (SPEC.md §16.4)
+        case .duplicate:
             // Sent again (the sender lost its BLOCKACK with a connection): the same bytes, or a lie.
             guard assembly.held.contains(where: { $0.index == block.index && $0.digest == block.digest.value }) else {
                 throw Stop.fatal(.protocolViolation, "block \(block.index) sent again with other bytes")
             }
-        } else {
-            let finished: Bool
+        case .write:
+            let outcome: BlockAssembly.Outcome
             do {
-                finished = try assembly.finish(block.index, digest: block.digest.value)
+                outcome = try assembly.finish(block.index, digest: block.digest.value, owner: ObjectIdentifier(self))
             } catch {
-                throw Stop.fatal(error.isNoSpace ? .noSpace : .ioError, "cannot write block \(block.index): \(error.reason)")
+                throw Stop.fatal(
+                    error.isNoSpace ? .noSpace : .ioError,
+                    "cannot write block \(block.index): \(error.reason)"
+                )
             }
-            guard finished else { throw Stop.fatal(.protocolViolation, "BLOCK of a transfer that has ended") }
+            try check(outcome, block.index)
+            switch outcome {
+            case .closed: return
+            case .held(let digest):
+                guard digest == block.digest.value else {
+                    throw Stop.fatal(.protocolViolation, "block \(block.index) sent again with other bytes")
+                }
+                writer.enqueue(.blockAck(BlockAck(transferID: block.id, index: block.index)))
+                return
+            default: break
+            }
+            summary.blocks += 1
+            summary.blockBytes += block.length
         }
         lastBlockWord = monotonicSeconds()
         writer.enqueue(.blockAck(BlockAck(transferID: block.id, index: block.index)))
@@ -113,7 +158,6 @@ extension ReceiverConnection {
         current = nil
         blocks = nil
         assembly.close()
-        session?.close(assembly.transferID)
         let name = incoming.name.text
         if let missing = assembly.firstMissing {
             // The blocks it holds are good: kept for a resume, which sends only the rest.
@@ -146,9 +190,6 @@ extension ReceiverConnection {
         if full { try commitPending(committer) }
     }
 
-    /// The most blocks a `blocks` offer may have: its HAVE's bitmap fits one record.
-    static let maxBlocks = 8 * (ProtocolLimits.maxPayload - 20)
-
     /// Opens the partial of an accepted `blocks` offer, finds the blocks a kept one holds
     /// (read back and hashed: verified, never assumed), and sends HAVE for them.
     /// - Returns: The assembly, or `nil` after refusing the offer.
@@ -158,10 +199,10 @@ extension ReceiverConnection {
         let layout = session.layout
         let count = UInt32(clamping: layout.count(size: size))
         // A HAVE must fit in one record: 8 blocks a byte.
-        guard layout.count(size: size) <= UInt64(ReceiverConnection.maxBlocks) else {
+        guard layout.count(size: size) <= UInt64(Have.maxBlockCount) else {
             refuse(
                 offer,
-                ReceiverFailure(.refused, "'\(offer.name)' has more than \(ReceiverConnection.maxBlocks) blocks; send it with --streams 1")
+                ReceiverFailure(.refused, "'\(offer.name)' has more than \(Have.maxBlockCount) blocks; send it with --streams 1")
             )
             return nil
         }
@@ -212,6 +253,11 @@ extension ReceiverConnection {
         }
         let assembly = BlockAssembly(transferID: id, size: size, layout: layout, partial: partial, held: held)
         if !held.isEmpty {
+            note(
+                .notice,
+                name.text,
+                detail: "\(held.count) of \(count) blocks kept from an earlier connection verified; the rest follow"
+            )
             writer.enqueue(.have(Have(transferID: id, blockCount: count, held: held.keys.sorted())))
         }
         return (partial, assembly)

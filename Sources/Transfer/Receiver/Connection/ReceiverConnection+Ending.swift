@@ -75,7 +75,6 @@ extension ReceiverConnection {
         if let assembly {
             // What a resume may skip: the blocks held, recorded on the file (SPEC.md §16.8).
             assembly.close()
-            session?.close(id)
             let held = assembly.held.map(\.index)
             keptBytes = held.reduce(0) { $0 + (assembly.layout.range(of: $1, size: assembly.size)?.length ?? 0) }
             keep =
@@ -111,7 +110,7 @@ extension ReceiverConnection {
     func endSession() {
         if let (assembly, index, _) = openBlock {
             openBlock = nil
-            assembly.abandon(index)
+            assembly.abandon(index, owner: ObjectIdentifier(self))
         }
         guard let session else { return }
         self.session = nil

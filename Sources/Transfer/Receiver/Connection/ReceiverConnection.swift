@@ -16,6 +16,12 @@ public struct ConnectionSummary: Sendable {
     public var failedFiles = 0
     /// What ended the connection abnormally, if anything did.
     public var failure: TransferError?
+    /// Whether it joined another connection's session (SPEC.md §16): it carried blocks only.
+    public var joinedSession = false
+    /// Blocks of files received and verified on this connection, and their bytes.
+    public var blocks = 0
+    /// Bytes in those blocks.
+    public var blockBytes: UInt64 = 0
 }
 
 /// The receiving side of one connection (SPEC.md §7.3), on its own thread: reads records,

@@ -81,16 +81,24 @@ struct ReceiverStateMachine {
         let id: TransferID
         let index: UInt32
         let length: UInt64
-        /// Held already: its bytes are read and dropped.
-        let duplicate: Bool
+        /// What becomes of its bytes.
+        enum Mode: Equatable {
+            /// Written at the block's place in the partial file.
+            case write
+            /// Held already: read and dropped; acknowledged if its digest is the held one's.
+            case duplicate
+            /// Of an offer no longer open: read and dropped, never acknowledged.
+            case drop
+        }
+        var mode: Mode
         private(set) var received: UInt64 = 0
         private(set) var digest = StreamDigest()
 
-        init(id: TransferID, index: UInt32, length: UInt64, duplicate: Bool) {
+        init(id: TransferID, index: UInt32, length: UInt64, mode: Mode) {
             self.id = id
             self.index = index
             self.length = length
-            self.duplicate = duplicate
+            self.mode = mode
         }
 
         /// Counts `bytes`; false when they run past the block's length.
@@ -225,7 +233,7 @@ struct ReceiverStateMachine {
                     return fail(.protocolViolation, "DATA past the \(open.length) bytes of block \(open.index)")
                 }
                 block = open
-                return open.duplicate ? .ignore : .storeBlock(bytes)
+                return open.mode == .write ? .storeBlock(bytes) : .ignore
             case .blockEnd(let end):
                 block = nil
                 guard open.received == open.length else {
@@ -376,6 +384,17 @@ struct ReceiverStateMachine {
     /// The block just started (``Action/startBlock(_:)``) was claimed: its DATA and BLOCKEND follow.
     mutating func openBlock(_ incoming: IncomingBlock) {
         block = incoming
+    }
+
+    /// The open block's offer ended while it arrived: the rest of it is read and dropped.
+    mutating func dropOpenBlock() {
+        block?.mode = .drop
+    }
+
+    /// Another connection's copy of the open block was held first: the rest of it is read
+    /// and dropped, and its BLOCKEND checked against the held digest.
+    mutating func duplicateOpenBlock() {
+        block?.mode = .duplicate
     }
 
     /// The offer was accepted as a resume: the stream continues from a kept prefix of

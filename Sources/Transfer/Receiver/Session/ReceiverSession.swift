@@ -46,15 +46,14 @@ final class ReceiverSession: Sendable {
         state.withLock { $0.open[assembly.transferID] = assembly }
     }
 
-    /// The offer ended (END or CANCEL) or failed: no more blocks of it.
-    func close(_ id: TransferID) {
-        state.withLock { _ = $0.open.removeValue(forKey: id) }
-    }
-
-    /// The open `blocks` offer `id`, if there is one.
+    /// The `blocks` offer `id` of this session, open or closed (its late blocks are read
+    /// and dropped, SPEC.md §16.4); `nil` if there is none, or the session has ended.
     func assembly(for id: TransferID) -> BlockAssembly? {
         state.withLock { $0.open[id] }
     }
+
+    /// Whether the first connection has ended.
+    var ended: Bool { state.withLock { $0.ended } }
 
     /// The first connection ended: nobody may join any more.
     func end() {

@@ -41,7 +41,12 @@ struct BlockLane: Sendable {
         var writer = SenderWriter(socket: socket, session: session, options: options)
         writer.blocks = nil
         writer.carryBlocks(lane: lane, grant: grant, scheduler: scheduler, first: first)
-        session.waitForReader()
+        // A receiver that never answered this connection (it serves one, or its queue is
+        // full) owes nothing here: a short wait, then the close (SPEC.md §16.8).
+        if !session.waitForReader(seconds: 2, unlessHeard: true) {
+            socket.shutdownBoth()
+            session.waitForReader()
+        }
         scheduler.laneEnded(lane)
         socket.close()
     }
@@ -74,13 +79,23 @@ extension SenderWriter {
                 }
                 let (job, index) = next!
                 next = nil
-                guard try sendBlock(job, index, scheduler: scheduler, counting: first) else { break }
+                guard try sendBlock(job, index, scheduler: scheduler, counting: first) else {
+                    // Half a block cannot be taken back: this connection ends with a fatal
+                    // ERROR, and the file fails (SPEC.md §16.4).
+                    scheduler.fail("shrank while being read")
+                    session.abandon(.sourceUnreadable, "the file shrank while block \(index) was being sent")
+                    break
+                }
                 next = scheduler.take(lane: lane)
             }
             if session.connectionError == nil {
                 try output.append(.goodbye, flushingTo: socket)
                 try flush()
             } else {
+                if !session.receiverEnded, let (code, message) = session.ownComplaint {
+                    try? output.append(.error(ErrorRecord(code: code, fatal: true, message: message)), flushingTo: socket)
+                    try? flush()
+                }
                 socket.shutdownWrite()
             }
         } catch {

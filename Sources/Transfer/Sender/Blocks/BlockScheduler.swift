@@ -17,6 +17,10 @@ final class BlockScheduler: @unchecked Sendable {
     private var finished = false
     private var running = 0
     private var endedLanes: Set<Int> = []
+    /// Offers whose blocks are no longer dealt: a late BLOCKACK of one crossed their end.
+    private var closedJobs: Set<TransferID> = []
+    /// Why the job cannot go on (its source could not be read whole on some connection).
+    private var failure: String?
     /// Since when each lane with outstanding blocks has waited for a BLOCKACK.
     private var waitingSince: [Int: Double] = [:]
 
@@ -26,6 +30,8 @@ final class BlockScheduler: @unchecked Sendable {
     func start(_ job: BlockJob, held: Set<UInt32>) {
         locked {
             self.job = job
+            failure = nil
+            closedJobs.remove(job.transferID)
             queue = (0..<job.count).filter { !held.contains($0) }.reversed()
             outstanding = [:]
             digests = [UInt64?](repeating: nil, count: Int(job.count))
@@ -56,6 +62,7 @@ final class BlockScheduler: @unchecked Sendable {
     /// The job is over (sent, or failed): nothing more of it is dealt.
     func stop() {
         locked {
+            if let job { closedJobs.insert(job.transferID) }
             job = nil
             queue = []
             outstanding = [:]
@@ -63,6 +70,19 @@ final class BlockScheduler: @unchecked Sendable {
             condition.broadcast()
         }
     }
+
+    /// A connection could not read a block of the job whole: the job fails (its source
+    /// changed), and nothing more of it is dealt.
+    func fail(_ reason: String) {
+        locked {
+            failure = failure ?? reason
+            queue = []
+            condition.broadcast()
+        }
+    }
+
+    /// Why the job failed, if it did.
+    var failed: String? { locked { failure } }
 
     /// Every stream is sent: lanes say GOODBYE.
     func finish() {
@@ -111,6 +131,7 @@ final class BlockScheduler: @unchecked Sendable {
     /// - Throws: ``TransferError/protocolViolation(_:)`` for a block not outstanding on it.
     func acknowledged(_ ack: BlockAck, lane: Int) throws(TransferError) {
         try locked { () throws(TransferError) in
+            if job?.transferID != ack.transferID && closedJobs.contains(ack.transferID) { return }
             guard let job, job.transferID == ack.transferID, outstanding[ack.index] == lane else {
                 throw .protocolViolation("BLOCKACK for block \(ack.index), which was not sent on this connection")
             }

@@ -1,5 +1,9 @@
 import Framing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A sender's session (SPEC.md §16): how many connections it asked for, what the receiver
 /// granted, the scheduler that deals blocks to them, and the further connections (lanes),
 /// started when the first file is sent as blocks.
@@ -40,6 +44,14 @@ final class SenderBlocks: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return grant.map { BlockLayout(blockSize: $0.blockSize) }
+    }
+
+    /// Whether `source` is a file large enough to go as blocks in the granted session.
+    func wouldSplit(_ source: SendSource) -> Bool {
+        guard let layout, case .file(let path, _) = source else { return false }
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+            && UInt64(info.st_size) >= 2 * UInt64(layout.blockSize)
     }
 
     /// Starts the lanes, once: each joins the session on a connection of its own.
