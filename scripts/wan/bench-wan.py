@@ -2,7 +2,7 @@
 """xfer over an emulated long fat network, against the path's ceiling and the rsync daemon.
 
     scripts/bench.sh --wan [--rounds 3] [--size-mib 1024] [--files 10000] [--delay-ms 25]
-                           [--loss 0] [--rate-mbit 0] [--connections 8] [--baseline-xfer PATH]
+                           [--loss 0] [--rate-mbit 0] [--connections 8] [--xfer PATH]
 
 Brings up scripts/wan/wan.sh (two network namespaces joined by a TUN delay relay), then runs,
 interleaved round by round so that every contender sees the same machine:
@@ -110,8 +110,10 @@ def main():
         def xfer(paths, extra):
             def run():
                 fresh_target()
+                # Not --once: that serves one connection and grants no session, and the
+                # default sender would use one connection. Stopped once the sender exited.
                 receiver = subprocess.Popen(in_ns(B, [args.xfer, "receive", "--listen", B_IP + ":7390", "--dir", target,
-                                                      "--once", "--quiet", "--key", key]),
+                                                      "--quiet", "--key", key]),
                                             stderr=subprocess.PIPE, start_new_session=True)
                 try:
                     wait_for_line(receiver, b"listening on")
@@ -119,13 +121,13 @@ def main():
                     status = subprocess.call(in_ns(A, [args.xfer, "send", "--quiet", "--key", key] + extra + paths
                                                    + [B_IP + ":7390"]))
                     wall = time.monotonic() - start
-                    receiver.wait(timeout=60)
                 finally:
                     if receiver.poll() is None:
                         os.killpg(receiver.pid, signal.SIGTERM)
-                        receiver.wait()
+                    receiver.wait()
                 if status != 0:
-                    raise RuntimeError("xfer send exited %d" % status)
+                    raise RuntimeError("xfer send exited %d; receiver said:\n%s" % (
+                        status, receiver.stderr.read().decode(errors="replace")))
                 return wall
             return run
 
