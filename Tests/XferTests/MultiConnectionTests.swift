@@ -68,7 +68,7 @@ extension Integration {
             let bytes = source.makeFile("big.bin", count: 16 << 20)
             let receiver = ReceiverProcess(directory: target.path, extra: ["--block-size", "65536"])
             let relay = CutRelay(upstream: receiver.address, cut: 3, after: 1 << 20)
-            let sent = xfer(["send", "--streams", "4", source.file("big.bin"), relay.address])
+            let sent = boundedXfer(["send", "--streams", "4", source.file("big.bin"), relay.address])
             #expect(relay.output.wait(for: "cut connection 3"), "\(relay.output.text)")
             #expect(sent.status == 0, "\(sent.stderr)")
             expectSameBytes(target.contents("big.bin"), bytes)
@@ -99,6 +99,16 @@ extension Integration {
             #expect(resent < total, "the rerun sent \(resent) of \(total) blocks again over joined connections")
         }
     }
+}
+
+/// Runs xfer, killed after `seconds` if still running: a sender that waits for ever (a
+/// lost block never sent again) fails its test instead of hanging the suite.
+func boundedXfer(_ arguments: [String], seconds: Double = 60) -> Finished {
+    let process = XferProcess(arguments)
+    let watchdog = DispatchWorkItem { if process.process.isRunning { process.kill() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
+    defer { watchdog.cancel() }
+    return process.finish()
 }
 
 /// tcpdump on loopback for one port, until ``stop()``.

@@ -153,8 +153,38 @@ extension Integration {
             #expect(extra.records { $0.fatalCode != nil }.last?.fatalCode == .busy)
             member.send(.goodbye)
             #expect(member.records { $0 == .goodbye }.last == .goodbye, "the joined connection ends cleanly")
+            // Its place in the grant is free again.
+            let replacement = SessionClient(port: receiver.port)
+            _ = replacement.handshake()
+            replacement.send(.join(Join(sessionID: grant.sessionID, token: grant.token)))
+            replacement.send(.goodbye)
+            #expect(replacement.records { $0 == .goodbye || $0.fatalCode != nil }.last == .goodbye)
             first.send(.goodbye)
             #expect(first.records { $0 == .goodbye }.last == .goodbye)
+            // The first connection ended: the session is forgotten.
+            let late = SessionClient(port: receiver.port)
+            _ = late.handshake()
+            late.send(.join(Join(sessionID: grant.sessionID, token: grant.token)))
+            #expect(late.records { $0.fatalCode != nil }.last?.fatalCode == .unauthenticated)
+        }
+
+        @Test("Wrong JOINs cost their source what wrong proofs cost: after three it is turned away")
+        func joinPenalty() {
+            let target = TemporaryDirectory()
+            let (receiver, _, grant) = Self.session(target)
+            var wrong = grant.token
+            wrong[0] ^= 1
+            for _ in 0..<3 {
+                let guesser = SessionClient(port: receiver.port)
+                _ = guesser.handshake()
+                guesser.send(.join(Join(sessionID: grant.sessionID, token: wrong)))
+                _ = guesser.records { $0.fatalCode != nil }
+            }
+            #expect(receiver.xfer.stderr.wait { $0.components(separatedBy: "refused a JOIN").count == 4 })
+            let next = SessionClient(port: receiver.port)
+            let greeting = next.handshake()
+            #expect(greeting.last?.fatalCode == .busy, "the source was not turned away: \(greeting)")
+            #expect(receiver.xfer.stderr.wait(for: "is penalised"), "\(receiver.log)")
         }
 
         @Test("A JOIN is the first record after a handshake only, and never on a first connection")
@@ -195,34 +225,59 @@ extension Integration {
             #expect(!target.exists("holey.bin"))
         }
 
-        @Test("A block sent again with other bytes, and a block past the file's end, end the connection")
-        func duplicateAndOutside() {
+        @Test("A block sent again with other bytes ends its connection and is not written; the file commits with the first bytes")
+        func duplicateWithOtherBytes() {
             let target = TemporaryDirectory()
             let bytes = (0..<(2 * Self.blockSize + 10)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
             let id = TransferID(high: 18, low: 2)
-            do {
-                let (receiver, first, _) = Self.session(target)
-            defer { withExtendedLifetime(receiver) {} }
-                _ = Self.offerBlocks(first, id, size: bytes.count, name: "twice.bin")
-                Self.sendBlock(first, id, 0, of: bytes)
-                _ = first.records { $0 == .blockAck(BlockAck(transferID: id, index: 0)) }
-                // The same bytes again: acknowledged, not written again.
-                Self.sendBlock(first, id, 0, of: bytes)
-                #expect(first.records { $0 == .blockAck(BlockAck(transferID: id, index: 0)) || $0.fatalCode != nil }.last == .blockAck(BlockAck(transferID: id, index: 0)))
-                var other = bytes
-                other[5] ^= 0xFF
-                Self.sendBlock(first, id, 0, of: other)
-                #expect(first.records { $0.fatalCode != nil }.last?.fatalCode == .protocolViolation)
+            let (receiver, first, grant) = Self.session(target)
+            _ = Self.offerBlocks(first, id, size: bytes.count, name: "twice.bin")
+            for index in 0..<3 { Self.sendBlock(first, id, index, of: bytes) }
+            _ = first.records { $0 == .blockAck(BlockAck(transferID: id, index: 2)) }
+            // On a joined connection: the same bytes again are acknowledged, not written again…
+            let joined = SessionClient(port: receiver.port)
+            _ = joined.handshake()
+            joined.send(.join(Join(sessionID: grant.sessionID, token: grant.token)))
+            Self.sendBlock(joined, id, 0, of: bytes)
+            #expect(joined.next() == .blockAck(BlockAck(transferID: id, index: 0)))
+            // …other bytes for it end that connection, and change nothing in the file.
+            var other = bytes
+            other[5] ^= 0xFF
+            Self.sendBlock(joined, id, 0, of: other)
+            #expect(joined.records { $0.fatalCode != nil }.last?.fatalCode == .protocolViolation)
+            let tree = blockTreeDigest(
+                stride(from: 0, to: bytes.count, by: Self.blockSize).map {
+                    xxh64(bytes[$0..<min($0 + Self.blockSize, bytes.count)])
+                }
+            )
+            first.send(.end(End(totalLength: UInt64(bytes.count), digest: tree)))
+            let acked = first.records { if case .ack = $0 { true } else if case .error = $0 { true } else { false } }
+            guard case .ack? = acked.last else {
+                Issue.record("no ACK: \(acked)\n\(receiver.log)")
+                return
             }
-            do {
-                let (receiver, first, _) = Self.session(target)
-            defer { withExtendedLifetime(receiver) {} }
-                _ = Self.offerBlocks(first, TransferID(high: 18, low: 3), size: bytes.count, name: "outside.bin")
-                first.send(.block(BlockStart(transferID: TransferID(high: 18, low: 3), index: 3)))
-                first.send(.data([1, 2, 3][...]))
-                #expect(first.records { $0.fatalCode != nil }.last?.fatalCode == .protocolViolation)
-            }
-            #expect(!target.exists("twice.bin") && !target.exists("outside.bin"))
+            #expect(target.contents("twice.bin") == bytes, "the committed file holds the second copy's bytes")
+        }
+
+        @Test("A block past the file's end, and a BLOCKEND whose digest is not the block's, end the connection")
+        func outsideAndWrongDigest() {
+            let target = TemporaryDirectory()
+            let bytes = (0..<(2 * Self.blockSize + 10)).map { UInt8(truncatingIfNeeded: $0 &* 17) }
+            let (receiver, first, _) = Self.session(target)
+            let outside = TransferID(high: 18, low: 3)
+            _ = Self.offerBlocks(first, outside, size: bytes.count, name: "outside.bin")
+            first.send(.block(BlockStart(transferID: outside, index: 3)))
+            first.send(.data([1, 2, 3][...]))
+            #expect(first.records { $0.fatalCode != nil }.last?.fatalCode == .protocolViolation)
+            let second = SessionClient(port: receiver.port)
+            _ = second.handshake(streams: 2)
+            let wrong = TransferID(high: 18, low: 4)
+            _ = Self.offerBlocks(second, wrong, size: bytes.count, name: "wrong.bin")
+            second.send(.block(BlockStart(transferID: wrong, index: 0)))
+            second.send(.data(bytes[0..<Self.blockSize]))
+            second.send(.blockEnd(BlockEnd(digest: xxh64(bytes[0..<Self.blockSize]) ^ 1)))
+            #expect(second.records { $0.fatalCode != nil }.last?.fatalCode == .digestMismatch)
+            #expect(!target.exists("outside.bin") && !target.exists("wrong.bin"))
         }
 
         @Test("Blocks whole, tree digest right: committed and ACKed with the tree digest; a resend is already committed")

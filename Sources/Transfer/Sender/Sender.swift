@@ -23,11 +23,13 @@ public final class Sender: Sendable {
         self.options = options
     }
 
-    /// Sends `sources` in one connection and waits for the receiver's verdict on each.
-    /// - Parameter onEvent: Called from this and the reading thread, never concurrently.
+    /// Sends `sources` and waits for the receiver's verdict on each: over one connection
+    /// near the receiver, over several on a long path (``SenderOptions/streams``): large
+    /// files as blocks in a session (SPEC.md §16), many small files spread over plain
+    /// connections (``SenderFanOut``).
+    /// - Parameter onEvent: Called from any thread, never concurrently.
     /// - Returns: Which streams were confirmed and which failed, and why.
     public func send(_ sources: [SendSource], onEvent: @escaping @Sendable (SenderEvent) -> Void) -> SendReport {
-        let session = SenderSession(sources: sources, options: options, onEvent: onEvent)
         let socket: TCPSocket
         let connecting = monotonicSeconds()
         do {
@@ -37,6 +39,26 @@ public final class Sender: Sendable {
             report.connectionError = error
             return report
         }
+        // The TCP handshake took one round trip: what decides how many connections to use.
+        let streams = options.streams ?? SenderOptions.automaticStreams(roundTrip: monotonicSeconds() - connecting)
+        if streams >= 2, let groups = SenderFanOut.groups(sources, connections: min(streams, 16)) {
+            return SenderFanOut(endpoint: endpoint, options: options, sources: sources, onEvent: onEvent)
+                .send(groups) { group, onGroupEvent in
+                    self.send(group, over: socket, streams: 1, onEvent: onGroupEvent)
+                }
+        }
+        return send(sources, over: socket, streams: streams, onEvent: onEvent)
+    }
+
+    /// Sends `sources` over `socket`, just connected, asking for a session of `streams`
+    /// connections when that is 2 or more.
+    func send(
+        _ sources: [SendSource],
+        over socket: TCPSocket,
+        streams: Int,
+        onEvent: @escaping @Sendable (SenderEvent) -> Void
+    ) -> SendReport {
+        let session = SenderSession(sources: sources, options: options, onEvent: onEvent)
         // Reads wake every second so the reader can apply the idle timeout itself; writes
         // wake every second too, and go on blocking only while the receiver is heard from.
         socket.setTimeouts(receive: 1, send: 1)
@@ -50,8 +72,6 @@ public final class Sender: Sendable {
             report.connectionError = .localIO("\(error)")
             return report
         }
-        // The TCP handshake took one round trip: what decides how many connections to ask for.
-        let streams = options.streams ?? SenderOptions.automaticStreams(roundTrip: monotonicSeconds() - connecting)
         let blocks =
             streams >= 2
             ? SenderBlocks(asked: min(streams, 16), endpoint: endpoint, options: options, first: session) : nil

@@ -152,6 +152,8 @@ struct AdmissionTable {
         if entry.established {
             served -= 1
             sources[entry.source, default: Counts()].served -= 1
+            // After the handshake only a refused JOIN fails this way (SPEC.md §16.2).
+            if let failure, !entry.evicted { penalties.penalise(entry.source, for: failure, now: now) }
         } else {
             handshaking -= 1
             sources[entry.source, default: Counts()].handshaking -= 1

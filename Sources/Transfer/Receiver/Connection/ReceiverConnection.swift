@@ -155,6 +155,8 @@ final class ReceiverConnection {
             try converse(committer)
             try commitPending(committer)
             syncJournal()
+            // A first connection's session ends with it; a joined one gives its place back.
+            endSession()
             writer.enqueue(.goodbye)
             try flush()
             admission.release()
