@@ -337,9 +337,11 @@ ignorable = [{"name": "unknown-ignorable-kind", **unknown(0x9C, 0x80, b"future")
 VARIABLE = {0x01: ["parameters"], 0x02: ["parameters"], 0x04: ["message"], 0x07: ["message"], 0x0A: ["message"]}
 
 
-def step(direction, note, what, variable=(), optional=None, after=None):
+def step(direction, note, what, variable=(), optional=None, after=None, conn=None, any_connection=False):
     """One step. PROGRESS and KEEPALIVE are optional unless said otherwise: whether they come
-    depends on timing."""
+    depends on timing. `conn`: the connection that carries it (1, the first, when absent);
+    `any_connection`: a step of a block (BLOCK, its DATA, BLOCKEND, BLOCKACK) that may travel
+    on any connection of the session, its BLOCKACK on the one that carried it (§12.1)."""
     if isinstance(what, int):
         entry = {"direction": direction, "note": note, "type": "preamble", "version": what, "hex": x.preamble(what).hex()}
     elif isinstance(what, tuple):  # ("invalid", raw, error name)
@@ -356,6 +358,10 @@ def step(direction, note, what, variable=(), optional=None, after=None):
         entry["optional"] = True
     if after:
         entry["after_seconds"] = after
+    if conn is not None:
+        entry["connection"] = conn
+    if any_connection:
+        entry["any_connection"] = True
     return entry
 
 
@@ -643,6 +649,121 @@ conversation(
                      "content": [{"hex": ticks[:7].hex()}, {"pause_seconds": 3.6}, {"hex": ticks[7:].hex()}],
                      "outcome": "confirmed"}],
     server_state={"idle_timeout_seconds": 2},
+)
+
+# Several connections (§16). The file of §16.5 and §16.11: 150,000 bytes, byte p is p mod 251,
+# in blocks of 65,536 (the server's block size, server_state `block_size`). The session ID and
+# token are the server's random choice: bound from SESSION and put in JOIN (§12.1). Each
+# step names its connection; a block's steps may travel on any connection (the client's
+# choice, §16.4), its BLOCKACK on the one that carried it.
+B = 1 << 16
+big_tree = x.tree_digest(big_digests)
+big_source = {"type": "file", "name": "big.bin", "mode": 0o644, "mtime_seconds": u64(T), "mtime_nanoseconds": 0,
+              "content": [{"p_mod_251": len(big)}], "outcome": "confirmed"}
+SESSION_VARIABLE = ["session_id", "token"]
+
+
+def c1(note, what, **kw):
+    return c(note, what, conn=1, **kw)
+
+
+def s1(note, what, **kw):
+    return s(note, what, conn=1, **kw)
+
+
+def session_opening(block_size=B):
+    return [
+        c1("preamble, version 1", 1),
+        s1("preamble, version 1", 1),
+        c1("HELLO {streams 2}: a session of two connections, please", hello([(1, b"example/1"), x.streams_param(2)])),
+        s1("WELCOME {streams 2}: granted", welcome([(1, b"example/1"), x.streams_param(2)])),
+        s1("SESSION: its ID and token (the server's random choice, bound here), block size 65,536",
+           session(SID, TOKEN, block_size), variable=SESSION_VARIABLE),
+    ]
+
+
+def join_opening():
+    return [
+        c("connection 2: preamble, version 1", 1, conn=2),
+        s("connection 2: preamble, version 1", 1, conn=2),
+        c("connection 2: HELLO without streams", hello([(1, b"example/1")]), conn=2),
+        s("connection 2: WELCOME without streams", welcome([(1, b"example/1")]), conn=2),
+        c("connection 2: JOIN with the session ID and token of SESSION; no answer comes", join(SID, TOKEN), conn=2),
+    ]
+
+
+def block_steps(tid, index, conn):
+    offset, length = x.block_range(index, len(big), B)
+    return [
+        c("BLOCK %d (any connection; here %d)" % (index, conn), block(tid, index), conn=conn, any_connection=True),
+        c("DATA: the %d bytes of block %d" % (length, index), data(big[offset:offset + length]), conn=conn,
+          any_connection=True),
+        c("BLOCKEND: XXH64 of block %d" % index, blockend(big_digests[index]), conn=conn, any_connection=True),
+    ]
+
+
+def blockack_step(tid, index, conn):
+    return s("BLOCKACK %d, on the connection that carried the block" % index, blockack(tid, index), conn=conn,
+             any_connection=True)
+
+
+def session_closing(tid):
+    return [
+        c1("END: 150,000 bytes and the block tree digest, once every block has its BLOCKACK",
+           end(len(big), big_tree)),
+        s1("PROGRESS while syncing", progress(tid, len(big), 0)),
+        s1("ACK: 150,000 bytes, the block tree digest, durable", ack(tid, len(big), big_tree, True)),
+        c("connection 2: GOODBYE, nothing more to carry", goodbye(), conn=2),
+        s("connection 2: GOODBYE; the client closes first", goodbye(), conn=2),
+        c1("GOODBYE: no more offers", goodbye()),
+        s1("GOODBYE: server done; the client closes first", goodbye()),
+    ]
+
+
+two_tid = bytes.fromhex("2c0e2c0e2c0e2c0e0000000000150000")
+conversation(
+    "two-connections",
+    "One file over two connections, as §16.11: a session of two granted, a blocks offer on the first connection, "
+    "block 1 on the joined connection and blocks 0 and 2 on the first (which block goes where is the client's "
+    "choice), each acknowledged on the connection that carried it, END and ACK with the block tree digest "
+    "0x3C0E327F9408DF2C, GOODBYE on both.",
+    ["client", "server"],
+    session_opening() + [
+        c1("OFFER big.bin, 150,000 bytes, flags 03 (awaitAnswer, blocks)",
+           offer(two_tid, len(big), 0, 0o644, T, 0, "big.bin", True, True), variable=OFFER_ID),
+        s1("ANSWER accept from 0", answer(two_tid, "accept", 0, 0, "")),
+    ] + join_opening()
+    + block_steps(two_tid, 0, 1) + block_steps(two_tid, 1, 2) + block_steps(two_tid, 2, 1) + [
+        blockack_step(two_tid, 0, 1),
+        blockack_step(two_tid, 1, 2),
+        blockack_step(two_tid, 2, 1),
+    ] + session_closing(two_tid),
+    client_sources=[big_source],
+    server_state={"block_size": B},
+)
+assert big_tree == 0x3C0E327F9408DF2C
+
+have_tid = bytes.fromhex("4a4e4a4e4a4e4a4e0000000000150005")
+conversation(
+    "two-connections-have",
+    "The file of §16.11 again, after an earlier connection left blocks 0 and 2 in a kept partial (§16.10): the "
+    "server reads them back, lists them in HAVE right before its ANSWER accept, and the client sends block 1 "
+    "only (here on the joined connection; any connection will do) and still ends with the whole file's tree "
+    "digest.",
+    ["client", "server"],
+    session_opening() + [
+        c1("OFFER big.bin, 150,000 bytes, flags 03 (awaitAnswer, blocks)",
+           offer(have_tid, len(big), 0, 0o644, T, 0, "big.bin", True, True), variable=OFFER_ID),
+        s1("HAVE: 3 blocks, bitmap 05 (blocks 0 and 2 held), right before the ANSWER", have(have_tid, 3, [0, 2])),
+        s1("ANSWER accept from 0", answer(have_tid, "accept", 0, 0, "")),
+    ] + join_opening() + block_steps(have_tid, 1, 2) + [blockack_step(have_tid, 1, 2)] + session_closing(have_tid),
+    client_sources=[big_source],
+    server_state={"block_size": B, "partials": [{
+        "transfer_id": have_tid.hex(),
+        "content": [{"p_mod_251": B}, {"zeros": B}, {"p_mod_251": len(big) - 2 * B}],
+        "locked": False,
+        "blocks": {"block_size": B, "held": [0, 2]},
+    }]},
 )
 
 # ---------------------------------------------------------------------------------------

@@ -27,6 +27,20 @@ enum ConformanceVectors {
         var steps: [Step]
 
         func steps(of side: String) -> [Step] { steps.filter { $0.direction == side } }
+
+        /// The connections the steps name, in order (1 alone for a conversation over one).
+        var connections: [Int] { Set(steps.map(\.connectionNumber)).sorted() }
+
+        /// Whether some step names a connection other than the first (SPEC.md §16).
+        var isMultiConnection: Bool { connections != [1] }
+
+        /// The block size of the session, as the vector's SESSION says (SPEC.md §16.2).
+        var sessionBlockSize: UInt32? {
+            for step in steps {
+                if case .session(let grant)? = step.record { return grant.blockSize }
+            }
+            return nil
+        }
     }
 
     struct Step: Decodable, Sendable {
@@ -39,8 +53,15 @@ enum ConformanceVectors {
         var variable: [String]?
         var optional: Bool?
         var afterSeconds: Double?
+        /// The connection that carries the step (SPEC.md §12.1): 1, the first, when absent.
+        var connection: Int?
+        /// A step of a block (BLOCK, its DATA, BLOCKEND, its BLOCKACK) that may travel on any
+        /// connection of the session: the connection named is one choice (SPEC.md §12.1).
+        var anyConnection: Bool?
 
         var bytes: [UInt8] { hexBytes(hex) }
+        var connectionNumber: Int { connection ?? 1 }
+        var isAnyConnection: Bool { anyConnection ?? false }
         var isOptional: Bool { optional ?? false }
         var variableFields: Set<String> { Set(variable ?? []) }
 
@@ -68,24 +89,36 @@ enum ConformanceVectors {
         var outcome: String
 
         /// The whole stream.
-        var bytes: [UInt8] {
-            content.flatMap { piece -> [UInt8] in
-                if let hex = piece.hex { return hexBytes(hex) }
-                if let zeros = piece.zeros { return [UInt8](repeating: 0, count: zeros) }
-                return []
-            }
-        }
+        var bytes: [UInt8] { Piece.bytes(content) }
     }
 
     struct Piece: Decodable, Sendable {
         var hex: String?
         var zeros: Int?
         var pauseSeconds: Double?
+        /// This many bytes, the byte at offset p of the whole content being p mod 251.
+        var pMod251: Int?
+
+        /// The bytes of `pieces`, one after the other (a pause adds none).
+        static func bytes(_ pieces: [Piece]) -> [UInt8] {
+            var bytes: [UInt8] = []
+            for piece in pieces {
+                if let hex = piece.hex { bytes += hexBytes(hex) }
+                if let zeros = piece.zeros { bytes += [UInt8](repeating: 0, count: zeros) }
+                if let count = piece.pMod251 {
+                    let start = bytes.count
+                    bytes += (start..<start + count).map { UInt8($0 % 251) }
+                }
+            }
+            return bytes
+        }
     }
 
     /// What the receiver must hold before the conversation, for the server role.
     struct ServerState: Decodable, Sendable {
         var idleTimeoutSeconds: Double?
+        /// The block size the server grants in its sessions (SPEC.md §16.2).
+        var blockSize: UInt32?
         var partials: [Partial]?
         var committed: [Committed]?
     }
@@ -94,6 +127,14 @@ enum ConformanceVectors {
         var transferId: String
         var content: [Piece]
         var locked: Bool
+        /// A kept partial of a `blocks` offer (SPEC.md §16.10): its block size and the blocks
+        /// it holds; without it, `content` is a kept prefix.
+        var blocks: PartialBlocks?
+    }
+
+    struct PartialBlocks: Decodable, Sendable {
+        var blockSize: UInt32
+        var held: [UInt32]
     }
 
     struct Committed: Decodable, Sendable {
@@ -140,6 +181,10 @@ func copiedRecord(_ record: Record) -> Record {
 /// variable `transfer_id` is bound by its first OFFER).
 typealias IDBindings = [TransferID: TransferID]
 
+/// Session IDs and tokens the vector chose, mapped to those the server drew (SPEC.md §12.1:
+/// bound by the first SESSION whose `session_id` and `token` are variable).
+typealias SessionBindings = [[UInt8]: [UInt8]]
+
 extension Record {
     /// The record with every transfer ID replaced through `bindings`.
     func substituting(_ bindings: IDBindings) -> Record {
@@ -160,6 +205,27 @@ extension Record {
         case .error(var error):
             error.transferID = map(error.transferID)
             return .error(error)
+        case .have(var have):
+            have.transferID = map(have.transferID)
+            return .have(have)
+        case .block(var block):
+            block.transferID = map(block.transferID)
+            return .block(block)
+        case .blockAck(var ack):
+            ack.transferID = map(ack.transferID)
+            return .blockAck(ack)
+        default: return self
+        }
+    }
+
+    /// The record with every session ID and token replaced through `bindings` (SPEC.md §12:
+    /// bound from the server's SESSION).
+    func substituting(sessions bindings: SessionBindings) -> Record {
+        func map(_ bytes: [UInt8]) -> [UInt8] { bindings[bytes] ?? bytes }
+        switch self {
+        case .join(let join): return .join(Join(sessionID: map(join.sessionID), token: map(join.token)))
+        case .session(let grant):
+            return .session(SessionGrant(sessionID: map(grant.sessionID), token: map(grant.token), blockSize: grant.blockSize))
         default: return self
         }
     }
@@ -228,6 +294,18 @@ extension Record {
         case .progress(let progress): return progress.transferID
         case .ack(let ack): return ack.transferID
         case .error(let error): return error.transferID
+        case .have(let have): return have.transferID
+        case .block(let block): return block.transferID
+        case .blockAck(let ack): return ack.transferID
+        default: return nil
+        }
+    }
+
+    /// The session ID and token a SESSION or JOIN carries.
+    var sessionCredentials: (id: [UInt8], token: [UInt8])? {
+        switch self {
+        case .session(let grant): return (grant.sessionID, grant.token)
+        case .join(let join): return (join.sessionID, join.token)
         default: return nil
         }
     }
@@ -246,6 +324,20 @@ extension Record {
         default:
             let fields = namedFields.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
             return "\(kind) \(fields)"
+        }
+    }
+}
+
+/// Lower-case hex of `bytes`.
+func hexString(_ bytes: [UInt8]) -> String { bytes.map { hex($0) }.joined() }
+
+extension Record {
+    /// The parameters of a HELLO or WELCOME.
+    var parameters: [Parameter]? {
+        switch self {
+        case .hello(let hello): return hello.parameters
+        case .welcome(let welcome): return welcome.parameters
+        default: return nil
         }
     }
 }
@@ -301,6 +393,9 @@ struct SideMatcher {
     private var requiredAnchors: [(anchor: Anchor, kind: RecordKind, step: Int)] = []
     /// Stream contents by name, to check a variable DATA run (client role).
     var sources: [String: [UInt8]] = [:]
+    /// Bindings made on another connection of the session (its first), which hold here too.
+    var seedBindings: IDBindings = [:]
+    var seedSessions: SessionBindings = [:]
 
     /// What the implementation sent so far.
     private(set) var actual: [Unit] = []
@@ -310,9 +405,20 @@ struct SideMatcher {
     /// Bytes or messages that could not be decoded.
     private(set) var decodeFailure: String?
 
-    init(conversation: ConformanceVectors.Conversation, side: String) {
-        self.side = side
+    /// - Parameters:
+    ///   - connection: Only the steps of this connection (SPEC.md §12.1); `nil`: every step.
+    ///   - excludingAnyConnection: Leaves out the steps of blocks that may travel on any
+    ///     connection (a caller checks those itself).
+    init(
+        conversation: ConformanceVectors.Conversation,
+        side: String,
+        connection: Int? = nil,
+        excludingAnyConnection: Bool = false
+    ) {
+        self.side = connection.map { "\(side) (connection \($0))" } ?? side
         for (index, step) in conversation.steps.enumerated() where step.direction == side {
+            if let connection, step.connectionNumber != connection { continue }
+            if excludingAnyConnection && step.isAnyConnection { continue }
             switch step.type {
             case "preamble":
                 expected.append(
@@ -415,12 +521,15 @@ struct SideMatcher {
         /// For each actual unit matched, the expected unit it matched.
         var mapping: [Int: Int] = [:]
         var bindings: IDBindings = [:]
+        var sessions: SessionBindings = [:]
         var failure: String?
     }
 
     /// Matches what arrived so far (a DATA run still open is left for later).
     func match() -> Match {
         var result = Match()
+        result.bindings = seedBindings
+        result.sessions = seedSessions
         let complete = runOpen ? actual.count - 1 : actual.count
         var stream: (name: String, position: Int)?
         var index = 0
@@ -432,7 +541,7 @@ struct SideMatcher {
                     return result
                 }
                 let want = expected[index]
-                if let problem = compare(want, unit, &result.bindings, stream: stream) {
+                if let problem = compare(want, unit, &result.bindings, &result.sessions, stream: stream) {
                     if want.optional {
                         index += 1
                         continue
@@ -507,6 +616,7 @@ struct SideMatcher {
         _ want: Expected,
         _ got: Unit,
         _ bindings: inout IDBindings,
+        _ sessions: inout SessionBindings,
         stream: (name: String, position: Int)?
     ) -> String? {
         switch (want.unit, got) {
@@ -528,7 +638,31 @@ struct SideMatcher {
         case (.record(let a), .record(let b)):
             guard a.kind == b.kind else { return "\(b.summary), want \(a.summary)" }
             var differences: [String] = []
+            if let wanted = a.sessionCredentials, let got = b.sessionCredentials {
+                // A session ID and token: bound by a SESSION that marks them variable (the
+                // server's random choice), then carried as bound (SPEC.md §12.1).
+                for (name, vectorBytes, actualBytes) in [
+                    ("session_id", wanted.id, got.id), ("token", wanted.token, got.token),
+                ] {
+                    if let bound = sessions[vectorBytes] {
+                        if bound != actualBytes { differences.append("\(name) is not the one SESSION gave") }
+                    } else if want.variable.contains(name) {
+                        sessions[vectorBytes] = actualBytes
+                    } else if vectorBytes != actualBytes {
+                        differences.append("\(name) \(hexString(actualBytes)), want \(hexString(vectorBytes))")
+                    }
+                }
+            }
+            if let wanted = a.parameters, let got = b.parameters, wanted.streams != got.streams {
+                // `parameters` may be variable (the agent is the implementation's), but
+                // parameter 32 `streams` is always compared (SPEC.md §12.1, §16.1).
+                differences.append(
+                    "parameter streams is \(got.streams.map(String.init) ?? "absent"), "
+                        + "want \(wanted.streams.map(String.init) ?? "absent")"
+                )
+            }
             for ((name, wanted), (_, value)) in zip(a.namedFields, b.namedFields) {
+                if name == "session_id" || name == "token" { continue }
                 if name == "transfer_id", let vectorID = a.transferID, let actualID = b.transferID {
                     if let bound = bindings[vectorID] {
                         if bound != actualID { differences.append("transfer_id \(actualID), bound to \(bound)") }
@@ -590,36 +724,43 @@ final class WirePeer {
             if ended { return done(matcher) }
             let left = deadline.timeIntervalSinceNow
             if left <= 0 { return false }
-            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&entry, 1, CInt(max(1, min(left, 0.05) * 1000)))
-            if ready == 0 || (ready < 0 && errno == EINTR) { continue }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, CInt(MSG_DONTWAIT)) }
-            if count < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-            guard count > 0 else {
-                ended = true
-                matcher.close()
-                do {
-                    try decoder.finish()
-                } catch {
-                    matcher.failedToDecode("\(error)")
-                }
-                continue
-            }
-            do {
-                try decoder.feed(buffer[..<count]) { message in
-                    if case .record(let record) = message {
-                        matcher.feed(.record(copiedRecord(record)))
-                    } else {
-                        matcher.feed(message)
-                    }
-                }
-            } catch {
-                matcher.failedToDecode("\(error)")
-                ended = true
-                matcher.close()
-            }
+            readOnce(into: &matcher, waiting: min(left, 0.05))
         }
         return true
+    }
+
+    /// Waits up to `seconds` for bytes and reads what has come into `matcher` (nothing once
+    /// the input has ended).
+    func readOnce(into matcher: inout SideMatcher, waiting seconds: Double) {
+        guard !ended else { return }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&entry, 1, CInt(max(0, seconds * 1000)))
+        if ready <= 0 { return }
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, CInt(MSG_DONTWAIT)) }
+        if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
+        guard count > 0 else {
+            ended = true
+            matcher.close()
+            do {
+                try decoder.finish()
+            } catch {
+                matcher.failedToDecode("\(error)")
+            }
+            return
+        }
+        do {
+            try decoder.feed(buffer[..<count]) { message in
+                if case .record(let record) = message {
+                    matcher.feed(.record(copiedRecord(record)))
+                } else {
+                    matcher.feed(message)
+                }
+            }
+        } catch {
+            matcher.failedToDecode("\(error)")
+            ended = true
+            matcher.close()
+        }
     }
 
     /// Reads until the end of the input (or `seconds`); true if it ended.
@@ -653,8 +794,8 @@ func writeContent(_ pieces: [ConformanceVectors.Piece], to path: String, mode: m
     var offset = 0
     for piece in pieces {
         if let zeros = piece.zeros { offset += zeros }
-        if let hex = piece.hex {
-            let bytes = hexBytes(hex)
+        if piece.hex != nil || piece.pMod251 != nil {
+            let bytes = piece.hex.map(hexBytes) ?? (offset..<offset + piece.pMod251!).map { UInt8($0 % 251) }
             let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
             precondition(written == bytes.count)
             offset += bytes.count

@@ -86,8 +86,17 @@ final class FakeReceiver: @unchecked Sendable {
     ///     soon when the fake stops reading.
     ///   - idleLimit: The fake drops the client (RST) after this long without a byte, and
     ///     stops waiting for a connection after this long, so that no test hangs forever.
+    ///   - connections: How many connections it accepts (SPEC.md §16: a session's joined
+    ///     connections come to the same address). The first is served on the fake's thread;
+    ///     each further one on a thread of its own, which calls the script too (then the
+    ///     script must lock what it shares), with ``FakePeer/number`` 2, 3… in accept order.
     ///   - script: What to do with each client record; by default what a correct receiver does.
-    init(receiveBuffer: CInt? = nil, idleLimit: Double = 30, script: @escaping Script = { $0.standard($1) }) {
+    init(
+        receiveBuffer: CInt? = nil,
+        idleLimit: Double = 30,
+        connections: Int = 1,
+        script: @escaping Script = { $0.standard($1) }
+    ) {
         let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         precondition(listener >= 0, "socket: \(errno)")
         if var size = receiveBuffer {
@@ -104,7 +113,7 @@ final class FakeReceiver: @unchecked Sendable {
         }
         precondition(bound && listen(listener, 4) == 0, "bind/listen: \(errno)")
         port = UInt16(bigEndian: address.sin_port)
-        core = FakeReceiverCore(listener: listener)
+        core = FakeReceiverCore(listener: listener, connections: connections)
         let core = self.core
         let box = FakeScriptBox(script: script)
         let thread = Thread {
@@ -126,6 +135,9 @@ final class FakeReceiver: @unchecked Sendable {
     /// The connection, once a client connected (while it runs, too).
     var peer: FakePeer? { core.currentPeer }
 
+    /// Every connection accepted so far, the first first.
+    var peers: [FakePeer] { core.allPeers }
+
     deinit { core.stop() }
 }
 
@@ -143,10 +155,21 @@ private final class FakeReceiverCore: @unchecked Sendable {
     private var senderGone = false
     private var done = false
     private var peer: FakePeer?
+    /// Connections accepted after the first (``FakeReceiver/init(receiveBuffer:idleLimit:connections:script:)``).
+    private let connections: Int
+    private var others: [FakePeer] = []
+    /// Threads still at work for further connections: the acceptor and each connection's.
+    private var otherThreads = 0
+    private var firstDone = false
 
-    init(listener: CInt) { self.listener = listener }
+    init(listener: CInt, connections: Int) {
+        self.listener = listener
+        self.connections = connections
+    }
 
     var currentPeer: FakePeer? { condition.withLock { peer } }
+
+    var allPeers: [FakePeer] { condition.withLock { (peer.map { [$0] } ?? []) + others } }
 
     func stop() {
         condition.withLock {
@@ -160,17 +183,73 @@ private final class FakeReceiverCore: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         senderGone = true
-        while !done && condition.wait(until: deadline) {}
+        while !(done && otherThreads == 0) && condition.wait(until: deadline) {}
         return peer
+    }
+
+    /// Accepts connections 2… while the first is served (or until the sender is gone and
+    /// none is queued), each served on a thread of its own.
+    private func acceptOthers(script: @escaping FakeReceiver.Script, receiveBuffer: CInt?, idleLimit: Double) {
+        defer {
+            close(listener)
+            condition.withLock {
+                otherThreads -= 1
+                condition.broadcast()
+            }
+        }
+        var lastAccept = fakeClock()
+        var accepted = 1
+        while accepted < connections {
+            let (stopping, over) = condition.withLock { (stopRequested, firstDone && senderGone) }
+            if stopping { return }
+            var pfd = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, over ? 0 : 100)
+            if ready > 0 {
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { continue }
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                accepted += 1
+                lastAccept = fakeClock()
+                let connection = configured(FakePeer(fd: fd, number: accepted), receiveBuffer: receiveBuffer)
+                condition.withLock {
+                    others.append(connection)
+                    otherThreads += 1
+                }
+                let box = FakeScriptBox(script: script)
+                let thread = Thread { [self] in
+                    connection.serve(script: box.script, idleLimit: idleLimit) { [self] in shouldStop }
+                    condition.withLock {
+                        otherThreads -= 1
+                        condition.broadcast()
+                    }
+                }
+                thread.name = "FakeReceiver connection \(accepted)"
+                thread.start()
+                continue
+            }
+            if over || fakeClock() - lastAccept > idleLimit { return }
+        }
+    }
+
+    private func configured(_ connection: FakePeer, receiveBuffer: CInt?) -> FakePeer {
+        if var size = receiveBuffer {
+            setsockopt(connection.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        }
+        // A send never blocks a test forever: a client that stops reading for 10 s is gone.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return connection
     }
 
     private var shouldStop: Bool { condition.withLock { stopRequested } }
 
-    func run(script: FakeReceiver.Script, receiveBuffer: CInt?, idleLimit: Double) {
+    func run(script: @escaping FakeReceiver.Script, receiveBuffer: CInt?, idleLimit: Double) {
+        var acceptorStarted = false
         defer {
-            close(listener)
+            if !acceptorStarted { close(listener) }
             condition.withLock {
                 done = true
+                firstDone = true
                 condition.broadcast()
             }
         }
@@ -197,6 +276,16 @@ private final class FakeReceiverCore: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let connection = FakePeer(fd: fd)
         condition.withLock { peer = connection }
+        if connections > 1 {
+            acceptorStarted = true
+            condition.withLock { otherThreads += 1 }
+            let box = FakeScriptBox(script: script)
+            let acceptor = Thread { [self] in
+                acceptOthers(script: box.script, receiveBuffer: receiveBuffer, idleLimit: idleLimit)
+            }
+            acceptor.name = "FakeReceiver acceptor"
+            acceptor.start()
+        }
         connection.serve(script: script, idleLimit: idleLimit) { [self] in shouldStop }
     }
 }
@@ -207,6 +296,8 @@ private final class FakeReceiverCore: @unchecked Sendable {
 /// thread (they are locked), most usefully after ``FakeReceiver/finish(seconds:)``.
 final class FakePeer: @unchecked Sendable {
     let fd: CInt
+    /// Which connection of the fake this is: 1 for the first accepted, 2… for further ones.
+    let number: Int
     private let lock = NSLock()
     private let writeLock = NSLock()
     private var entries: [FakeLogEntry] = []
@@ -222,7 +313,10 @@ final class FakePeer: @unchecked Sendable {
     private var sealer: RecordSealer?
     private var pendingOpener: RecordOpener?
 
-    init(fd: CInt) { self.fd = fd }
+    init(fd: CInt, number: Int = 1) {
+        self.fd = fd
+        self.number = number
+    }
 
     // MARK: The log
 

@@ -1,3 +1,4 @@
+import CXferSystem
 import Foundation
 import Framing
 import Testing
@@ -38,7 +39,12 @@ extension Integration {
         /// The test plays the client's steps lock-step: it sends each client step only after
         /// the receiver sent every server step listed before it, so a receiver that waits for
         /// more input before it answers (its preamble before HELLO, an ACK before the next
-        /// OFFER) hangs the conversation instead of passing.
+        /// OFFER) hangs the conversation instead of passing. A conversation over several
+        /// connections (SPEC.md §16) is played on as many: the test opens connection *k* at
+        /// its first step, keeps the order of the steps across connections (a step on one
+        /// waits for the server steps listed before it on every other), puts the session ID
+        /// and token of the receiver's SESSION in its JOIN, and compares each connection's
+        /// server steps with what the receiver sent there.
         @Test("A vector conversation played lock-step against the real receiver", arguments: conversationNames)
         func vectorConversation(_ name: String) throws {
             let conversation = try #require(ConformanceVectors.named(name))
@@ -54,6 +60,22 @@ extension Integration {
             for partial in state.partials ?? [] {
                 let path = "\(targetPath)/.xfer/\(partial.transferId).part"
                 writeContent(partial.content, to: path)
+                if let blocks = partial.blocks {
+                    // A kept `blocks` partial (SPEC.md §16.10): xfer records its block size
+                    // and the blocks held in an extended attribute, as HAVE's bitmap.
+                    let size = UInt64(ConformanceVectors.Piece.bytes(partial.content).count)
+                    let count = UInt32((size + UInt64(blocks.blockSize) - 1) / UInt64(blocks.blockSize))
+                    let size32 = blocks.blockSize
+                    let value =
+                        [UInt8(size32 >> 24), UInt8(size32 >> 16 & 0xFF), UInt8(size32 >> 8 & 0xFF), UInt8(size32 & 0xFF)]
+                        + Have(transferID: .none, blockCount: count, held: blocks.held).bitmap
+                    let fd = open(path, O_RDWR)
+                    defer { close(fd) }
+                    let status = value.withUnsafeBytes {
+                        xfer_set_attribute(fd, "user.xfer.blocks", $0.baseAddress, $0.count)
+                    }
+                    try #require(status == 0, "cannot set user.xfer.blocks on \(path): errno \(errno)")
+                }
                 if partial.locked {
                     // Another process writes it: the receiver's lock attempt fails (§9).
                     let fd = open(path, O_RDWR)
@@ -63,6 +85,7 @@ extension Integration {
             }
             var extra: [String] = []
             if let timeout = state.idleTimeoutSeconds { extra += ["--timeout", "\(timeout)"] }
+            if let blockSize = state.blockSize { extra += ["--block-size", "\(blockSize)"] }
             let receiver = ReceiverProcess(directory: targetPath, extra: extra)
             for committed in state.committed ?? [] {
                 // Committed state is made by a real earlier transfer: the journal binds it to
@@ -70,37 +93,70 @@ extension Integration {
                 try Self.commitEarlier(committed, port: receiver.port)
             }
 
-            let peer = WirePeer(fd: Self.connect(port: receiver.port))
-            var matcher = SideMatcher(conversation: conversation, side: "server")
+            let connections = conversation.connections
+            var peers: [Int: WirePeer] = [:]
+            var matchers: [Int: SideMatcher] = [:]
+            for connection in connections {
+                matchers[connection] = SideMatcher(conversation: conversation, side: "server", connection: connection)
+            }
+            /// Reads every open connection until `done` holds or `seconds` have passed.
+            func pumpAll(seconds: Double, until done: () -> Bool) -> Bool {
+                let deadline = Date(timeIntervalSinceNow: seconds)
+                while !done() {
+                    if deadline.timeIntervalSinceNow <= 0 { return false }
+                    let open = peers.filter { !$0.value.ended }
+                    if open.isEmpty { return done() }
+                    for (connection, peer) in open {
+                        peer.readOnce(into: &matchers[connection]!, waiting: 0.01)
+                    }
+                }
+                return true
+            }
             for (index, step) in conversation.steps.enumerated() {
+                let connection = step.connectionNumber
                 if step.direction == "client" {
                     if let pause = step.afterSeconds {
-                        peer.pump(into: &matcher, seconds: pause) { _ in false }  // the pause is the point
+                        _ = pumpAll(seconds: pause) { false }  // the pause is the point
                     }
-                    peer.send(step.bytes)
+                    if peers[connection] == nil { peers[connection] = WirePeer(fd: Self.connect(port: receiver.port)) }
+                    var bytes = step.bytes
+                    if case .join(let join)? = step.record {
+                        // The session the receiver drew, bound from its SESSION (SPEC.md §12.1).
+                        let sessions = matchers.values.reduce(into: SessionBindings()) {
+                            $0.merge($1.match().sessions) { first, _ in first }
+                        }
+                        bytes = []
+                        try RecordEncoder.append(Record.join(join).substituting(sessions: sessions), to: &bytes)
+                    }
+                    peers[connection]!.send(bytes)
                 } else if !step.isOptional {
-                    let arrived = peer.pump(into: &matcher, seconds: 20) { $0.hasReceived(stepsBefore: index + 1) }
+                    let arrived = pumpAll(seconds: 20) {
+                        matchers.values.allSatisfy { $0.hasReceived(stepsBefore: index + 1) }
+                    }
                     if !arrived {
-                        Issue.record("\(name): no server step \(index) (\(step.note)) within 20 s")
+                        Issue.record("\(name): no server step \(index) (\(step.note)) on connection \(connection) within 20 s")
                         break
                     }
                 }
             }
-            if conversation.endsWithFatalError {
+            if conversation.endsWithFatalError, let peer = peers[1] {
                 // After a fatal ERROR the server shuts its side down and reads to the end (§7.5).
                 #expect(
-                    peer.readToEnd(into: &matcher, seconds: 10),
+                    peer.readToEnd(into: &matchers[1]!, seconds: 10),
                     "\(name): the receiver did not end its side after the fatal ERROR"
                 )
             }
-            for problem in matcher.problems() {
-                Issue.record(
-                    """
-                    \(name): \(problem)
-                    server sent: \(matcher.actualSummary)
-                    log: \(receiver.log)
-                    """
-                )
+            for connection in connections {
+                let matcher = matchers[connection]!
+                for problem in matcher.problems() {
+                    Issue.record(
+                        """
+                        \(name): \(problem)
+                        server sent: \(matcher.actualSummary)
+                        log: \(receiver.log)
+                        """
+                    )
+                }
             }
 
             // The files: every stream the vector ACKs is under its name with the ACK's length
@@ -118,13 +174,31 @@ extension Integration {
                 },
                 uniquingKeysWith: { $1 }
             )
+            let blockOffers = Set(
+                clientRecords.compactMap { record -> TransferID? in
+                    if case .offer(let offer) = record, offer.blocks { return offer.transferID }
+                    return nil
+                }
+            )
             for ack in acks {
                 let path = targetPath + "/" + (names[ack.transferID] ?? "?")
                 let contents = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
                 var digest = StreamDigest()
                 digest.update(contents ?? [])
+                var value = digest.value
+                if blockOffers.contains(ack.transferID), let blockSize = conversation.sessionBlockSize {
+                    // A `blocks` offer's ACK carries the block tree digest (SPEC.md §16.5).
+                    let bytes = contents ?? []
+                    value = blockTreeDigest(
+                        stride(from: 0, to: bytes.count, by: Int(blockSize)).map {
+                            var block = StreamDigest()
+                            block.update(bytes[$0..<min(bytes.count, $0 + Int(blockSize))])
+                            return block.value
+                        }
+                    )
+                }
                 #expect(
-                    contents.map { UInt64($0.count) } == ack.committedLength && digest.value == ack.digest,
+                    contents.map { UInt64($0.count) } == ack.committedLength && value == ack.digest,
                     "\(name): '\(path)' holds \(contents?.count ?? -1) bytes, not what its ACK says"
                 )
             }
