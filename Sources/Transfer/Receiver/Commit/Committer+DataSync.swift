@@ -20,7 +20,7 @@ extension Committer {
         // batch, not for a few files, and never more often than every 50 ms in the process,
         // however many peers pause after a file or two (an fsync storm).
         // Nor where syncfs is no data barrier (FUSE, network file systems: FileSystemType).
-        if batch.count < Committer.smallBatch || !directory.syncfsIsBarrier || !Committer.takeSyncfsSlot() {
+        if batch.count < Committer.smallBatch || !directory.syncfsIsBarrier || !Committer.syncfsAllowed() {
             for (index, stream) in batch.enumerated() {
                 do {
                     try system.syncFile(stream.partial.file)
@@ -59,20 +59,5 @@ extension Committer {
             last = now
             return true
         }
-    }
-
-    /// Claims the next syncfs slot, waiting for it when it is at most 50 ms away: a batch
-    /// of `smallBatch` files or more synced file by file costs more than that wait (many
-    /// connections committing at once, as a sender spreading small files over several
-    /// does, would otherwise fsync most of theirs one by one).
-    static func takeSyncfsSlot() -> Bool {
-        let now = monotonicSeconds()
-        let wait = lastSyncfs.withLock { last -> Double in
-            let slot = max(now, last + 0.05)
-            last = slot
-            return slot - now
-        }
-        if wait > 0 { usleep(useconds_t(wait * 1_000_000)) }
-        return true
     }
 }
