@@ -200,36 +200,43 @@ import Testing
         for conversation in Self.conversationVectors {
             let name = conversation["name"] as! String
             let steps = conversation["steps"] as! [[String: Any]]
+            // Each connection of a conversation is a stream of its own, with its own preamble.
+            let connections = Set(steps.map { $0["connection"] as? Int ?? 1 }).sorted()
             for side in ["client", "server"] {
-                let sideSteps = steps.filter { $0["direction"] as! String == side }
-                let valid = Array(sideSteps.prefix { $0["type"] as! String != "invalid" })
-                let stream = valid.flatMap { hexBytes($0["hex"] as! String) }
-                let whole = try decodeAll(stream, preamble: true)
-                #expect(try decodeAll(stream, preamble: true, pieceSize: 1) == whole, "\(name) \(side)")
-                #expect(whole.count == valid.count, "\(name) \(side)")
-                for (message, step) in zip(whole, valid) {
-                    switch message {
-                    case .preamble(let preamble):
-                        #expect(
-                            step["type"] as! String == "preamble" && step["version"] as? Int == Int(preamble.version)
-                        )
-                    case .record(let record):
-                        #expect(record == (try Self.record(step)), "\(name): \(step["note"]!)")
-                        var encoded: [UInt8] = []
-                        try RecordEncoder.append(record, to: &encoded)
-                        #expect(hexString(encoded) == step["hex"] as! String, "\(name): \(step["note"]!)")
+                for connection in connections {
+                    let sideSteps = steps.filter {
+                        $0["direction"] as! String == side && ($0["connection"] as? Int ?? 1) == connection
                     }
-                }
-                if let bad = sideSteps.first(where: { $0["type"] as! String == "invalid" }) {
-                    #expect(
-                        sideSteps.last.map { $0["note"] as! String } == bad["note"] as? String,
-                        "\(name): invalid last"
-                    )
-                    do {
-                        _ = try decodeAll(stream + hexBytes(bad["hex"] as! String), preamble: true)
-                        Issue.record("\(name): the invalid step decoded")
-                    } catch let error as FramingError {
-                        #expect(caseName(error) == bad["error"] as! String, "\(name)")
+                    let valid = Array(sideSteps.prefix { $0["type"] as! String != "invalid" })
+                    let stream = valid.flatMap { hexBytes($0["hex"] as! String) }
+                    let whole = try decodeAll(stream, preamble: true)
+                    #expect(try decodeAll(stream, preamble: true, pieceSize: 1) == whole, "\(name) \(side)")
+                    #expect(whole.count == valid.count, "\(name) \(side)")
+                    for (message, step) in zip(whole, valid) {
+                        switch message {
+                        case .preamble(let preamble):
+                            #expect(
+                                step["type"] as! String == "preamble"
+                                    && step["version"] as? Int == Int(preamble.version)
+                            )
+                        case .record(let record):
+                            #expect(record == (try Self.record(step)), "\(name): \(step["note"]!)")
+                            var encoded: [UInt8] = []
+                            try RecordEncoder.append(record, to: &encoded)
+                            #expect(hexString(encoded) == step["hex"] as! String, "\(name): \(step["note"]!)")
+                        }
+                    }
+                    if let bad = sideSteps.first(where: { $0["type"] as! String == "invalid" }) {
+                        #expect(
+                            sideSteps.last.map { $0["note"] as! String } == bad["note"] as? String,
+                            "\(name): invalid last"
+                        )
+                        do {
+                            _ = try decodeAll(stream + hexBytes(bad["hex"] as! String), preamble: true)
+                            Issue.record("\(name): the invalid step decoded")
+                        } catch let error as FramingError {
+                            #expect(caseName(error) == bad["error"] as! String, "\(name)")
+                        }
                     }
                 }
             }

@@ -24,9 +24,8 @@ public final class Sender: Sendable {
     }
 
     /// Sends `sources` and waits for the receiver's verdict on each: over one connection
-    /// near the receiver, over several on a long path (``SenderOptions/streams``): large
-    /// files as blocks in a session (SPEC.md §16), many small files spread over plain
-    /// connections (``SenderFanOut``).
+    /// near the receiver; on a long path (``SenderOptions/streams``) large files go as
+    /// blocks over the connections of a session (SPEC.md §16).
     /// - Parameter onEvent: Called from any thread, never concurrently.
     /// - Returns: Which streams were confirmed and which failed, and why.
     public func send(_ sources: [SendSource], onEvent: @escaping @Sendable (SenderEvent) -> Void) -> SendReport {
@@ -41,12 +40,6 @@ public final class Sender: Sendable {
         }
         // The TCP handshake took one round trip: what decides how many connections to use.
         let streams = options.streams ?? SenderOptions.automaticStreams(roundTrip: monotonicSeconds() - connecting)
-        if streams >= 2, let groups = SenderFanOut.groups(sources, connections: min(streams, 16)) {
-            return SenderFanOut(endpoint: endpoint, options: options, sources: sources, onEvent: onEvent)
-                .send(groups) { group, onGroupEvent in
-                    self.send(group, over: socket, streams: 1, onEvent: onGroupEvent)
-                }
-        }
         return send(sources, over: socket, streams: streams, onEvent: onEvent)
     }
 

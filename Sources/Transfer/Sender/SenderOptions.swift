@@ -35,13 +35,6 @@ public struct SenderOptions: Sendable {
         return min(8, max(2, Int((roundTrip / 0.005).rounded(.up))))
     }
 
-    /// `options` with `streams` set.
-    static func withStreams(_ options: SenderOptions, _ streams: Int) -> SenderOptions {
-        var changed = options
-        changed.streams = streams
-        return changed
-    }
-
     /// The defaults: 10 s to connect, 30 s idle timeout, 1 MiB records, keep-alive every 5 s,
     /// resumable IDs.
     public init() {}
