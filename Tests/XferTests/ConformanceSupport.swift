@@ -225,7 +225,9 @@ extension Record {
         switch self {
         case .join(let join): return .join(Join(sessionID: map(join.sessionID), token: map(join.token)))
         case .session(let grant):
-            return .session(SessionGrant(sessionID: map(grant.sessionID), token: map(grant.token), blockSize: grant.blockSize))
+            return .session(
+                SessionGrant(sessionID: map(grant.sessionID), token: map(grant.token), blockSize: grant.blockSize)
+            )
         default: return self
         }
     }
@@ -237,7 +239,8 @@ extension Record {
         case .welcome(let welcome): return [("parameters", "\(welcome.parameters)")]
         case .offer(let offer):
             return [
-                ("flags", "\((offer.awaitAnswer ? 1 : 0) | (offer.blocks ? 2 : 0))"), ("transfer_id", "\(offer.transferID)"),
+                ("flags", "\((offer.awaitAnswer ? 1 : 0) | (offer.blocks ? 2 : 0))"),
+                ("transfer_id", "\(offer.transferID)"),
                 ("size", offer.size.map { "\($0)" } ?? "unknown"), ("offset", "\(offer.offset)"),
                 ("mode", String(offer.mode, radix: 8)), ("mtime_seconds", "\(offer.modificationTime.seconds)"),
                 ("mtime_nanoseconds", "\(offer.modificationTime.nanoseconds)"), ("name", offer.name),

@@ -29,7 +29,9 @@ extension Integration {
             source.makeFile("small.txt", count: 3000)
             let receiver = ReceiverProcess(directory: target.path, extra: ["--block-size", "65536"])
             let dump = commandExists("tcpdump") ? try TCPDump(port: receiver.port, into: capture.file("lo.pcap")) : nil
-            let sent = xfer(["send", "--streams", "4", source.file("big.bin"), source.file("small.txt"), receiver.address])
+            let sent = xfer([
+                "send", "--streams", "4", source.file("big.bin"), source.file("small.txt"), receiver.address,
+            ])
             #expect(sent.status == 0, "\(sent.stderr)")
             expectSameBytes(target.contents("big.bin"), bytes)
             #expect(target.contents("small.txt") == source.contents("small.txt"))
@@ -55,7 +57,9 @@ extension Integration {
                 directory: target.path,
                 extra: ["--block-size", "65536", "--key", source.file("key")]
             )
-            let sent = xfer(["send", "--key", source.file("key"), "--streams", "4", source.file("big.bin"), receiver.address])
+            let sent = xfer([
+                "send", "--key", source.file("key"), "--streams", "4", source.file("big.bin"), receiver.address,
+            ])
             #expect(sent.status == 0, "\(sent.stderr)")
             expectSameBytes(target.contents("big.bin"), bytes)
             #expect(receiver.xfer.stderr.wait { Self.joinedBlocks($0).count == 3 })
@@ -74,7 +78,9 @@ extension Integration {
             expectSameBytes(target.contents("big.bin"), bytes)
         }
 
-        @Test("The first connection cut mid-transfer: nothing under the final name; the rerun sends only the blocks missing")
+        @Test(
+            "The first connection cut mid-transfer: nothing under the final name; the rerun sends only the blocks missing"
+        )
         func firstConnectionCut() {
             let source = TemporaryDirectory()
             let target = TemporaryDirectory()
@@ -93,7 +99,12 @@ extension Integration {
             // The receiver verified what it kept and the rerun sent only the rest.
             let rerun = String(receiver.log.dropFirst(before))
             #expect(rerun.contains("blocks kept from an earlier connection"), "\(rerun)")
-            #expect(receiver.xfer.stderr.wait { String($0.dropFirst(before)).contains("block(s) of them on this connection") || Self.joinedBlocks(String($0.dropFirst(before))).count == 3 })
+            #expect(
+                receiver.xfer.stderr.wait {
+                    String($0.dropFirst(before)).contains("block(s) of them on this connection")
+                        || Self.joinedBlocks(String($0.dropFirst(before))).count == 3
+                }
+            )
             let total = 256
             let resent = Self.joinedBlocks(String(receiver.log.dropFirst(before))).reduce(0, +)
             #expect(resent < total, "the rerun sent \(resent) of \(total) blocks again over joined connections")

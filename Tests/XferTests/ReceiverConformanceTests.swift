@@ -67,7 +67,10 @@ extension Integration {
                     let count = UInt32((size + UInt64(blocks.blockSize) - 1) / UInt64(blocks.blockSize))
                     let size32 = blocks.blockSize
                     let value =
-                        [UInt8(size32 >> 24), UInt8(size32 >> 16 & 0xFF), UInt8(size32 >> 8 & 0xFF), UInt8(size32 & 0xFF)]
+                        [
+                            UInt8(size32 >> 24), UInt8(size32 >> 16 & 0xFF), UInt8(size32 >> 8 & 0xFF),
+                            UInt8(size32 & 0xFF),
+                        ]
                         + Have(transferID: .none, blockCount: count, held: blocks.held).bitmap
                     let fd = open(path, O_RDWR)
                     defer { close(fd) }
@@ -134,7 +137,9 @@ extension Integration {
                         matchers.values.allSatisfy { $0.hasReceived(stepsBefore: index + 1) }
                     }
                     if !arrived {
-                        Issue.record("\(name): no server step \(index) (\(step.note)) on connection \(connection) within 20 s")
+                        Issue.record(
+                            "\(name): no server step \(index) (\(step.note)) on connection \(connection) within 20 s"
+                        )
                         break
                     }
                 }

@@ -58,13 +58,16 @@ extension Integration {
                 // The sender asks for what the vector's first HELLO asks (SPEC.md §16.1) and
                 // opens its joined connections itself.
                 let streams = conversation.steps.lazy.compactMap { step -> UInt16? in
-                    if step.direction == "client", case .hello(let hello)? = step.record { return hello.parameters.streams }
+                    if step.direction == "client", case .hello(let hello)? = step.record {
+                        return hello.parameters.streams
+                    }
                     return nil
                 }.first
                 arguments += ["--streams", "\(streams ?? UInt16(conversation.connections.count))"]
             }
             let script = ConversationScript(conversation: conversation, sources: sources)
-            let fake = FakeReceiver(receiveBuffer: 64 << 10, idleLimit: 20, connections: conversation.connections.count) {
+            let fake = FakeReceiver(receiveBuffer: 64 << 10, idleLimit: 20, connections: conversation.connections.count)
+            {
                 script.handle($0, $1)
             }
             arguments += paths + [fake.address]
@@ -353,7 +356,9 @@ final class ConversationScript: @unchecked Sendable {
             problems += blockProblems
             for (index, listed) in listedBlocks.sorted(by: { $0.key < $1.key })
             where !carried.contains(where: { $0.index == index }) {
-                problems.append("client never sent block \(index) (steps \(listed.steps.map(String.init).joined(separator: ",")))")
+                problems.append(
+                    "client never sent block \(index) (steps \(listed.steps.map(String.init).joined(separator: ",")))"
+                )
             }
             for (connection, open) in openBlocks {
                 problems.append("connection \(connection): block \(open.start.index) never ended")

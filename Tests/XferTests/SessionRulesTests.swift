@@ -88,7 +88,9 @@ extension Integration {
         static let blockSize = 65536
 
         /// A receiver with 64 KiB blocks, and a first connection granted a session.
-        static func session(_ target: TemporaryDirectory, extra: [String] = []) -> (ReceiverProcess, SessionClient, SessionGrant) {
+        static func session(_ target: TemporaryDirectory, extra: [String] = []) -> (
+            ReceiverProcess, SessionClient, SessionGrant
+        ) {
             let receiver = ReceiverProcess(directory: target.path, extra: ["--block-size", "\(blockSize)"] + extra)
             let first = SessionClient(port: receiver.port)
             let greeting = first.handshake(streams: 2)
@@ -125,10 +127,16 @@ extension Integration {
             #expect(welcome.parameters.streams == 3)
             #expect(grant.blockSize == 8 << 20, "the default block size")
             let plain = SessionClient(port: receiver.port).handshake()
-            #expect(plain.count == 1 && plain.first.map { if case .welcome(let w) = $0 { w.parameters.streams == nil } else { false } } == true)
+            #expect(
+                plain.count == 1
+                    && plain.first.map { if case .welcome(let w) = $0 { w.parameters.streams == nil } else { false } }
+                        == true
+            )
         }
 
-        @Test("A JOIN of an unknown session, or with a wrong token, is refused unauthenticated and penalised; the right one joins, one too many is busy")
+        @Test(
+            "A JOIN of an unknown session, or with a wrong token, is refused unauthenticated and penalised; the right one joins, one too many is busy"
+        )
         func joins() {
             let target = TemporaryDirectory()
             let (receiver, first, grant) = Self.session(target)
@@ -202,14 +210,19 @@ extension Integration {
             #expect(late.records { $0.fatalCode != nil }.last?.fatalCode == .protocolViolation)
         }
 
-        @Test("An END before every block arrived is refused, even with the tree digest of the blocks held; nothing is committed")
+        @Test(
+            "An END before every block arrived is refused, even with the tree digest of the blocks held; nothing is committed"
+        )
         func missingBlock() {
             let target = TemporaryDirectory()
             let (receiver, first, _) = Self.session(target)
             defer { withExtendedLifetime(receiver) {} }
             let bytes = (0..<(3 * Self.blockSize)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
             let id = TransferID(high: 18, low: 1)
-            #expect(Self.offerBlocks(first, id, size: bytes.count, name: "holey.bin").last == .answer(Answer(transferID: id, decision: .accept, offset: 0)))
+            #expect(
+                Self.offerBlocks(first, id, size: bytes.count, name: "holey.bin").last
+                    == .answer(Answer(transferID: id, decision: .accept, offset: 0))
+            )
             Self.sendBlock(first, id, 0, of: bytes)
             Self.sendBlock(first, id, 2, of: bytes)
             _ = first.records { $0 == .blockAck(BlockAck(transferID: id, index: 2)) }
@@ -225,7 +238,9 @@ extension Integration {
             #expect(!target.exists("holey.bin"))
         }
 
-        @Test("A block sent again with other bytes ends its connection and is not written; the file commits with the first bytes")
+        @Test(
+            "A block sent again with other bytes ends its connection and is not written; the file commits with the first bytes"
+        )
         func duplicateWithOtherBytes() {
             let target = TemporaryDirectory()
             let bytes = (0..<(2 * Self.blockSize + 10)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
@@ -280,13 +295,17 @@ extension Integration {
             #expect(!target.exists("outside.bin") && !target.exists("wrong.bin"))
         }
 
-        @Test("Blocks whole, tree digest right: committed and ACKed with the tree digest; a resend is already committed")
+        @Test(
+            "Blocks whole, tree digest right: committed and ACKed with the tree digest; a resend is already committed"
+        )
         func wholeAndAlreadyCommitted() {
             let target = TemporaryDirectory()
             let bytes = (0..<(2 * Self.blockSize + 10)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             let id = TransferID(high: 18, low: 4)
             let tree = blockTreeDigest(
-                stride(from: 0, to: bytes.count, by: Self.blockSize).map { xxh64(bytes[$0..<min($0 + Self.blockSize, bytes.count)]) }
+                stride(from: 0, to: bytes.count, by: Self.blockSize).map {
+                    xxh64(bytes[$0..<min($0 + Self.blockSize, bytes.count)])
+                }
             )
             let (receiver, first, _) = Self.session(target)
             _ = Self.offerBlocks(first, id, size: bytes.count, name: "whole.bin")
@@ -303,7 +322,9 @@ extension Integration {
             let again = SessionClient(port: receiver.port)
             _ = again.handshake(streams: 2)
             let answer = Self.offerBlocks(again, id, size: bytes.count, name: "whole.bin")
-            #expect(answer.last == .answer(Answer(transferID: id, decision: .alreadyCommitted, offset: UInt64(bytes.count))))
+            #expect(
+                answer.last == .answer(Answer(transferID: id, decision: .alreadyCommitted, offset: UInt64(bytes.count)))
+            )
         }
     }
 }

@@ -22,14 +22,19 @@ extension Integration {
             let bytes = files.makeFile("big.bin", count: 24 << 20)
             let receiver = wan.start(
                 in: wan.b,
-                [xferBinary, "receive", "--no-auth", "--listen", "10.77.0.2:7390", "--dir", target.path,
-                 "--block-size", "1048576"]
+                [
+                    xferBinary, "receive", "--no-auth", "--listen", "10.77.0.2:7390", "--dir", target.path,
+                    "--block-size", "1048576",
+                ]
             )
             defer { wan.stop(receiver) }
             try #require(receiver.errors.wait(for: "listening on"), "\(receiver.errors.text)")
             let capture = wan.start(
                 in: wan.b,
-                ["tcpdump", "-Z", "root", "-i", "wan0", "-n", "-U", "--immediate-mode", "-w", files.file("wan.pcap"), "tcp port 7390"]
+                [
+                    "tcpdump", "-Z", "root", "-i", "wan0", "-n", "-U", "--immediate-mode", "-w", files.file("wan.pcap"),
+                    "tcp port 7390",
+                ]
             )
             let capturing = commandExists("tcpdump") && capture.errors.wait(for: "listening on")
             let sent = wan.run(in: wan.a, [xferBinary, "send", "--json", files.file("big.bin"), "10.77.0.2:7390"])
@@ -43,7 +48,9 @@ extension Integration {
             if capturing {
                 kill(capture.process.processIdentifier, SIGINT)
                 capture.process.waitUntilExit()
-                let resets = shell("tcpdump -n -r '\(files.file("wan.pcap"))' 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null")
+                let resets = shell(
+                    "tcpdump -n -r '\(files.file("wan.pcap"))' 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null"
+                )
                 let fins = shell("tcpdump -n -r '\(files.file("wan.pcap"))' 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null")
                 #expect(
                     fins.stdout.split(separator: "\n").count >= 2 * (joined.count + 1),
@@ -96,11 +103,12 @@ final class WANEmulator {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // Test threads block signals and children inherit the mask: unblock it, so SIGINT
         // ends tcpdump with its capture written.
-        process.arguments = [
-            "python3", "-c",
-            "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
-            "ip", "netns", "exec", namespace,
-        ] + command
+        process.arguments =
+            [
+                "python3", "-c",
+                "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
+                "ip", "netns", "exec", namespace,
+            ] + command
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         let errors = Pipe()

@@ -216,7 +216,9 @@ extension Record {
             record = .session(SessionGrant(sessionID: id, token: token, blockSize: blockSize))
         case .join:
             let id = try readSessionID(&reader, kind: kind)
-            record = .join(Join(sessionID: id, token: Array(try reader.readBytes(SessionGrant.tokenByteCount, "token"))))
+            record = .join(
+                Join(sessionID: id, token: Array(try reader.readBytes(SessionGrant.tokenByteCount, "token")))
+            )
         case .have:
             let id = try readStreamID(&reader, kind: kind)
             let count = try reader.read(UInt32.self, "block count")

@@ -194,7 +194,9 @@ struct SenderLedger {
             }
         case .resume:
             guard stream.offer?.blocks != true else {
-                throw .protocolViolation("the receiver asked to resume '\(stream.name)', a blocks offer (HAVE says what it holds)")
+                throw .protocolViolation(
+                    "the receiver asked to resume '\(stream.name)', a blocks offer (HAVE says what it holds)"
+                )
             }
             guard let size = stream.size, answer.offset <= size else {
                 throw .protocolViolation(

@@ -127,7 +127,9 @@ extension SenderSession {
                 if let since = scheduler?.waitingSince(lane: lane),
                     min(monotonicSeconds() - since, wait.silence) > timeout
                 {
-                    throw .idle(.timeout("no word from the receiver for \(Int(timeout)) s while blocks were outstanding"))
+                    throw .idle(
+                        .timeout("no word from the receiver for \(Int(timeout)) s while blocks were outstanding")
+                    )
                 }
             }
         }
@@ -170,7 +172,9 @@ extension SenderSession {
                 haves[have.transferID] == nil,
                 UInt64(have.blockCount) == BlockLayout(blockSize: grant.blockSize).count(size: offer.size ?? 0)
             else {
-                throw .idle(.protocolViolation("a HAVE that answers no blocks offer waiting for its answer, or a second"))
+                throw .idle(
+                    .protocolViolation("a HAVE that answers no blocks offer waiting for its answer, or a second")
+                )
             }
             haves[have.transferID] = have
         case .blockAck(let ack):

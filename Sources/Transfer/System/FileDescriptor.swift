@@ -155,7 +155,12 @@ final class FileDescriptor {
         while done < bytes.count {
             let written = done
             done += try retryingInterrupts("write") {
-                pwrite(unixDescriptor, bytes.baseAddress! + written, bytes.count - written, off_t(offset) + off_t(written))
+                pwrite(
+                    unixDescriptor,
+                    bytes.baseAddress! + written,
+                    bytes.count - written,
+                    off_t(offset) + off_t(written)
+                )
             }
         }
     }

@@ -202,7 +202,10 @@ extension ReceiverConnection {
         guard layout.count(size: size) <= UInt64(Have.maxBlockCount) else {
             refuse(
                 offer,
-                ReceiverFailure(.refused, "'\(offer.name)' has more than \(Have.maxBlockCount) blocks; send it with --streams 1")
+                ReceiverFailure(
+                    .refused,
+                    "'\(offer.name)' has more than \(Have.maxBlockCount) blocks; send it with --streams 1"
+                )
             )
             return nil
         }
@@ -241,7 +244,9 @@ extension ReceiverConnection {
             }
             defer { heartbeat?.stop() }
             for index in recorded {
-                guard let range = layout.range(of: index, size: size), range.offset + range.length <= kept else { continue }
+                guard let range = layout.range(of: index, size: size), range.offset + range.length <= kept else {
+                    continue
+                }
                 var digest = StreamDigest()
                 if digestFile(partial.file, count: range.length, at: range.offset, into: &digest) {
                     held[index] = digest.value

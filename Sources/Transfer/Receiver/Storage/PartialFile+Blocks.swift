@@ -10,7 +10,10 @@ extension PartialFile {
     /// Records which of the file's blocks are held (before the sync that keeps the file).
     /// - Throws: when it cannot be recorded: then the partial is not worth keeping.
     func recordBlocks(_ held: [UInt32], blockCount: UInt32, blockSize: UInt32) throws(SystemError) {
-        var value = [UInt8(blockSize >> 24), UInt8(blockSize >> 16 & 0xFF), UInt8(blockSize >> 8 & 0xFF), UInt8(blockSize & 0xFF)]
+        var value = [
+            UInt8(blockSize >> 24), UInt8(blockSize >> 16 & 0xFF), UInt8(blockSize >> 8 & 0xFF),
+            UInt8(blockSize & 0xFF),
+        ]
         value += Have(transferID: .none, blockCount: blockCount, held: held).bitmap
         try file.setAttribute(PartialFile.blocksAttribute, to: value)
     }

@@ -93,7 +93,10 @@ extension SenderWriter {
                 try flush()
             } else {
                 if !session.receiverEnded, let (code, message) = session.ownComplaint {
-                    try? output.append(.error(ErrorRecord(code: code, fatal: true, message: message)), flushingTo: socket)
+                    try? output.append(
+                        .error(ErrorRecord(code: code, fatal: true, message: message)),
+                        flushingTo: socket
+                    )
                     try? flush()
                 }
                 socket.shutdownWrite()
