@@ -61,6 +61,59 @@ extension Integration {
                 wan.stop(capture)
             }
         }
+
+        @Test(
+            "Over the emulator, the first connection cut mid-file (RST): the sender fails, nothing under the final name; the rerun sends only the missing blocks"
+        )
+        func firstConnectionCutOverTheEmulator() throws {
+            let wan = try #require(WANEmulator(delayMilliseconds: 10))
+            let files = TemporaryDirectory()
+            let target = TemporaryDirectory()
+            let bytes = files.makeFile("big.bin", count: 16 << 20)
+            let receiver = wan.start(
+                in: wan.b,
+                [
+                    xferBinary, "receive", "--no-auth", "--listen", "10.77.0.2:7390", "--dir", target.path,
+                    "--block-size", "262144",
+                ]
+            )
+            defer { wan.stop(receiver) }
+            try #require(receiver.errors.wait(for: "listening on"), "\(receiver.errors.text)")
+            // The relay runs beside the sender and cuts the first connection it forwards.
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("scripts/cut-relay.py").path
+            let relay = wan.start(
+                in: wan.a,
+                [
+                    "python3", "-u", script, "--upstream", "10.77.0.2:7390", "--cut", "1", "--after", "\(1 << 20)",
+                    "--reset",
+                ],
+                output: true
+            )
+            defer { wan.stop(relay) }
+            try #require(relay.output?.wait(for: "listening on") == true, "\(relay.errors.text)")
+            let port = relay.output!.text.split(separator: "\n").first { $0.contains("listening on") }!
+                .split(separator: ":").last!
+            let cut = wan.run(
+                in: wan.a,
+                [xferBinary, "send", "--streams", "4", files.file("big.bin"), "127.0.0.1:\(port)"]
+            )
+            #expect(cut.status != 0, "confirmed although its first connection was cut: \(cut.stderr)")
+            #expect(!target.exists("big.bin"), "a partial file under its final name")
+            #expect(receiver.errors.wait(for: "of 'big.bin' to resume"), "\(receiver.errors.text)")
+            let before = receiver.errors.text.count
+            let again = wan.run(
+                in: wan.a,
+                [xferBinary, "send", "--streams", "4", files.file("big.bin"), "10.77.0.2:7390"]
+            )
+            #expect(again.status == 0, "\(again.stderr)")
+            expectSameBytes(target.contents("big.bin"), bytes)
+            #expect(
+                receiver.errors.wait { String($0.dropFirst(before)).contains("1 file(s), 16777216 bytes committed") }
+            )
+            let rerun = String(receiver.errors.text.dropFirst(before))
+            #expect(rerun.contains("blocks kept from an earlier connection verified"), "\(rerun)")
+        }
     }
 }
 
@@ -95,10 +148,11 @@ final class WANEmulator {
     struct Started {
         let process: Process
         let errors: PipeCollector
+        var output: PipeCollector?
     }
 
-    /// Starts `command` in `namespace`, its stderr collected.
-    func start(in namespace: String, _ command: [String]) -> Started {
+    /// Starts `command` in `namespace`, its stderr (and with `output`, its stdout) collected.
+    func start(in namespace: String, _ command: [String], output: Bool = false) -> Started {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // Test threads block signals and children inherit the mask: unblock it, so SIGINT
@@ -109,13 +163,15 @@ final class WANEmulator {
                 "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
                 "ip", "netns", "exec", namespace,
             ] + command
-        process.standardOutput = FileHandle.nullDevice
+        let out = Pipe()
+        process.standardOutput = output ? out : FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         let errors = Pipe()
         process.standardError = errors
         let collector = PipeCollector(errors)
+        let outCollector = output ? PipeCollector(out) : nil
         try! process.run()
-        return Started(process: process, errors: collector)
+        return Started(process: process, errors: collector, output: outCollector)
     }
 
     func stop(_ started: Started) {
