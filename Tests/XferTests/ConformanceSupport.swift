@@ -739,7 +739,7 @@ final class WirePeer {
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&entry, 1, CInt(max(0, seconds * 1000)))
         if ready <= 0 { return }
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, CInt(MSG_DONTWAIT)) }
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, dontWaitFlag) }
         if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
         guard count > 0 else {
             ended = true

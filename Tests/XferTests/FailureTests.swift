@@ -133,7 +133,7 @@ final class RawListener: Sendable {
     let port: UInt16
 
     init() {
-        fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, streamSocketType, 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")

@@ -97,7 +97,7 @@ final class FakeReceiver: @unchecked Sendable {
         connections: Int = 1,
         script: @escaping Script = { $0.standard($1) }
     ) {
-        let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        let listener = socket(AF_INET, streamSocketType | CInt(SOCK_CLOEXEC.rawValue), 0)
         precondition(listener >= 0, "socket: \(errno)")
         if var size = receiveBuffer {
             setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))

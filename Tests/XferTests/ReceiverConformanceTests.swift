@@ -288,7 +288,7 @@ extension Integration {
 
         /// A connected TCP socket to the receiver on 127.0.0.1.
         private static func connect(port: UInt16) -> CInt {
-            let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, streamSocketType, 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
@@ -573,7 +573,7 @@ private final class ServerReader {
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&entry, 1, CInt(max(1, min(left, 0.05) * 1000)))
             if ready == 0 || (ready < 0 && errno == EINTR) { continue }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, CInt(MSG_DONTWAIT)) }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, dontWaitFlag) }
             if count < 0 && (errno == EAGAIN || errno == EINTR) { continue }
             guard ready > 0, count > 0 else {
                 ended = true

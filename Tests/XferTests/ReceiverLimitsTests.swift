@@ -16,7 +16,7 @@ extension Integration {
             let fd: CInt
 
             init?(from source: String, to port: UInt16) {
-                fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+                fd = socket(AF_INET, streamSocketType, 0)
                 var local = sockaddr_in()
                 local.sin_family = sa_family_t(AF_INET)
                 local.sin_addr.s_addr = inet_addr(source)

@@ -24,7 +24,7 @@ import Testing
         #expect(throws: SystemError.self) { try writer.flush() }
         // Nothing at all was sent: not even the records before the bad one.
         var byte: UInt8 = 0
-        #expect(recv(theirFD, &byte, 1, CInt(MSG_DONTWAIT)) == -1 && errno == EAGAIN)
+        #expect(recv(theirFD, &byte, 1, dontWaitFlag) == -1 && errno == EAGAIN)
         #expect(throws: SystemError.self) { try writer.send(.goodbye) }
     }
 }
@@ -33,6 +33,6 @@ import Testing
 /// under test, the other for the test to read.
 func connectedSocketPair() -> (ours: TCPSocket, theirs: TCPSocket, theirFD: CInt) {
     var pair: [CInt] = [0, 0]
-    precondition(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &pair) == 0, "socketpair failed")
+    precondition(socketpair(AF_UNIX, streamSocketType, 0, &pair) == 0, "socketpair failed")
     return (TCPSocket(fd: pair[0]), TCPSocket(fd: pair[1]), pair[1])
 }

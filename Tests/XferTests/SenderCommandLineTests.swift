@@ -522,7 +522,7 @@ struct EventLog {
 
 /// A loopback TCP socket bound to a kernel-chosen port.
 private func boundLoopbackSocket() -> (fd: CInt, port: UInt16) {
-    let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, streamSocketType, 0)
     precondition(fd >= 0)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)

@@ -265,7 +265,7 @@ private final class NotifySocket {
         while count < 100_000 {
             let sent = withUnsafePointer(to: &local) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(sender, "X=1", 3, CInt(MSG_DONTWAIT), $0, length)
+                    sendto(sender, "X=1", 3, dontWaitFlag, $0, length)
                 }
             }
             if sent < 0 { break }

@@ -205,7 +205,7 @@ final class RawClient {
     /// Connects to 127.0.0.1:`port`, from `source` when given (any 127/8 address is
     /// loopback on Linux: one machine, many "peers").
     init(port: UInt16, sendBuffer: CInt? = nil, from source: String? = nil) {
-        fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, streamSocketType, 0)
         if var size = sendBuffer { setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<CInt>.size)) }
         if let source {
             var local = sockaddr_in()
@@ -290,6 +290,12 @@ final class RawClient {
 
     deinit { Glibc.close(fd) }
 }
+
+/// Linux's `SOCK_STREAM` and `MSG_DONTWAIT` (bits/socket_type.h, bits/socket.h), as
+/// numbers: clean builds with this toolchain (Swift 6.3.1) failed, in varying test files
+/// that import Glibc like every other, to find these two self-referencing C macros.
+let streamSocketType: CInt = 1
+let dontWaitFlag: CInt = 0x40
 
 /// Whether a command can be found on PATH.
 func commandExists(_ name: String) -> Bool {
