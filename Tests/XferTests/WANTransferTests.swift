@@ -69,7 +69,7 @@ extension Integration {
             let wan = try #require(WANEmulator(delayMilliseconds: 10))
             let files = TemporaryDirectory()
             let target = TemporaryDirectory()
-            let bytes = files.makeFile("big.bin", count: 16 << 20)
+            let bytes = files.makeFile("big.bin", count: 32 << 20)
             let receiver = wan.start(
                 in: wan.b,
                 [
@@ -85,7 +85,7 @@ extension Integration {
             let relay = wan.start(
                 in: wan.a,
                 [
-                    "python3", "-u", script, "--upstream", "10.77.0.2:7390", "--cut", "1", "--after", "\(1 << 20)",
+                    "python3", "-u", script, "--upstream", "10.77.0.2:7390", "--cut", "1", "--after", "\(3 << 20)",
                     "--reset",
                 ],
                 output: true
@@ -109,7 +109,7 @@ extension Integration {
             #expect(again.status == 0, "\(again.stderr)")
             expectSameBytes(target.contents("big.bin"), bytes)
             #expect(
-                receiver.errors.wait { String($0.dropFirst(before)).contains("1 file(s), 16777216 bytes committed") }
+                receiver.errors.wait { String($0.dropFirst(before)).contains("1 file(s), 33554432 bytes committed") }
             )
             let rerun = String(receiver.errors.text.dropFirst(before))
             #expect(rerun.contains("blocks kept from an earlier connection verified"), "\(rerun)")
