@@ -244,13 +244,13 @@ final class SenderSession: @unchecked Sendable {
         locked { haves[id] }
     }
 
-    /// Waits up to `seconds` for the reader's end; with `unlessHeard`, without bound once
-    /// the receiver has said anything. Returns whether the reader ended.
-    func waitForReader(seconds: Double, unlessHeard: Bool) -> Bool {
+    /// Waits for the reader's end: without bound once the receiver has said anything, else
+    /// up to `seconds`. Returns whether the reader ended.
+    func waitForReader(unlessSilentFor seconds: Double) -> Bool {
         locked {
             let deadline = monotonicSeconds() + seconds
             while !readerDone {
-                if unlessHeard && heard {
+                if heard {
                     condition.wait()
                     continue
                 }

@@ -15,8 +15,7 @@ extension SenderWriter {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         var before = stat()
         guard fd >= 0, fstat(fd, &before) == 0, before.st_mode & S_IFMT == S_IFREG,
-            UInt64(before.st_size) >= 2 * UInt64(layout.blockSize),
-            layout.count(size: UInt64(before.st_size)) <= UInt64(Have.maxBlockCount)
+            blocks.splits(size: UInt64(before.st_size))
         else {
             if fd >= 0 { close(fd) }
             return false  // the stream path opens it again and says what is wrong, if anything

@@ -61,4 +61,11 @@ final class Condition: @unchecked Sendable {
 
     /// Wakes every thread waiting on the condition.
     func broadcast() { pthread_cond_broadcast(cond) }
+
+    /// Runs `body` with the lock held.
+    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
 }

@@ -39,9 +39,7 @@ extension ReceiverConnection {
 
     /// A BLOCK: claims it in its offer's assembly; the machine then counts its DATA.
     func startBlock(_ start: BlockStart) throws {
-        if joined, session?.ended ?? true {
-            throw Stop.fatal(.cancelled, "the session has ended (its first connection closed)")
-        }
+        if joined, session?.ended ?? true { throw sessionEnded }
         let assembly = joined ? session?.assembly(for: start.transferID) : blocks
         guard let assembly, assembly.transferID == start.transferID else {
             throw Stop.fatal(.protocolViolation, "BLOCK of a transfer not open as a blocks offer in this session")
@@ -68,23 +66,18 @@ extension ReceiverConnection {
         }
     }
 
-    /// What a write or a finish of the open block found, as the connection carries it out.
-    private func check(_ outcome: BlockAssembly.Outcome, _ index: UInt32) throws {
-        switch outcome {
-        case .done: break
-        case .closed:
-            if joined, session?.ended ?? true {
-                throw Stop.fatal(.cancelled, "the session has ended (its first connection closed)")
-            }
-            machine.dropOpenBlock()
-        case .held:
-            // Another connection's copy was held first: the rest of this one is only checked.
-            machine.duplicateOpenBlock()
-        case .mismatch:
-            throw Stop.fatal(
-                .digestMismatch,
-                "block \(index): the bytes in the file do not match its BLOCKEND (another connection wrote other bytes into it)"
-            )
+    /// Blocks on a joined connection after the session's first connection ended (SPEC.md §16.8).
+    private var sessionEnded: Stop { .fatal(.cancelled, "the session has ended (its first connection closed)") }
+
+    /// Writing block `index` failed: the connection ends, naming the error.
+    private func writeFailed(_ error: SystemError, block index: UInt32) -> Stop {
+        .fatal(error.isNoSpace ? .noSpace : .ioError, "cannot write block \(index): \(error.reason)")
+    }
+
+    /// A held block's BLOCKEND: acknowledged if it matches the held digest, else a lie.
+    private func checkAgainstHeld(_ held: UInt64?, _ block: ReceiverStateMachine.IncomingBlock) throws {
+        guard held == block.digest.value else {
+            throw Stop.fatal(.protocolViolation, "block \(block.index) sent again with other bytes")
         }
     }
 
@@ -100,9 +93,19 @@ extension ReceiverConnection {
         do throws(SystemError) {
             outcome = try result.get()
         } catch {
-            throw Stop.fatal(error.isNoSpace ? .noSpace : .ioError, "cannot write block \(index): \(error.reason)")
+            throw writeFailed(error, block: index)
         }
-        try check(outcome, index)
+        switch outcome {
+        case .done: break
+        case .closed:
+            if joined, session?.ended ?? true { throw sessionEnded }
+            machine.dropOpenBlock()
+        case .held:
+            // Another connection's copy was held first: the rest of this one is only checked.
+            machine.duplicateOpenBlock()
+        case .mismatch:
+            break  // only a finish reads the block back
+        }
         // The sender waits for BLOCKACKs: say "alive" while a long block arrives slowly.
         let now = monotonicSeconds()
         if now - lastBlockWord >= ReceiverConnection.heartbeatInterval {
@@ -120,32 +123,30 @@ extension ReceiverConnection {
             return  // of an offer no longer open: no BLOCKACK (SPEC.md §16.4)
         case .duplicate:
             // Sent again (the sender lost its BLOCKACK with a connection): the same bytes, or a lie.
-            guard assembly.held.contains(where: { $0.index == block.index && $0.digest == block.digest.value }) else {
-                throw Stop.fatal(.protocolViolation, "block \(block.index) sent again with other bytes")
-            }
+            try checkAgainstHeld(assembly.heldDigest(of: block.index), block)
         case .write:
             let outcome: BlockAssembly.Outcome
             do {
                 outcome = try assembly.finish(block.index, digest: block.digest.value, owner: ObjectIdentifier(self))
             } catch {
+                throw writeFailed(error, block: block.index)
+            }
+            switch outcome {
+            case .done:
+                summary.blocks += 1
+                summary.blockBytes += block.length
+            case .closed:
+                if joined, session?.ended ?? true { throw sessionEnded }
+                return  // the offer ended while it arrived: dropped, no BLOCKACK
+            case .held(let digest):
+                // Another connection's copy was held first.
+                try checkAgainstHeld(digest, block)
+            case .mismatch:
                 throw Stop.fatal(
-                    error.isNoSpace ? .noSpace : .ioError,
-                    "cannot write block \(block.index): \(error.reason)"
+                    .digestMismatch,
+                    "block \(block.index): the bytes in the file do not match its BLOCKEND (another connection wrote other bytes into it)"
                 )
             }
-            try check(outcome, block.index)
-            switch outcome {
-            case .closed: return
-            case .held(let digest):
-                guard digest == block.digest.value else {
-                    throw Stop.fatal(.protocolViolation, "block \(block.index) sent again with other bytes")
-                }
-                writer.enqueue(.blockAck(BlockAck(transferID: block.id, index: block.index)))
-                return
-            default: break
-            }
-            summary.blocks += 1
-            summary.blockBytes += block.length
         }
         lastBlockWord = monotonicSeconds()
         writer.enqueue(.blockAck(BlockAck(transferID: block.id, index: block.index)))

@@ -150,6 +150,11 @@ final class BlockAssembly: @unchecked Sendable {
         state.withLock { state in state.digests.firstIndex(of: nil).map { UInt32($0) } }
     }
 
+    /// The digest of block `index`, if it is held.
+    func heldDigest(of index: UInt32) -> UInt64? {
+        state.withLock { state in index < count ? state.digests[Int(index)] : nil }
+    }
+
     /// The blocks held, with their digests.
     var held: [(index: UInt32, digest: UInt64)] {
         state.withLock { state in

@@ -39,11 +39,10 @@ struct BlockLane: Sendable {
             return
         }
         var writer = SenderWriter(socket: socket, session: session, options: options)
-        writer.blocks = nil
         writer.carryBlocks(lane: lane, grant: grant, scheduler: scheduler, first: first)
         // A receiver that never answered this connection (it serves one, or its queue is
         // full) owes nothing here: a short wait, then the close (SPEC.md §16.8).
-        if !session.waitForReader(seconds: 2, unlessHeard: true) {
+        if !session.waitForReader(unlessSilentFor: 2) {
             socket.shutdownBoth()
             session.waitForReader()
         }

@@ -13,7 +13,6 @@ final class BlockScheduler: @unchecked Sendable {
     private var outstanding: [UInt32: Int] = [:]
     /// Each block's digest, as read when it was (last) sent, or hashed when the receiver held it.
     private var digests: [UInt64?] = []
-    private var acked = 0
     private var finished = false
     private var running = 0
     private var endedLanes: Set<Int> = []
@@ -35,7 +34,6 @@ final class BlockScheduler: @unchecked Sendable {
             queue = (0..<job.count).filter { !held.contains($0) }.reversed()
             outstanding = [:]
             digests = [UInt64?](repeating: nil, count: Int(job.count))
-            acked = 0
             condition.broadcast()
         }
     }
@@ -136,7 +134,6 @@ final class BlockScheduler: @unchecked Sendable {
                 throw .protocolViolation("BLOCKACK for block \(ack.index), which was not sent on this connection")
             }
             outstanding[ack.index] = nil
-            acked += 1
             waitingSince[lane] = outstanding.values.contains(lane) ? monotonicSeconds() : nil
             condition.broadcast()
         }
@@ -185,8 +182,6 @@ final class BlockScheduler: @unchecked Sendable {
     }
 
     private func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        condition.lock()
-        defer { condition.unlock() }
-        return try body()
+        try condition.withLock(body)
     }
 }

@@ -33,25 +33,29 @@ final class SenderBlocks: @unchecked Sendable {
 
     /// The receiver granted a session of `streams` connections.
     func granted(_ grant: SessionGrant, streams: Int) {
-        condition.lock()
-        defer { condition.unlock() }
-        self.grant = grant
-        self.streams = streams
+        condition.withLock {
+            self.grant = grant
+            self.streams = streams
+        }
     }
 
     /// The layout of blocks, when a session was granted.
     var layout: BlockLayout? {
-        condition.lock()
-        defer { condition.unlock() }
-        return grant.map { BlockLayout(blockSize: $0.blockSize) }
+        condition.withLock { grant.map { BlockLayout(blockSize: $0.blockSize) } }
     }
 
-    /// Whether `source` is a file large enough to go as blocks in the granted session.
+    /// Whether a file of `size` bytes goes as blocks in the granted session: two blocks at
+    /// least, and no more than one HAVE can list (SPEC.md §16.3).
+    func splits(size: UInt64) -> Bool {
+        guard let layout else { return false }
+        return size >= 2 * UInt64(layout.blockSize) && layout.count(size: size) <= UInt64(Have.maxBlockCount)
+    }
+
+    /// Whether `source` is a regular file that ``splits(size:)``.
     func wouldSplit(_ source: SendSource) -> Bool {
-        guard let layout, case .file(let path, _) = source else { return false }
+        guard case .file(let path, _) = source else { return false }
         var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
-            && UInt64(info.st_size) >= 2 * UInt64(layout.blockSize)
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && splits(size: UInt64(info.st_size))
     }
 
     /// Starts the lanes, once: each joins the session on a connection of its own.
