@@ -227,6 +227,17 @@ final class SenderSession: @unchecked Sendable {
         }
     }
 
+    /// Blocks until the WELCOME is read, and returns the connections it granted, or `nil`
+    /// for no session (or a connection that ended). With a key the handshake has read it.
+    func waitForGrantedStreams() -> Int? {
+        locked {
+            waiters += 1
+            defer { waiters -= 1 }
+            while !readerDone && failure == nil && !sessionDecided && grantedStreams == nil { condition.wait() }
+            return failure == nil ? grantedStreams : nil
+        }
+    }
+
     /// Blocks until it is known whether the receiver grants a session (SPEC.md §16), and
     /// returns the grant, or `nil` for none (or a connection that ended).
     func waitForSessionDecision() -> (grant: SessionGrant, streams: Int)? {

@@ -66,13 +66,16 @@ struct SenderWriter: ~Copyable {
                 session.writerIsWaiting()
                 return
             }
-            if let blocks {
-                // The answer to the HELLO's `streams` decides how large files go.
+            if let blocks, sources.contains(where: { blocks.mightSplit($0) }) {
+                // The WELCOME's answer to the HELLO's `streams` decides how large files go;
+                // the further connections' handshakes overlap this one's last round trip
+                // and the first offer's, not follow them.
                 try flush()
-                if let (grant, streams) = session.waitForSessionDecision() {
-                    blocks.granted(grant, streams: streams)
-                    // Their handshakes overlap the first offer's round trip, not follow it.
-                    if sources.contains(where: { blocks.wouldSplit($0) }) { blocks.startLanes() }
+                if let streams = session.waitForGrantedStreams() {
+                    blocks.granted(streams: streams)
+                    blocks.startLanes()
+                    // Its block size decides which files go as blocks.
+                    _ = session.waitForSessionDecision()
                 }
             }
             self.blocks = blocks

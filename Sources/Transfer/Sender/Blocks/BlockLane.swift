@@ -5,13 +5,12 @@ import Framing
 #endif
 
 /// One further connection of a sender's session (SPEC.md §16): its own handshake (with a
-/// key, its own proofs and keys), JOIN, then the blocks the scheduler deals it, until the
+/// key, its own proofs and keys), JOIN once the first connection has the session's token, then the blocks the scheduler deals it, until the
 /// first connection has sent everything; then GOODBYE and the close discipline of §7.4.
 struct BlockLane: Sendable {
     let lane: Int
     let endpoint: Endpoint
     let options: SenderOptions
-    let grant: SessionGrant
     let scheduler: BlockScheduler
     /// The first connection's session: the lane's bytes count in its progress.
     let first: SenderSession
@@ -39,7 +38,7 @@ struct BlockLane: Sendable {
             return
         }
         var writer = SenderWriter(socket: socket, session: session, options: options)
-        writer.carryBlocks(lane: lane, grant: grant, scheduler: scheduler, first: first)
+        writer.carryBlocks(lane: lane, scheduler: scheduler, first: first)
         // A receiver that never answered this connection (it serves one, or its queue is
         // full) owes nothing here: a short wait, then the close (SPEC.md §16.8).
         if !session.waitForReader(unlessSilentFor: 2) {
@@ -53,9 +52,18 @@ struct BlockLane: Sendable {
 
 extension SenderWriter {
     /// A lane's writing: handshake, JOIN, blocks, GOODBYE (or, after a failure, its side shut).
-    mutating func carryBlocks(lane: Int, grant: SessionGrant, scheduler: BlockScheduler, first: SenderSession) {
+    mutating func carryBlocks(lane: Int, scheduler: BlockScheduler, first: SenderSession) {
         do {
             guard try handshake(parameters: []) else {
+                session.writerIsWaiting()
+                return
+            }
+            // Started on the WELCOME's grant: the token comes in SESSION, on the first connection.
+            guard let (grant, _) = first.waitForSessionDecision() else {
+                // The first connection ended first: nothing to join; an empty connection's end.
+                try output.append(.goodbye, flushingTo: socket)
+                try flush()
+                scheduler.laneEnded(lane)
                 session.writerIsWaiting()
                 return
             }

@@ -6,7 +6,8 @@ import Framing
 
 /// A sender's session (SPEC.md §16): how many connections it asked for, what the receiver
 /// granted, the scheduler that deals blocks to them, and the further connections (lanes),
-/// started when the first file is sent as blocks.
+/// started as soon as the WELCOME grants them when a file may go as blocks, so that their
+/// handshakes overlap the first connection's.
 final class SenderBlocks: @unchecked Sendable {
     /// Connections asked for in HELLO, the first included.
     let asked: Int
@@ -16,7 +17,6 @@ final class SenderBlocks: @unchecked Sendable {
     /// The first connection's session: lanes count their bytes in its progress.
     private let first: SenderSession
     private let condition = Condition()
-    private var grant: SessionGrant?
     private var streams = 1
     private var lanesStarted = false
 
@@ -31,37 +31,38 @@ final class SenderBlocks: @unchecked Sendable {
         }
     }
 
-    /// The receiver granted a session of `streams` connections.
-    func granted(_ grant: SessionGrant, streams: Int) {
-        condition.withLock {
-            self.grant = grant
-            self.streams = streams
-        }
+    /// The receiver's WELCOME granted a session of `streams` connections; its SESSION (the
+    /// token and the block size) follows on the first connection (SPEC.md §16.2).
+    func granted(streams: Int) {
+        condition.withLock { self.streams = streams }
     }
 
-    /// The layout of blocks, when a session was granted.
+    /// The layout of blocks, once the session's SESSION arrived.
     var layout: BlockLayout? {
-        condition.withLock { grant.map { BlockLayout(blockSize: $0.blockSize) } }
+        first.locked { first.grant.map { BlockLayout(blockSize: $0.blockSize) } }
     }
 
     /// Whether a file of `size` bytes goes as blocks in the granted session: two blocks at
-    /// least, and no more than one HAVE can list (SPEC.md §16.3).
+    /// least, and no more than one HAVE can list (SPEC.md §16.3). False until SESSION came.
     func splits(size: UInt64) -> Bool {
         guard let layout else { return false }
         return size >= 2 * UInt64(layout.blockSize) && layout.count(size: size) <= UInt64(Have.maxBlockCount)
     }
 
-    /// Whether `source` is a regular file that ``splits(size:)``.
-    func wouldSplit(_ source: SendSource) -> Bool {
+    /// Whether `source` is a regular file that may go as blocks whatever block size the
+    /// receiver chooses (SPEC.md §16.2): worth starting the further connections for.
+    func mightSplit(_ source: SendSource) -> Bool {
         guard case .file(let path, _) = source else { return false }
         var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && splits(size: UInt64(info.st_size))
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+            && UInt64(info.st_size) >= 2 * UInt64(SessionGrant.minimumBlockSize)
     }
 
-    /// Starts the lanes, once: each joins the session on a connection of its own.
+    /// Starts the lanes, once: each does its handshake at once, and joins the session on
+    /// a connection of its own when its SESSION arrives on the first.
     func startLanes() {
         condition.lock()
-        guard let grant, !lanesStarted else {
+        guard streams >= 2, !lanesStarted else {
             condition.unlock()
             return
         }
@@ -73,7 +74,6 @@ final class SenderBlocks: @unchecked Sendable {
                 lane: lane,
                 endpoint: endpoint,
                 options: options,
-                grant: grant,
                 scheduler: scheduler,
                 first: first
             )
