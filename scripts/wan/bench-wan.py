@@ -10,6 +10,7 @@ interleaved round by round so that every contender sees the same machine:
   raw TCP, N connections     what the path carries (N = --connections)
   xfer, 1 connection         `--streams 1` when this xfer has the option, else plain xfer
   xfer (default)             plain `xfer send`, however many connections it chooses
+  disk, write + fdatasync    dd of the same file into the target, synced: the disk's ceiling
   rsync daemon               rsync:// into the other namespace (does not sync)
 for one file of --size-mib MiB and for --files files of 4 KiB, and prints medians with
 min-max and the ratios the multi-connection work is judged by. Raw TCP times run to an
@@ -131,6 +132,17 @@ def main():
                 return wall
             return run
 
+        def disk(path):
+            # The receiver's disk, written and synced as xfer's commit syncs it: when it is
+            # slower than the path, it and not the protocol bounds xfer (raw TCP never writes).
+            def run():
+                fresh_target()
+                start = time.monotonic()
+                subprocess.check_call(["dd", "if=" + path, "of=" + os.path.join(target, "dd.bin"), "bs=8M",
+                                       "conv=fdatasync", "status=none"])
+                return time.monotonic() - start
+            return run
+
         def rsync_case(source):
             def run():
                 fresh_target()
@@ -148,6 +160,7 @@ def main():
                 ("raw TCP, %d connections" % args.connections, raw(args.size_mib, args.connections)),
                 ("xfer, 1 connection", xfer([big], one)),
                 ("xfer (default)", xfer([big], [])),
+                ("disk, write + fdatasync", disk(big)),
             ] + ([("rsync daemon", rsync_case(big))] if have_rsync else [])),
             ("%d files of 4 KiB" % args.files, [
                 ("xfer (default)", xfer(small_dirs, [])),
@@ -173,6 +186,9 @@ def main():
                 print("  xfer (default) / xfer, 1 connection   speed %.2fx" % (med["xfer, 1 connection"] / med["xfer (default)"]))
                 print("  xfer (default) / %-20s speed %.2fx" % (n, med[n] / med["xfer (default)"]))
                 print("  raw TCP N / raw TCP 1 (the path's gain) speed %.2fx" % (med["raw TCP, 1 connection"] / med[n]))
+                ceiling = max(med[n], med["disk, write + fdatasync"])
+                print("  xfer (default) / max(raw TCP N, disk)   speed %.2fx  (the slower of path and disk)"
+                      % (ceiling / med["xfer (default)"]))
             if "rsync daemon" in med:
                 print("  xfer (default) / rsync daemon         wall %.2fx" % (med["xfer (default)"] / med["rsync daemon"]))
     finally:
