@@ -20,15 +20,8 @@ extension Integration {
             let files = TemporaryDirectory()
             let target = TemporaryDirectory()
             let bytes = files.makeFile("big.bin", count: 24 << 20)
-            let receiver = wan.start(
-                in: wan.b,
-                [
-                    xferBinary, "receive", "--no-auth", "--listen", "10.77.0.2:7390", "--dir", target.path,
-                    "--block-size", "1048576",
-                ]
-            )
+            let receiver = try wan.startReceiver(into: target, blockSize: 1 << 20)
             defer { wan.stop(receiver) }
-            try #require(receiver.errors.wait(for: "listening on"), "\(receiver.errors.text)")
             let capture = wan.start(
                 in: wan.b,
                 [
@@ -70,15 +63,8 @@ extension Integration {
             let files = TemporaryDirectory()
             let target = TemporaryDirectory()
             let bytes = files.makeFile("big.bin", count: 32 << 20)
-            let receiver = wan.start(
-                in: wan.b,
-                [
-                    xferBinary, "receive", "--no-auth", "--listen", "10.77.0.2:7390", "--dir", target.path,
-                    "--block-size", "262144",
-                ]
-            )
+            let receiver = try wan.startReceiver(into: target, blockSize: 256 << 10)
             defer { wan.stop(receiver) }
-            try #require(receiver.errors.wait(for: "listening on"), "\(receiver.errors.text)")
             // The relay runs beside the sender and cuts the first connection it forwards.
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("scripts/cut-relay.py").path
@@ -128,6 +114,11 @@ let wanUsable: Bool = {
 }()
 
 /// The WAN emulator under a name of its own (WAN_NAME), taken down at deinit.
+/// Why the emulator could not set up what a test needs.
+enum WANEmulatorError: Error {
+    case receiverDidNotListen(String)
+}
+
 final class WANEmulator {
     let name = "xfer-t\(getpid() % 100_000)"
     var a: String { name + "-a" }
@@ -152,6 +143,23 @@ final class WANEmulator {
     }
 
     /// Starts `command` in `namespace`, its stderr (and with `output`, its stdout) collected.
+    /// `xfer receive` in namespace b on 10.77.0.2:7390 into `target`, granting sessions of
+    /// `blockSize`-byte blocks; returns once it listens.
+    func startReceiver(into target: TemporaryDirectory, blockSize: Int) throws -> Started {
+        let receiver = start(
+            in: b,
+            [
+                xferBinary, "receive", "--no-auth", "--listen", "10.77.0.2:7390", "--dir", target.path,
+                "--block-size", "\(blockSize)",
+            ]
+        )
+        guard receiver.errors.wait(for: "listening on") else {
+            stop(receiver)
+            throw WANEmulatorError.receiverDidNotListen(receiver.errors.text)
+        }
+        return receiver
+    }
+
     func start(in namespace: String, _ command: [String], output: Bool = false) -> Started {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
