@@ -240,13 +240,12 @@ final class SenderSession: @unchecked Sendable {
 
     /// Blocks until it is known whether the receiver grants a session (SPEC.md §16), and
     /// returns the grant, or `nil` for none (or a connection that ended).
-    func waitForSessionDecision() -> (grant: SessionGrant, streams: Int)? {
+    func waitForSessionDecision() -> SessionGrant? {
         locked {
             waiters += 1
             defer { waiters -= 1 }
             while !readerDone && failure == nil && !sessionDecided { condition.wait() }
-            guard failure == nil, let grant, let grantedStreams else { return nil }
-            return (grant, grantedStreams)
+            return failure == nil ? grant : nil
         }
     }
 

@@ -71,8 +71,7 @@ struct SenderWriter: ~Copyable {
                 // the further connections' handshakes overlap this one's last round trip
                 // and the first offer's, not follow them.
                 try flush()
-                if let streams = session.waitForGrantedStreams() {
-                    blocks.granted(streams: streams)
+                if session.waitForGrantedStreams() != nil {
                     blocks.startLanes()
                     // Its block size decides which files go as blocks.
                     _ = session.waitForSessionDecision()

@@ -5,8 +5,9 @@ import Framing
 #endif
 
 /// One further connection of a sender's session (SPEC.md §16): its own handshake (with a
-/// key, its own proofs and keys), JOIN once the first connection has the session's token, then the blocks the scheduler deals it, until the
-/// first connection has sent everything; then GOODBYE and the close discipline of §7.4.
+/// key, its own proofs and keys), JOIN once the first connection has the session's token,
+/// then the blocks the scheduler deals it, until the first connection has sent everything;
+/// then GOODBYE and the close discipline of §7.4.
 struct BlockLane: Sendable {
     let lane: Int
     let endpoint: Endpoint
@@ -58,42 +59,11 @@ extension SenderWriter {
                 session.writerIsWaiting()
                 return
             }
-            // Started on the WELCOME's grant: the token comes in SESSION, on the first connection.
-            guard let (grant, _) = first.waitForSessionDecision() else {
-                // The first connection ended first: nothing to join; an empty connection's end.
-                try output.append(.goodbye, flushingTo: socket)
-                try flush()
-                scheduler.laneEnded(lane)
-                session.writerIsWaiting()
-                return
-            }
-            try output.append(.join(Join(sessionID: grant.sessionID, token: grant.token)), flushingTo: socket)
-            try flush()
-            var next: (BlockJob, UInt32)?
-            while session.connectionError == nil {
-                if next == nil {
-                    // Before waiting: the BLOCKENDs written so far must reach the receiver.
-                    try flush()
-                    guard let waited = scheduler.waitForBlock(lane: lane, seconds: options.keepAliveInterval) else {
-                        break
-                    }
-                    guard let dealt = waited else {
-                        // Nothing to carry now: "still here", so the receiver keeps the connection.
-                        try output.append(.keepAlive, flushingTo: socket)
-                        continue
-                    }
-                    next = dealt
-                }
-                let (job, index) = next!
-                next = nil
-                guard try sendBlock(job, index, scheduler: scheduler, counting: first) else {
-                    // Half a block cannot be taken back: this connection ends with a fatal
-                    // ERROR, and the file fails (SPEC.md §16.4).
-                    scheduler.fail("shrank while being read")
-                    session.abandon(.sourceUnreadable, "the file shrank while block \(index) was being sent")
-                    break
-                }
-                next = scheduler.take(lane: lane)
+            // Started on the WELCOME's grant: the token comes in SESSION, on the first
+            // connection. If that one ended first, there is nothing to join: this connection
+            // ends empty, with GOODBYE.
+            if let grant = first.waitForSessionDecision() {
+                try carryJoined(grant, lane: lane, scheduler: scheduler, first: first)
             }
             if session.connectionError == nil {
                 try output.append(.goodbye, flushingTo: socket)
@@ -114,5 +84,43 @@ extension SenderWriter {
         }
         scheduler.laneEnded(lane)
         session.writerIsWaiting()
+    }
+
+    /// JOIN, then the blocks the scheduler deals `lane`, until the first connection has sent
+    /// everything or this connection fails.
+    private mutating func carryJoined(
+        _ grant: SessionGrant,
+        lane: Int,
+        scheduler: BlockScheduler,
+        first: SenderSession
+    ) throws {
+        try output.append(.join(Join(sessionID: grant.sessionID, token: grant.token)), flushingTo: socket)
+        try flush()
+        var next: (BlockJob, UInt32)?
+        while session.connectionError == nil {
+            if next == nil {
+                // Before waiting: the BLOCKENDs written so far must reach the receiver.
+                try flush()
+                guard let waited = scheduler.waitForBlock(lane: lane, seconds: options.keepAliveInterval) else {
+                    break
+                }
+                guard let dealt = waited else {
+                    // Nothing to carry now: "still here", so the receiver keeps the connection.
+                    try output.append(.keepAlive, flushingTo: socket)
+                    continue
+                }
+                next = dealt
+            }
+            let (job, index) = next!
+            next = nil
+            guard try sendBlock(job, index, scheduler: scheduler, counting: first) else {
+                // Half a block cannot be taken back: this connection ends with a fatal
+                // ERROR, and the file fails (SPEC.md §16.4).
+                scheduler.fail("shrank while being read")
+                session.abandon(.sourceUnreadable, "the file shrank while block \(index) was being sent")
+                break
+            }
+            next = scheduler.take(lane: lane)
+        }
     }
 }

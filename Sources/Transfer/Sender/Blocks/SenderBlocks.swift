@@ -17,7 +17,6 @@ final class SenderBlocks: @unchecked Sendable {
     /// The first connection's session: lanes count their bytes in its progress.
     private let first: SenderSession
     private let condition = Condition()
-    private var streams = 1
     private var lanesStarted = false
 
     init(asked: Int, endpoint: Endpoint, options: SenderOptions, first: SenderSession) {
@@ -29,12 +28,6 @@ final class SenderBlocks: @unchecked Sendable {
             first.askedStreams = asked
             first.scheduler = scheduler
         }
-    }
-
-    /// The receiver's WELCOME granted a session of `streams` connections; its SESSION (the
-    /// token and the block size) follows on the first connection (SPEC.md §16.2).
-    func granted(streams: Int) {
-        condition.withLock { self.streams = streams }
     }
 
     /// The layout of blocks, once the session's SESSION arrived.
@@ -61,6 +54,8 @@ final class SenderBlocks: @unchecked Sendable {
     /// Starts the lanes, once: each does its handshake at once, and joins the session on
     /// a connection of its own when its SESSION arrives on the first.
     func startLanes() {
+        // What the WELCOME granted; the SESSION (token, block size) follows (SPEC.md §16.2).
+        let streams = first.locked { first.grantedStreams } ?? 1
         condition.lock()
         guard streams >= 2, !lanesStarted else {
             condition.unlock()
